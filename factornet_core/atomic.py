@@ -1,0 +1,71 @@
+"""All-or-nothing output files: write under a temporary name, rename when everything succeeded.
+
+A run that fails or is killed leaves no partial output behind (CONTRACT: "Outputs are written to a
+temporary name and renamed at the end").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from factornet_core.errors import FactorNetError
+
+
+class OutputSet:
+    """Temporary paths for a group of outputs that appear together or not at all.
+
+    >>> with OutputSet() as outs:                      # doctest: +SKIP
+    ...     tmp = outs.path("labels.tsv.gz")
+    ...     write(tmp)
+    # labels.tsv.gz now exists; on an exception nothing was created
+
+    Temporary files live in the final file's directory (same filesystem, so ``os.replace`` is atomic)
+    and keep the final suffixes, so writers that look at the extension (``.gz``, ``.png``) still work.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def path(self, final: str | os.PathLike) -> Path:
+        final = Path(final)
+        parent = final.parent if str(final.parent) else Path(".")
+        if not parent.is_dir():
+            raise FactorNetError(f"output directory {str(parent)!r} does not exist (for {str(final)!r})")
+        if not os.access(parent, os.W_OK):
+            raise FactorNetError(f"output directory {str(parent)!r} is not writable (for {str(final)!r})")
+        suffix = "".join(final.suffixes[-2:]) if final.suffixes else ""
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{suffix}", dir=parent)
+        os.close(fd)
+        self._pending.append((Path(tmp), final))
+        return Path(tmp)
+
+    def commit(self) -> None:
+        for tmp, final in self._pending:
+            os.replace(tmp, final)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for tmp, _ in self._pending:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self._pending.clear()
+
+    def __enter__(self) -> OutputSet:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+@contextlib.contextmanager
+def atomic_output(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path for ``final``; rename it to ``final`` only if the block succeeds."""
+    with OutputSet() as outs:
+        yield outs.path(final)

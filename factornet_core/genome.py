@@ -1,0 +1,113 @@
+"""Reference genome access (FASTA via pyfaidx) and chromosome sizes.
+
+Reads return channel codes (see :mod:`factornet_core.dna`) with positions outside the chromosome
+padded as N, so windows at chromosome ends need no special casing upstream.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pyfaidx
+
+from factornet_core import dna
+from factornet_core.errors import FactorNetError
+
+N_CODE = 4
+
+
+def read_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
+    """Two-column ``chrom<TAB>size`` file (UCSC ``.chrom.sizes`` or a ``.fai``) → ordered dict."""
+    sizes: dict[str, int] = {}
+    try:
+        with open(path) as handle:
+            for lineno, line in enumerate(handle, 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                fields = line.split()
+                if len(fields) < 2 or not fields[1].isdigit():
+                    raise FactorNetError(
+                        f"{path}:{lineno}: expected 'chrom<TAB>size', got {line.strip()[:60]!r}"
+                    )
+                sizes[fields[0]] = int(fields[1])
+    except FileNotFoundError:
+        raise FactorNetError(f"chromosome sizes file {str(path)!r} does not exist") from None
+    if not sizes:
+        raise FactorNetError(f"chromosome sizes file {str(path)!r} is empty")
+    return sizes
+
+
+class Genome:
+    """A FASTA genome opened once; fetches sequence as channel codes.
+
+    Parameters
+    ----------
+    path : FASTA file, plain or bgzip-compressed; a ``.fai`` index is made beside it if missing.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FactorNetError(f"genome FASTA {str(path)!r} does not exist")
+        _refuse_plain_gzip(self.path)
+        try:
+            self._fasta = pyfaidx.Fasta(
+                str(self.path), as_raw=True, sequence_always_upper=True, rebuild=False
+            )
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
+            raise FactorNetError(f"cannot index genome FASTA {str(path)!r}: {exc}") from None
+        except PermissionError:
+            raise FactorNetError(
+                f"cannot write the index {str(path)}.fai: make the folder writable or run 'samtools faidx' first"
+            ) from None
+        self.chrom_sizes: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
+
+    def codes(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Channel codes ``(end - start,) uint8`` for ``chrom:start-end`` (0-based, half-open).
+
+        Positions before 0 or past the chromosome end are N (code 4).
+        """
+        size = self.chrom_sizes.get(chrom)
+        if size is None:
+            raise FactorNetError(f"chromosome {chrom!r} is not in genome {self.path.name}")
+        out = np.full(end - start, N_CODE, dtype=np.uint8)
+        lo, hi = max(start, 0), min(end, size)
+        if hi > lo:
+            out[lo - start : hi - start] = dna.encode(self._fasta[chrom][lo:hi])
+        return out
+
+    def one_hot(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """``(end - start, 4) float32`` one-hot sequence, N (and outside the chromosome) → zeros."""
+        return dna.one_hot(self.codes(chrom, start, end))
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self) -> Genome:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _refuse_plain_gzip(path: Path) -> None:
+    """pyfaidx reads bgzip but not plain gzip; say so instead of failing obscurely."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    if head[:2] != b"\x1f\x8b":
+        return
+    # BGZF blocks carry the 'BC' extra subfield (SAM spec, section 4.1).
+    is_bgzf = len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
+    if not is_bgzf:
+        raise FactorNetError(
+            f"genome {str(path)!r} is gzip- but not bgzip-compressed: "
+            f"recompress with 'gunzip -c {path.name} | bgzip > {path.stem}.gz' or decompress it"
+        )
+    try:
+        with gzip.open(path) as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise FactorNetError(f"genome {str(path)!r} is not readable gzip: {exc}") from None

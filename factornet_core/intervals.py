@@ -1,0 +1,295 @@
+"""Genomic intervals: BED/narrowPeak reading, 200/50 bp bin tiling, coverage, the bin labelling rule,
+and DREAM label files.
+
+Labelling rule (the seed's majority-nucleotide rule, as in the ENCODE-DREAM challenge): for a bin of
+``bin_size`` bp and one (cell type, TF),
+
+* **B** (bound) if more than half of the bin (≥ 101 bp of 200) lies inside the union of the
+  conservative (IDR-passing) peaks;
+* else **A** (ambiguous) if the bin overlaps any relaxed or conservative peak by at least 1 bp;
+* else **U** (unbound).
+
+Labels are held as ``int8`` codes :data:`U`, :data:`B`, :data:`A`; :data:`LABEL_CHARS` maps back.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from factornet_core.errors import FactorNetError
+
+U, B, A = 0, 1, 2
+LABEL_CHARS = np.array(["U", "B", "A"])
+BIN_SIZE, BIN_STRIDE = 200, 50
+
+BED_COLUMNS = ["chrom", "start", "end"]
+
+
+# --------------------------------------------------------------------------------------------- reading
+def open_text(path: str | os.PathLike) -> io.TextIOBase:
+    """Open a plain or gzip-compressed text file for reading."""
+    path = Path(path)
+    if not path.exists():
+        raise FactorNetError(f"file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise FactorNetError(f"{str(path)!r} is a directory, expected a file")
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def read_text_lines(path: str | os.PathLike) -> list[str]:
+    """All lines of a (gzip) text file; a truncated or corrupt gzip becomes a clear error."""
+    try:
+        with open_text(path) as handle:
+            return handle.read().splitlines()
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
+
+
+def read_bed(path: str | os.PathLike, what: str = "BED", allow_empty: bool = False) -> pd.DataFrame:
+    """Read BED/narrowPeak (plain or gz) → DataFrame with ``chrom, start, end`` (+ ``name`` if present).
+
+    Header lines (``track``, ``browser``, ``#``) and blank lines are skipped. Any malformed line
+    raises :class:`FactorNetError` naming ``file:line``.
+    """
+    chroms: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    names: list[str] = []
+    for lineno, line in enumerate(read_text_lines(path), 1):
+        if not line or line[0] == "#" or line.startswith(("track", "browser")):
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 3:
+            raise FactorNetError(f"{path}:{lineno}: {what} line needs at least 3 columns (chrom, start, end)")
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise FactorNetError(
+                f"{path}:{lineno}: {what} start/end must be integers, got {fields[1]!r}, {fields[2]!r}"
+            ) from None
+        if start < 0 or end < start:
+            raise FactorNetError(
+                f"{path}:{lineno}: {what} interval has start {start} > end {end} or start < 0"
+            )
+        chroms.append(fields[0])
+        starts.append(start)
+        ends.append(end)
+        names.append(fields[3] if len(fields) > 3 else ".")
+    if not chroms and not allow_empty:
+        raise FactorNetError(f"{path}: no intervals in {what} file")
+    return pd.DataFrame(
+        {
+            "chrom": pd.Series(chroms, dtype=object),
+            "start": np.asarray(starts, dtype=np.int64),
+            "end": np.asarray(ends, dtype=np.int64),
+            "name": pd.Series(names, dtype=object),
+        }
+    )
+
+
+def check_in_genome(
+    df: pd.DataFrame, chrom_sizes: Mapping[str, int], path: str | os.PathLike, what: str = "BED"
+) -> None:
+    """Every interval's chromosome must exist and its end lie within the chromosome."""
+    unknown = sorted(set(df["chrom"]) - set(chrom_sizes))
+    if unknown:
+        example = unknown[0]
+        alt = example[3:] if example.startswith("chr") else "chr" + example
+        hint = (
+            f": the genome has {alt!r} — the files use different chromosome naming (chr1 vs 1)"
+            if alt in chrom_sizes
+            else ""
+        )
+        raise FactorNetError(
+            f"{path}: {what} chromosome {example!r} is not in the genome"
+            f"{f' ({len(unknown)} unknown in all)' if len(unknown) > 1 else ''}{hint}"
+        )
+    sizes = df["chrom"].map(chrom_sizes).to_numpy()
+    past = np.flatnonzero(df["end"].to_numpy() > sizes)
+    if past.size:
+        row = df.iloc[past[0]]
+        raise FactorNetError(
+            f"{path}: {what} interval {row.chrom}:{row.start}-{row.end} ends past the chromosome end "
+            f"({chrom_sizes[row.chrom]}): wrong assembly?"
+        )
+
+
+def write_bed(
+    path: str | os.PathLike, df: pd.DataFrame, columns: Sequence[str] = ("chrom", "start", "end")
+) -> None:
+    """Write selected columns as a headerless tab-separated BED (gzip if ``path`` ends in .gz)."""
+    compression = {"method": "gzip", "compresslevel": 6, "mtime": 0} if str(path).endswith(".gz") else None
+    df.loc[:, list(columns)].to_csv(path, sep="\t", header=False, index=False, compression=compression)
+
+
+# --------------------------------------------------------------------------------------------- coverage
+@dataclass(frozen=True)
+class Coverage:
+    """Union of intervals on one chromosome, queried for covered base pairs in many ranges at once.
+
+    ``starts``/``ends`` are the merged, sorted, disjoint intervals; ``cum[i]`` is the total length of
+    intervals before ``i``.
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+    cum: np.ndarray
+
+    @classmethod
+    def from_intervals(cls, starts: Iterable[int], ends: Iterable[int]) -> Coverage:
+        s = np.asarray(starts, dtype=np.int64)
+        e = np.asarray(ends, dtype=np.int64)
+        order = np.argsort(s, kind="stable")
+        s, e = s[order], e[order]
+        if s.size:
+            # merge: a new block starts where the interval begins after every earlier end
+            run_end = np.maximum.accumulate(e)
+            new = np.ones(s.size, dtype=bool)
+            new[1:] = s[1:] > run_end[:-1]
+            block = np.cumsum(new) - 1
+            ms = s[new]
+            me = np.zeros(ms.size, dtype=np.int64)
+            np.maximum.at(me, block, e)
+        else:
+            ms = me = np.zeros(0, dtype=np.int64)
+        cum = np.concatenate([[0], np.cumsum(me - ms)])
+        return cls(ms, me, cum)
+
+    def covered_before(self, x: np.ndarray) -> np.ndarray:
+        """Covered bp in ``[0, x)`` for each position in ``x``."""
+        x = np.asarray(x, dtype=np.int64)
+        k = np.searchsorted(self.starts, x, side="right") - 1
+        inside = np.where(
+            k >= 0, np.minimum(x, self.ends[np.maximum(k, 0)]) - self.starts[np.maximum(k, 0)], 0
+        )
+        return np.where(k >= 0, self.cum[np.maximum(k, 0)] + inside, 0)
+
+    def overlap(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Covered bp within each ``[start, end)`` (``int64``, same shape as the inputs)."""
+        return self.covered_before(ends) - self.covered_before(starts)
+
+
+def coverages(df: pd.DataFrame | None) -> dict[str, Coverage]:
+    """Per-chromosome :class:`Coverage` of a BED DataFrame (None → no intervals anywhere)."""
+    if df is None or df.empty:
+        return {}
+    return {
+        chrom: Coverage.from_intervals(g["start"].to_numpy(), g["end"].to_numpy())
+        for chrom, g in df.groupby("chrom", sort=False)
+    }
+
+
+_EMPTY = Coverage.from_intervals([], [])
+
+
+# --------------------------------------------------------------------------------------------- bins
+def tile_bins(
+    chrom_sizes: Mapping[str, int],
+    chroms: Sequence[str] | None = None,
+    bin_size: int = BIN_SIZE,
+    stride: int = BIN_STRIDE,
+) -> pd.DataFrame:
+    """Bins ``[s, s + bin_size)`` for ``s = 0, stride, 2·stride, …`` while the bin fits in the chromosome.
+
+    A chromosome of length ``n ≥ bin_size`` gets ``(n - bin_size) // stride + 1`` bins; shorter ones none.
+    """
+    chroms = list(chrom_sizes) if chroms is None else list(chroms)
+    parts = []
+    for chrom in chroms:
+        if chrom not in chrom_sizes:
+            raise FactorNetError(f"chromosome {chrom!r} is not in the genome / chromosome sizes")
+        n = chrom_sizes[chrom]
+        count = (n - bin_size) // stride + 1 if n >= bin_size else 0
+        starts = np.arange(count, dtype=np.int64) * stride
+        parts.append(pd.DataFrame({"chrom": chrom, "start": starts, "end": starts + bin_size}))
+    if not parts:
+        return pd.DataFrame({"chrom": [], "start": np.zeros(0, np.int64), "end": np.zeros(0, np.int64)})
+    return pd.concat(parts, ignore_index=True)
+
+
+def overlap_mask(bins: pd.DataFrame, regions: pd.DataFrame | None) -> np.ndarray:
+    """Boolean ``(n_bins,)``: bin overlaps any region by ≥ 1 bp (e.g. the blacklist)."""
+    return overlap_bp(bins, regions) > 0
+
+
+def overlap_bp(bins: pd.DataFrame, regions: pd.DataFrame | None) -> np.ndarray:
+    """Covered bp of each bin by the union of ``regions`` (``int64``)."""
+    cov = coverages(regions)
+    out = np.zeros(len(bins), dtype=np.int64)
+    for chrom, idx in bins.groupby("chrom", sort=False).indices.items():
+        c = cov.get(chrom, _EMPTY)
+        out[idx] = c.overlap(bins["start"].to_numpy()[idx], bins["end"].to_numpy()[idx])
+    return out
+
+
+def label_bins(
+    bins: pd.DataFrame, conservative: pd.DataFrame, relaxed: pd.DataFrame | None = None
+) -> np.ndarray:
+    """Apply the labelling rule (module docstring) → ``(n_bins,) int8`` codes U/B/A."""
+    sizes = (bins["end"] - bins["start"]).to_numpy()
+    cons = overlap_bp(bins, conservative)
+    both = conservative if relaxed is None else pd.concat([conservative, relaxed], ignore_index=True)
+    any_peak = overlap_bp(bins, both)
+    labels = np.full(len(bins), U, dtype=np.int8)
+    labels[any_peak > 0] = A
+    labels[2 * cons > sizes] = B
+    return labels
+
+
+# --------------------------------------------------------------------------------------------- DREAM labels
+def write_labels(path: str | os.PathLike, bins: pd.DataFrame, labels: Mapping[str, np.ndarray]) -> None:
+    """DREAM label TSV(.gz): header ``chr start stop <CELL>...``, values B/A/U."""
+    table = pd.DataFrame({"chr": bins["chrom"].to_numpy(), "start": bins["start"], "stop": bins["end"]})
+    for cell, codes in labels.items():
+        table[cell] = LABEL_CHARS[codes]
+    compression = {"method": "gzip", "compresslevel": 1, "mtime": 0} if str(path).endswith(".gz") else None
+    table.to_csv(path, sep="\t", index=False, compression=compression)
+
+
+def read_labels(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Read a DREAM label TSV(.gz) → (bins ``chrom, start, end``, {cell type: int8 codes})."""
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"chr": str}, compression="infer")
+    except FileNotFoundError:
+        raise FactorNetError(f"labels file {str(path)!r} does not exist") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise FactorNetError(f"{path}: not a DREAM label TSV ({exc})") from None
+    head = list(table.columns[:3])
+    if head != ["chr", "start", "stop"] or len(table.columns) < 4:
+        raise FactorNetError(f"{path}: DREAM labels need a header 'chr start stop <CELL>...', got {head}")
+    bins = pd.DataFrame(
+        {
+            "chrom": table["chr"].astype(str),
+            "start": table["start"].astype(np.int64),
+            "end": table["stop"].astype(np.int64),
+        }
+    )
+    lookup = {"U": U, "B": B, "A": A}
+    labels = {}
+    for cell in table.columns[3:]:
+        values = table[cell].astype(str)
+        bad = ~values.isin(lookup)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise FactorNetError(
+                f"{path}:{row + 2}: label for {cell} must be B, A or U, got {values.iloc[row]!r}"
+            )
+        labels[str(cell)] = values.map(lookup).to_numpy(dtype=np.int8)
+    return bins, labels

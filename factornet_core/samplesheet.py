@@ -1,0 +1,210 @@
+"""The samplesheet: one TSV that says, per cell type, where its tracks, peaks and expression are.
+
+Format (tab-separated, header required, ``#`` lines ignored, paths relative to the samplesheet)::
+
+    cell_type   kind          name        path
+    HepG2       track         DNASE       HepG2.dnase.bw
+    HepG2       track         MAPABILITY  mapability.bw
+    HepG2       conservative  CTCF        HepG2.CTCF.conservative.narrowPeak.gz
+    HepG2       relaxed       CTCF        HepG2.CTCF.relaxed.narrowPeak.gz
+    HepG2       expression    .           HepG2.expression.tsv
+    HepG2       labels        CTCF        HepG2.CTCF.labels.tsv.gz
+
+``kind`` is one of :data:`KINDS`. ``name`` is the track name (``track``), the TF (``conservative``,
+``relaxed``, ``labels``) or ``.`` (``expression``). Every cell type must list the same track names:
+a track's name is its identity across cell types, and the first cell type's order is the input order.
+
+The original FactorNet data folders (``bigwig.txt``, ``chip.txt``, ``meta.txt`` beside per-cell
+``<CELL>.<track>.bigWig``-style files) are read by :func:`read_legacy_folder`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from factornet_core.errors import FactorNetError
+
+KINDS = ("track", "conservative", "relaxed", "expression", "labels")
+COLUMNS = ("cell_type", "kind", "name", "path")
+
+
+@dataclass
+class CellType:
+    """Everything the samplesheet says about one cell type (paths are absolute)."""
+
+    name: str
+    tracks: dict[str, Path] = field(default_factory=dict)
+    conservative: dict[str, Path] = field(default_factory=dict)
+    relaxed: dict[str, Path] = field(default_factory=dict)
+    labels: dict[str, Path] = field(default_factory=dict)
+    expression: Path | None = None
+
+    @property
+    def tfs(self) -> list[str]:
+        """TFs with peaks or labels in this cell type."""
+        return list(dict.fromkeys([*self.conservative, *self.labels]))
+
+
+@dataclass
+class Samplesheet:
+    path: Path
+    cells: dict[str, CellType]
+
+    @property
+    def track_names(self) -> list[str]:
+        return list(next(iter(self.cells.values())).tracks) if self.cells else []
+
+    @property
+    def tfs(self) -> list[str]:
+        return list(dict.fromkeys(tf for cell in self.cells.values() for tf in cell.tfs))
+
+    def cell(self, name: str) -> CellType:
+        if name not in self.cells:
+            raise FactorNetError(
+                f"cell type {name!r} is not in samplesheet {self.path.name} (it has: {', '.join(self.cells)})"
+            )
+        return self.cells[name]
+
+    def cells_with_tf(self, tf: str) -> list[str]:
+        return [c.name for c in self.cells.values() if tf in c.conservative]
+
+
+def read_samplesheet(path: str | os.PathLike, check_files: bool = True) -> Samplesheet:
+    """Read and validate a samplesheet TSV (or an original FactorNet data folder)."""
+    path = Path(path)
+    if path.is_dir():
+        return read_legacy_folder(path, check_files=check_files)
+    if not path.is_file():
+        raise FactorNetError(f"samplesheet {str(path)!r} does not exist")
+    base = path.resolve().parent
+    lines = [(i, ln.rstrip("\n\r")) for i, ln in enumerate(path.read_text().splitlines(), 1)]
+    lines = [(i, ln) for i, ln in lines if ln.strip() and not ln.startswith("#")]
+    if not lines:
+        raise FactorNetError(f"samplesheet {path}: empty")
+    header = [h.strip() for h in lines[0][1].split("\t")]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise FactorNetError(
+            f"samplesheet {path}:{lines[0][0]}: missing column(s) {', '.join(missing)}; "
+            f"the header must be: {' '.join(COLUMNS)} (tab-separated)"
+        )
+    col = {name: header.index(name) for name in COLUMNS}
+    cells: dict[str, CellType] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for lineno, line in lines[1:]:
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) < len(header):
+            raise FactorNetError(
+                f"samplesheet {path}:{lineno}: expected {len(header)} tab-separated fields, got {len(fields)}"
+            )
+        cell, kind, name, rel = (fields[col[c]] for c in COLUMNS)
+        where = f"samplesheet {path}:{lineno}"
+        if kind not in KINDS:
+            raise FactorNetError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        if not cell or not name or not rel:
+            raise FactorNetError(f"{where}: cell_type, name and path must not be empty")
+        key = (cell, kind, name)
+        if key in seen:
+            raise FactorNetError(f"{where}: duplicate entry {kind} {name!r} for cell type {cell!r}")
+        seen.add(key)
+        file = (base / rel).resolve() if not os.path.isabs(rel) else Path(rel)
+        if check_files and not file.is_file():
+            raise FactorNetError(
+                f"{where}: file {rel!r} does not exist (paths are relative to the samplesheet)"
+            )
+        entry = cells.setdefault(cell, CellType(cell))
+        if kind == "track":
+            entry.tracks[name] = file
+        elif kind == "expression":
+            if entry.expression is not None:
+                raise FactorNetError(f"{where}: a second expression table for cell type {cell!r}")
+            entry.expression = file
+        else:
+            getattr(entry, kind)[name] = file
+    sheet = Samplesheet(path, cells)
+    _check_consistent(sheet)
+    return sheet
+
+
+def _check_consistent(sheet: Samplesheet) -> None:
+    if not sheet.cells:
+        raise FactorNetError(f"samplesheet {sheet.path}: no cell types")
+    first = next(iter(sheet.cells.values()))
+    if not first.tracks:
+        raise FactorNetError(f"samplesheet {sheet.path}: cell type {first.name!r} has no track rows")
+    for cell in sheet.cells.values():
+        if list(cell.tracks) != list(first.tracks):
+            if set(cell.tracks) == set(first.tracks):
+                # same set in another order: fine, the first cell type's order wins
+                cell.tracks = {name: cell.tracks[name] for name in first.tracks}
+                continue
+            raise FactorNetError(
+                f"samplesheet {sheet.path}: cell type {cell.name!r} has tracks {sorted(cell.tracks)} but "
+                f"{first.name!r} has {sorted(first.tracks)}: every cell type needs the same track names"
+            )
+        for tf in cell.relaxed:
+            if tf not in cell.conservative:
+                raise FactorNetError(
+                    f"samplesheet {sheet.path}: cell type {cell.name!r} has relaxed peaks for {tf} "
+                    "but no conservative peaks"
+                )
+    with_expr = [c.name for c in sheet.cells.values() if c.expression is not None]
+    if with_expr and len(with_expr) != len(sheet.cells):
+        lacking = [c for c in sheet.cells if c not in with_expr]
+        raise FactorNetError(
+            f"samplesheet {sheet.path}: cell type(s) {', '.join(lacking)} lack an expression table "
+            "while others have one: give all or none"
+        )
+
+
+def read_legacy_folder(folder: Path, check_files: bool = True) -> Samplesheet:
+    """An original FactorNet training folder → :class:`Samplesheet`.
+
+    The original layout: ``bigwig.txt`` (track names, one a line), ``chip.txt`` (one TF... or
+    ``<CELL>\t<TF>`` lines, as in the DREAM folders), per-cell ``<CELL>.<TRACK>.bigWig`` or
+    ``<TRACK>.bigWig`` shared across cells, ``ChIPseq.<CELL>.<TF>.conservative.train.narrowPeak.gz``
+    and ``...relaxed.narrowPeak.gz``, and optional ``meta.txt`` + ``<CELL>.meta.npy``-free expression
+    tables ``<CELL>.expression.tsv``.
+    """
+    need = [folder / "bigwig.txt", folder / "chip.txt"]
+    for file in need:
+        if not file.is_file():
+            raise FactorNetError(f"data folder {folder}: {file.name} is missing (original FactorNet layout)")
+    track_names = [t.strip() for t in (folder / "bigwig.txt").read_text().split() if t.strip()]
+    cells: dict[str, CellType] = {}
+    for lineno, line in enumerate((folder / "chip.txt").read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise FactorNetError(f"{folder / 'chip.txt'}:{lineno}: expected '<CELL> <TF>'")
+        cell, tf = fields
+        entry = cells.setdefault(cell, CellType(cell))
+        for t in track_names:
+            own, shared = folder / f"{cell}.{t}.bigWig", folder / f"{t}.bigWig"
+            entry.tracks[t] = own if own.exists() or not shared.exists() else shared
+        entry.conservative[tf] = folder / f"ChIPseq.{cell}.{tf}.conservative.train.narrowPeak.gz"
+        relaxed = folder / f"ChIPseq.{cell}.{tf}.relaxed.narrowPeak.gz"
+        if relaxed.exists():
+            entry.relaxed[tf] = relaxed
+        expr = folder / f"{cell}.expression.tsv"
+        if expr.exists():
+            entry.expression = expr
+    sheet = Samplesheet(folder / "chip.txt", cells)
+    if check_files:
+        for cell in cells.values():
+            for p in [*cell.tracks.values(), *cell.conservative.values()]:
+                if not p.is_file():
+                    raise FactorNetError(f"data folder {folder}: {p.name} is missing")
+    _check_consistent(sheet)
+    return sheet
+
+
+def write_samplesheet(path: str | os.PathLike, rows: list[tuple[str, str, str, str]]) -> None:
+    """Write rows ``(cell_type, kind, name, path)`` under the standard header."""
+    with open(path, "w") as handle:
+        handle.write("\t".join(COLUMNS) + "\n")
+        for row in rows:
+            handle.write("\t".join(row) + "\n")
