@@ -15,6 +15,15 @@ from pathlib import Path
 from factornet_core.errors import FactorNetError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class OutputSet:
     """Temporary paths for a group of outputs that appear together or not at all.
 
@@ -40,6 +49,7 @@ class OutputSet:
         suffix = "".join(final.suffixes[-2:]) if final.suffixes else ""
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{suffix}", dir=parent)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
         self._pending.append((Path(tmp), final))
         return Path(tmp)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from factornet_core import tabular
 from factornet_core.errors import FactorNetError
 
 U, B, A = 0, 1, 2
@@ -104,10 +105,16 @@ def read_bed(path: str | os.PathLike, what: str = "BED", allow_empty: bool = Fal
 
 def check_in_genome(
     df: pd.DataFrame, chrom_sizes: Mapping[str, int], path: str | os.PathLike, what: str = "BED"
-) -> None:
-    """Every interval's chromosome must exist and its end lie within the chromosome."""
-    unknown = sorted(set(df["chrom"]) - set(chrom_sizes))
-    if unknown:
+) -> pd.DataFrame:
+    """Check intervals against the genome; return those on the genome's chromosomes.
+
+    Intervals on chromosomes the genome lacks (alt contigs, chrY against an autosomes+X genome) are
+    dropped, unless *no* interval is on a known chromosome: that is a naming mismatch (chr1 vs 1) and
+    an error. An interval ending past its chromosome's end is an error (wrong assembly).
+    """
+    chrom_set = set(df["chrom"])
+    unknown = sorted(chrom_set - set(chrom_sizes))
+    if unknown and len(unknown) == len(chrom_set):
         example = unknown[0]
         alt = example[3:] if example.startswith("chr") else "chr" + example
         hint = (
@@ -115,10 +122,9 @@ def check_in_genome(
             if alt in chrom_sizes
             else ""
         )
-        raise FactorNetError(
-            f"{path}: {what} chromosome {example!r} is not in the genome"
-            f"{f' ({len(unknown)} unknown in all)' if len(unknown) > 1 else ''}{hint}"
-        )
+        raise FactorNetError(f"{path}: no {what} chromosome is in the genome (first: {example!r}){hint}")
+    if unknown:
+        df = df.loc[df["chrom"].isin(chrom_sizes)].reset_index(drop=True)
     sizes = df["chrom"].map(chrom_sizes).to_numpy()
     past = np.flatnonzero(df["end"].to_numpy() > sizes)
     if past.size:
@@ -127,14 +133,13 @@ def check_in_genome(
             f"{path}: {what} interval {row.chrom}:{row.start}-{row.end} ends past the chromosome end "
             f"({chrom_sizes[row.chrom]}): wrong assembly?"
         )
+    return df
 
 
-def write_bed(
-    path: str | os.PathLike, df: pd.DataFrame, columns: Sequence[str] = ("chrom", "start", "end")
-) -> None:
-    """Write selected columns as a headerless tab-separated BED (gzip if ``path`` ends in .gz)."""
-    compression = {"method": "gzip", "compresslevel": 6, "mtime": 0} if str(path).endswith(".gz") else None
-    df.loc[:, list(columns)].to_csv(path, sep="\t", header=False, index=False, compression=compression)
+def write_bed(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    """Write ``chrom, start, end`` as a headerless BED (gzip if ``path`` ends in .gz)."""
+    with tabular.open_output(path) as handle:
+        tabular.write_table(handle, df["chrom"].array, df["start"].to_numpy(), df["end"].to_numpy())
 
 
 # --------------------------------------------------------------------------------------------- coverage
@@ -216,10 +221,12 @@ def tile_bins(
         n = chrom_sizes[chrom]
         count = (n - bin_size) // stride + 1 if n >= bin_size else 0
         starts = np.arange(count, dtype=np.int64) * stride
-        parts.append(pd.DataFrame({"chrom": chrom, "start": starts, "end": starts + bin_size}))
-    if not parts:
-        return pd.DataFrame({"chrom": [], "start": np.zeros(0, np.int64), "end": np.zeros(0, np.int64)})
-    return pd.concat(parts, ignore_index=True)
+        parts.append((chrom, starts))
+    names = [c for c, _ in parts]
+    starts = np.concatenate([s for _, s in parts]) if parts else np.zeros(0, np.int64)
+    codes = np.repeat(np.arange(len(parts)), [s.size for _, s in parts]) if parts else np.zeros(0, int)
+    chrom_col = pd.Categorical.from_codes(codes, categories=names) if names else pd.Categorical([])
+    return pd.DataFrame({"chrom": chrom_col, "start": starts, "end": starts + bin_size})
 
 
 def overlap_mask(bins: pd.DataFrame, regions: pd.DataFrame | None) -> np.ndarray:
@@ -231,7 +238,7 @@ def overlap_bp(bins: pd.DataFrame, regions: pd.DataFrame | None) -> np.ndarray:
     """Covered bp of each bin by the union of ``regions`` (``int64``)."""
     cov = coverages(regions)
     out = np.zeros(len(bins), dtype=np.int64)
-    for chrom, idx in bins.groupby("chrom", sort=False).indices.items():
+    for chrom, idx in bins.groupby("chrom", sort=False, observed=True).indices.items():
         c = cov.get(chrom, _EMPTY)
         out[idx] = c.overlap(bins["start"].to_numpy()[idx], bins["end"].to_numpy()[idx])
     return out
@@ -254,11 +261,13 @@ def label_bins(
 # --------------------------------------------------------------------------------------------- DREAM labels
 def write_labels(path: str | os.PathLike, bins: pd.DataFrame, labels: Mapping[str, np.ndarray]) -> None:
     """DREAM label TSV(.gz): header ``chr start stop <CELL>...``, values B/A/U."""
-    table = pd.DataFrame({"chr": bins["chrom"].to_numpy(), "start": bins["start"], "stop": bins["end"]})
-    for cell, codes in labels.items():
-        table[cell] = LABEL_CHARS[codes]
-    compression = {"method": "gzip", "compresslevel": 1, "mtime": 0} if str(path).endswith(".gz") else None
-    table.to_csv(path, sep="\t", index=False, compression=compression)
+    letters = np.frombuffer(b"UBA", dtype=np.uint8)
+    extra = [letters[np.asarray(codes)][:, None] for codes in labels.values()]
+    with tabular.open_output(path) as handle:
+        handle.write(("\t".join(["chr", "start", "stop", *labels]) + "\n").encode())
+        tabular.write_table(
+            handle, bins["chrom"].array, bins["start"].to_numpy(), bins["end"].to_numpy(), extra
+        )
 
 
 def read_labels(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:

@@ -1,0 +1,480 @@
+"""Prediction files: write, read and merge per-bin TF binding scores.
+
+Layout (CONTRACT "predictions"): tab-separated, gzip-compressed when the name ends in ``.gz``::
+
+    chr     start   stop    CTCF        MAX
+    chr1    0       200     0.0123457   0.5
+    ...
+
+Scores are probabilities in ``[0, 1]`` held as ``float32``. They are written with **9 significant
+digits** (trailing zeros dropped): 9 digits is the smallest count that round-trips *every* float32
+exactly, so reading a file back gives bit-identical scores and the ranking (ties included) that the
+metrics see is the model's own. ``%.6g``/``%.7g`` would merge distinct float32 values into ties.
+
+``dream=True`` writes the headerless single-TF ENCODE-DREAM submission layout ``chr start stop score``;
+:func:`read_predictions` accepts both layouts.
+
+Writing is vectorised (each field is formatted as a byte matrix by NumPy, no per-row Python) and
+streamed in chunks through gzip level 1 with ``mtime=0``, so outputs are byte-for-byte deterministic.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from factornet_core.atomic import atomic_output
+from factornet_core.errors import FactorNetError
+
+HEADER = ("chr", "start", "stop")
+DREAM_TF = "score"
+SCORE_DIGITS = 9
+GZIP_LEVEL = 1
+CHUNK_ROWS = 1_000_000
+
+
+# --------------------------------------------------------------------------------------------- formatting
+def _int_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative ints → ``(n, width) uint8`` ASCII digits (right-aligned) and a validity mask."""
+    values = np.asarray(values, dtype=np.int64)
+    top = int(values.max()) if values.size else 0
+    width = len(str(top))
+    digits = np.empty((values.size, width), dtype=np.uint8)
+    rest = values.copy()
+    for j in range(width - 1, -1, -1):
+        digits[:, j] = 48 + rest % 10
+        rest //= 10
+    n_digits = np.ones(values.size, dtype=np.int64)
+    for k in range(1, width):
+        n_digits += values >= 10**k
+    valid = np.arange(width)[None, :] >= (width - n_digits)[:, None]
+    return digits, valid
+
+
+def _text_field(codes: np.ndarray, categories: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Categorical strings (codes into ``categories``) → byte matrix and validity mask."""
+    encoded = np.array([str(c).encode() for c in categories] or [b""], dtype=bytes)
+    width = max(encoded.dtype.itemsize, 1)
+    table = np.frombuffer(encoded.astype(f"S{width}").tobytes(), dtype=np.uint8).reshape(-1, width)
+    lengths = np.array([len(c) for c in encoded])
+    valid = np.arange(width)[None, :] < lengths[:, None]
+    return table[codes], valid[codes]
+
+
+def _score_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 scores in [0, 1] → byte matrix and validity mask, 9 significant digits.
+
+    ``x ≥ 1e-5`` is written fixed-point (``0.000123456789``), smaller values in scientific notation
+    (``1.2345e-07``), ``0`` and ``1`` as themselves. Trailing zeros are dropped.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = x.size
+    positive = (x > 0) & (x < 1)
+    safe = np.where(positive, x, 0.5)
+    exp10 = np.floor(np.log10(safe)).astype(np.int64)
+    mant = np.rint(safe * 10.0 ** (SCORE_DIGITS - 1 - exp10)).astype(np.int64)
+    # log10 can be off by one at decade boundaries, and rounding can carry into a 10th digit
+    for _ in range(2):
+        high = mant >= 10**SCORE_DIGITS
+        low = mant < 10 ** (SCORE_DIGITS - 1)
+        exp10 = exp10 + high - low
+        mant = np.rint(safe * 10.0 ** (SCORE_DIGITS - 1 - exp10)).astype(np.int64)
+    digits = np.empty((n, SCORE_DIGITS), dtype=np.uint8)
+    rest = mant.copy()
+    trailing = np.zeros(n, dtype=np.int64)
+    still = np.ones(n, dtype=bool)
+    for j in range(SCORE_DIGITS - 1, -1, -1):
+        d = rest % 10
+        digits[:, j] = 48 + d
+        still &= d == 0
+        trailing += still
+        rest //= 10
+    kept = np.maximum(SCORE_DIGITS - trailing, 1)
+    digit_pos = np.arange(SCORE_DIGITS)[None, :]
+
+    # fixed point: "0." + (-exp10 - 1) zeros (at most 4) + kept digits
+    lead_zeros = np.clip(-exp10 - 1, 0, 4)
+    fixed = np.hstack(
+        [
+            np.full((n, 1), ord("0"), np.uint8),
+            np.full((n, 1), ord("."), np.uint8),
+            np.full((n, 4), ord("0"), np.uint8),
+            digits,
+        ]
+    )
+    fixed_valid = np.hstack(
+        [
+            np.ones((n, 2), bool),
+            np.arange(4)[None, :] < lead_zeros[:, None],
+            digit_pos < kept[:, None],
+        ]
+    )
+    # scientific: d[.ddd]e-XX (float32 never goes below 1e-45, so two exponent digits suffice)
+    e_abs = np.abs(exp10)
+    sci = np.hstack(
+        [
+            digits[:, :1],
+            np.full((n, 1), ord("."), np.uint8),
+            digits[:, 1:],
+            np.full((n, 1), ord("e"), np.uint8),
+            np.full((n, 1), ord("-"), np.uint8),
+            (48 + e_abs // 10).astype(np.uint8)[:, None],
+            (48 + e_abs % 10).astype(np.uint8)[:, None],
+            np.zeros((n, 1), np.uint8),  # pad to the fixed layout's width
+        ]
+    )
+    sci_valid = np.hstack(
+        [
+            np.ones((n, 1), bool),
+            (kept > 1)[:, None],
+            digit_pos[:, 1:] < kept[:, None],
+            np.ones((n, 4), bool),
+            np.zeros((n, 1), bool),
+        ]
+    )
+    use_sci = (positive & (exp10 < -5))[:, None]
+    out = np.where(use_sci, sci, fixed)
+    valid = np.where(use_sci, sci_valid, fixed_valid)
+    # exact 0 and 1
+    edge = ~positive
+    out[edge, 0] = np.where(x[edge] >= 1, ord("1"), ord("0"))
+    valid[edge] = False
+    valid[edge, 0] = True
+    return out, valid
+
+
+def _format_rows(fields: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """Join fields with tabs, rows with newlines, dropping the invalid (padding) bytes."""
+    n = fields[0][0].shape[0]
+    mats, masks = [], []
+    for i, (mat, valid) in enumerate(fields):
+        sep = ord("\n") if i == len(fields) - 1 else ord("\t")
+        mats += [mat, np.full((n, 1), sep, np.uint8)]
+        masks += [valid, np.ones((n, 1), bool)]
+    return np.hstack(mats)[np.hstack(masks)].tobytes()
+
+
+# --------------------------------------------------------------------------------------------- writing
+def _as_score_matrix(
+    scores: Mapping[str, np.ndarray] | np.ndarray, tf_names: Sequence[str] | None, n_rows: int
+) -> tuple[list[str], np.ndarray]:
+    if isinstance(scores, Mapping):
+        names = [str(k) for k in scores]
+        matrix = np.column_stack([np.asarray(v, dtype=np.float32).reshape(-1) for v in scores.values()])
+    else:
+        matrix = np.asarray(scores, dtype=np.float32)
+        if matrix.ndim == 1:
+            matrix = matrix[:, None]
+        if tf_names is None:
+            raise ValueError("tf_names is required when scores is an array")
+        names = [str(t) for t in tf_names]
+    if not names:
+        raise FactorNetError("no TF scores to write")
+    if matrix.shape != (n_rows, len(names)):
+        raise ValueError(f"scores have shape {matrix.shape}, expected ({n_rows}, {len(names)})")
+    if len(set(names)) != len(names):
+        raise FactorNetError(f"duplicate TF names in predictions: {names}")
+    return names, matrix
+
+
+def write_predictions(
+    path: str | os.PathLike,
+    bins: pd.DataFrame,
+    scores: Mapping[str, np.ndarray] | np.ndarray,
+    tf_names: Sequence[str] | None = None,
+    dream: bool = False,
+) -> None:
+    """Write a prediction file (gzip when ``path`` ends in ``.gz``), atomically.
+
+    Parameters
+    ----------
+    bins : DataFrame with ``chrom, start, end`` (n rows), in output order.
+    scores : ``{TF: (n,) float}`` or an ``(n,)``/``(n, T)`` array with ``tf_names``; values in [0, 1].
+    dream : headerless ``chr start stop score`` (ENCODE-DREAM submission); one TF only.
+    """
+    n = len(bins)
+    names, matrix = _as_score_matrix(scores, tf_names, n)
+    if dream and len(names) != 1:
+        raise FactorNetError(
+            f"the DREAM layout holds one TF, but the predictions have {len(names)} ({', '.join(names)}): "
+            "write one file per TF or drop --dream"
+        )
+    bad = ~((matrix >= 0) & (matrix <= 1))  # NaN fails both comparisons
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise FactorNetError(
+            f"score for {names[col]} at {bins['chrom'].iloc[row]}:{bins['start'].iloc[row]} is "
+            f"{matrix[row, col]}, outside [0, 1]"
+        )
+    starts = bins["start"].to_numpy(dtype=np.int64)
+    ends = bins["end"].to_numpy(dtype=np.int64)
+    if n and (starts.min() < 0 or (ends < starts).any()):
+        raise FactorNetError("prediction bins need 0 <= start <= end")
+    codes, categories = pd.factorize(bins["chrom"].astype(str))
+    header = b"" if dream else ("\t".join([*HEADER, *names]) + "\n").encode()
+    with atomic_output(path) as tmp:
+        gz = str(path).endswith(".gz")
+        raw = open(tmp, "wb")
+        handle = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if gz else raw
+        try:
+            handle.write(header)
+            for lo in range(0, n, CHUNK_ROWS):
+                sl = slice(lo, min(lo + CHUNK_ROWS, n))
+                fields = [
+                    _text_field(codes[sl], list(categories)),
+                    _int_field(starts[sl]),
+                    _int_field(ends[sl]),
+                ]
+                fields += [_score_field(matrix[sl, j]) for j in range(matrix.shape[1])]
+                handle.write(_format_rows(fields))
+        finally:
+            handle.close()
+            raw.close()
+
+
+# --------------------------------------------------------------------------------------------- reading
+def _first_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+        opener = gzip.open if gz else open
+        with opener(path, "rb") as handle:
+            return handle.readline().decode("utf-8", errors="replace").rstrip("\r\n")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def read_predictions(
+    path: str | os.PathLike, dream_tf: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a prediction file (header or DREAM layout, plain or gzip).
+
+    Returns
+    -------
+    bins : DataFrame ``chrom`` (str), ``start``, ``end`` (int64), one row per line.
+    scores : DataFrame of float32, one column per TF (DREAM layout: ``dream_tf`` or ``'score'``).
+
+    Raises :class:`FactorNetError` naming ``file:line`` for malformed lines, non-numeric, missing/NaN or
+    out-of-range scores, and for truncated gzip files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FactorNetError(f"predictions file {str(path)!r} does not exist or is not a file")
+    first = _first_line(path)
+    if not first:
+        raise FactorNetError(f"{path}: empty predictions file")
+    fields = first.split("\t")
+    if tuple(fields[:3]) == HEADER:
+        names = fields[3:]
+        if not names or any(not n for n in names):
+            raise FactorNetError(f"{path}:1: header needs 'chr start stop <TF>...' with non-empty TF names")
+        if len(set(names)) != len(names):
+            raise FactorNetError(f"{path}:1: duplicate TF names in header: {names}")
+        skip = 1
+    elif len(fields) == 4:
+        names = [dream_tf or DREAM_TF]
+        skip = 0
+    else:
+        raise FactorNetError(
+            f"{path}:1: not a prediction file: expected a header 'chr start stop <TF>...' "
+            f"or the 4-column DREAM layout 'chr start stop score', got {len(fields)} columns"
+        )
+    columns = ["chrom", "start", "end", *names]
+    try:
+        table = pd.read_csv(
+            path,
+            sep="\t",
+            header=None,
+            names=columns,
+            skiprows=skip,
+            dtype={"chrom": str},
+            compression="gzip" if _is_gzip(path) else None,
+            engine="c",
+        )
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
+    except pd.errors.EmptyDataError:
+        table = pd.DataFrame({c: [] for c in columns})
+    except pd.errors.ParserError as exc:
+        raise FactorNetError(
+            f"{path}: malformed line, expected {len(columns)} tab-separated columns "
+            f"({str(exc).split('C error: ')[-1].strip()})"
+        ) from None
+    offset = skip + 1  # file line of table row 0
+
+    for col in ("start", "end"):
+        values = table[col]
+        if not pd.api.types.is_integer_dtype(values.dtype):
+            numeric = pd.to_numeric(values, errors="coerce")
+            bad = numeric.isna().to_numpy() | (numeric != np.floor(numeric)).to_numpy()
+            if bad.any():
+                row = _first_bad(bad)
+                raise FactorNetError(
+                    f"{path}:{row + offset}: {'start' if col == 'start' else 'stop'} must be an integer, "
+                    f"got {values.iloc[row]!r}"
+                )
+    starts = table["start"].to_numpy(dtype=np.int64)
+    ends = table["end"].to_numpy(dtype=np.int64)
+    bad = (starts < 0) | (ends < starts)
+    if bad.any():
+        row = _first_bad(bad)
+        raise FactorNetError(f"{path}:{row + offset}: bin needs 0 <= start <= stop")
+    if table["chrom"].isna().any():
+        row = _first_bad(table["chrom"].isna().to_numpy())
+        raise FactorNetError(f"{path}:{row + offset}: missing chromosome name")
+
+    scores = {}
+    for name in names:
+        values = table[name]
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            numeric = pd.to_numeric(values, errors="coerce")
+            bad = (numeric.isna() & values.notna()).to_numpy()
+            if bad.any():
+                row = _first_bad(bad)
+                raise FactorNetError(
+                    f"{path}:{row + offset}: score for {name} is not a number: {values.iloc[row]!r}"
+                )
+            values = numeric
+        array = values.to_numpy(dtype=np.float32)
+        nan = np.isnan(array)
+        if nan.any():
+            row = _first_bad(nan)
+            raise FactorNetError(
+                f"{path}:{row + offset}: score for {name} is missing or NaN — predictions must be "
+                "numbers in [0, 1]"
+            )
+        out = (array < 0) | (array > 1)
+        if out.any():
+            row = _first_bad(out)
+            raise FactorNetError(
+                f"{path}:{row + offset}: score for {name} is {array[row]}, outside [0, 1]"
+            )
+        scores[name] = array
+    bins = pd.DataFrame({"chrom": table["chrom"].astype(str), "start": starts, "end": ends})
+    return bins, pd.DataFrame(scores, columns=names)
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as raw:
+        return raw.read(2) == b"\x1f\x8b"
+
+
+# --------------------------------------------------------------------------------------------- comparing
+def first_bin_difference(a: pd.DataFrame, b: pd.DataFrame) -> int | None:
+    """Index of the first row where two bin tables differ (length mismatch counts); None if equal."""
+    n = min(len(a), len(b))
+    differ = np.zeros(n, dtype=bool)
+    for col in ("chrom", "start", "end"):
+        differ |= a[col].to_numpy()[:n] != b[col].to_numpy()[:n]
+    if differ.any():
+        return _first_bad(differ)
+    return None if len(a) == len(b) else n
+
+
+def align_tf_columns(reference: Sequence[str], scores: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
+    """Reorder ``scores`` to the ``reference`` TF order; refuse a different TF set."""
+    names = list(scores.columns)
+    if names == list(reference):
+        return scores
+    if sorted(names) != sorted(reference):
+        raise FactorNetError(
+            f"{path}: TF columns {names} differ from the first file's {list(reference)}: "
+            "combine only predictions of the same TFs"
+        )
+    return scores[list(reference)]
+
+
+# --------------------------------------------------------------------------------------------- merging
+def read_chrom_order(spec: str) -> list[str]:
+    """A chromosome order from a file (first column per line: a list, chrom.sizes or .fai) or ``a,b,c``."""
+    if os.path.isfile(spec):
+        with open(spec, encoding="utf-8") as handle:
+            chroms = [line.split()[0] for line in handle if line.strip() and not line.startswith("#")]
+    else:
+        chroms = [c for c in spec.replace(",", " ").split() if c]
+    if not chroms:
+        raise FactorNetError(f"chromosome order {spec!r} is empty (give a file or a comma-separated list)")
+    if len(set(chroms)) != len(chroms):
+        raise FactorNetError(f"chromosome order {spec!r} lists a chromosome twice")
+    return chroms
+
+
+def merge_shards(
+    paths: Sequence[str | os.PathLike], chrom_order: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Concatenate prediction shards (each a full prediction file) into one table.
+
+    Chromosomes come out in ``chrom_order`` (default: first appearance in ``paths`` as given).
+    Within a chromosome, rows keep their file order; a chromosome split across shards is allowed
+    when the shards' start ranges do not overlap (pieces are placed by their first start).
+    Refused: differing TF columns, a chromosome missing from ``chrom_order``, overlapping pieces,
+    duplicate bins.
+    """
+    if not paths:
+        raise FactorNetError("no prediction shards to merge")
+    pieces = []  # (chrom, path, bins, scores)
+    names: list[str] | None = None
+    for path in paths:
+        bins, scores = read_predictions(path)
+        if names is None:
+            names = list(scores.columns)
+        scores = align_tf_columns(names, scores, path)
+        for chrom, idx in bins.groupby("chrom", sort=False).indices.items():
+            pieces.append((chrom, path, bins.iloc[idx], scores.iloc[idx]))
+    assert names is not None
+    seen = list(dict.fromkeys(p[0] for p in pieces))
+    if chrom_order is None:
+        order = seen
+    else:
+        order = list(chrom_order)
+        missing = [c for c in seen if c not in set(order)]
+        if missing:
+            raise FactorNetError(
+                f"chromosome {missing[0]!r} of the shards is not in the chromosome order "
+                f"({len(missing)} missing in all): add it or check chromosome naming (chr1 vs 1)"
+            )
+    rank = {c: i for i, c in enumerate(order)}
+    pieces.sort(key=lambda p: (rank[p[0]], int(p[2]["start"].iloc[0])))
+    for prev, cur in zip(pieces, pieces[1:]):
+        if prev[0] == cur[0] and int(cur[2]["start"].iloc[0]) <= int(prev[2]["start"].max()):
+            raise FactorNetError(
+                f"shards {prev[1]} and {cur[1]} overlap on {cur[0]} (starts "
+                f"{prev[2]['start'].min()}-{prev[2]['start'].max()} and "
+                f"{cur[2]['start'].min()}-{cur[2]['start'].max()}): each bin must come from one shard"
+            )
+    if not pieces:
+        empty = pd.DataFrame({"chrom": pd.Series([], dtype=str), "start": [], "end": []}).astype(
+            {"start": np.int64, "end": np.int64}
+        )
+        return empty, pd.DataFrame({n: np.zeros(0, np.float32) for n in names})
+    bins = pd.concat([p[2] for p in pieces], ignore_index=True)
+    scores = pd.concat([p[3] for p in pieces], ignore_index=True)
+    dup = bins.duplicated(["chrom", "start", "end"]).to_numpy()
+    if dup.any():
+        row = bins.iloc[_first_bad(dup)]
+        raise FactorNetError(
+            f"bin {row.chrom}:{row.start}-{row.end} appears more than once in the shards: "
+            "each bin must be predicted once"
+        )
+    return bins, scores
+
+
+def merge_prediction_files(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    chrom_order: Sequence[str] | None = None,
+) -> int:
+    """Merge shards (:func:`merge_shards`) and write ``out`` atomically; returns the number of rows."""
+    bins, scores = merge_shards(paths, chrom_order)
+    write_predictions(out, bins, scores.to_numpy(), tf_names=list(scores.columns))
+    return len(bins)
