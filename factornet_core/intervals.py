@@ -302,3 +302,20 @@ def read_labels(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, np.nda
             )
         labels[str(cell)] = values.map(lookup).to_numpy(dtype=np.int8)
     return bins, labels
+
+
+def bins_touching(
+    regions: pd.DataFrame, chrom_sizes: Mapping[str, int], bin_size: int = BIN_SIZE, stride: int = BIN_STRIDE
+) -> pd.DataFrame:
+    """The grid bins (starts multiple of ``stride``) that overlap any region, sorted and unique."""
+    parts = []
+    for chrom, g in regions.groupby("chrom", sort=True):
+        last = (chrom_sizes[chrom] - bin_size) // stride  # index of the last full bin
+        lo = np.maximum(-((bin_size - 1 - g["start"].to_numpy()) // stride), 0)  # ceil((s - size + 1)/stride)
+        hi = np.minimum((g["end"].to_numpy() - 1) // stride, last)
+        idx = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi) if b >= a] or [[]]))
+        starts = idx.astype(np.int64) * stride
+        parts.append(pd.DataFrame({"chrom": chrom, "start": starts, "end": starts + bin_size}))
+    if not parts:
+        return pd.DataFrame({"chrom": [], "start": np.zeros(0, np.int64), "end": np.zeros(0, np.int64)})
+    return pd.concat(parts, ignore_index=True)

@@ -162,7 +162,7 @@ def build_strand(cfg: ModelConfig) -> keras.Model:
         inputs.append(m_in)
         x = layers.Concatenate(name="concat_meta")([x, m_in])
         x = layers.Dense(cfg.dense_units, activation="relu", name="dense_meta")(x)
-    out = layers.Dense(cfg.n_tasks, activation="sigmoid", name="output")(x)
+    out = layers.Dense(cfg.n_tasks, activation="sigmoid", dtype="float32", name="output")(x)
     return keras.Model(inputs, out, name="strand")
 
 
@@ -185,3 +185,45 @@ def build_model(cfg: ModelConfig) -> keras.Model:
 def strand_model(model: keras.Model) -> keras.Model:
     """The shared single-strand stack inside a Siamese model (for interpretation and fast prediction)."""
     return model.get_layer("strand")
+
+
+def motif_kernel(pwm, kernel_width: int, n_channels: int, scale: float = 0.1, pseudocount: float = 0.01):
+    """A first-layer kernel and bias that detect ``pwm`` (``(width, 4)`` probabilities).
+
+    Scaling for a ReLU convolution: the weights are natural-log odds against a uniform background,
+    ``ln((p + ε) / (0.25 + ε))`` with ε = 0.01, multiplied by ``scale`` (0.1, so the kernel's magnitude
+    is that of Glorot-initialised neighbours); the bias is ``-scale · S_max / 2`` with ``S_max`` the
+    best achievable log-odds score, so a site scoring less than half the best match gives 0 after the
+    ReLU and a perfect site gives ``scale · S_max / 2``. The PWM is centred in the kernel (cut at both
+    ends if wider than the kernel); track channels get 0.
+
+    Returns ``(kernel (kernel_width, n_channels), bias float)``.
+    """
+    import numpy as np
+
+    pwm = np.asarray(pwm, dtype=np.float64)
+    if pwm.shape[0] > kernel_width:
+        cut = (pwm.shape[0] - kernel_width) // 2
+        pwm = pwm[cut : cut + kernel_width]
+    logodds = np.log((pwm + pseudocount) / (0.25 + pseudocount))
+    kernel = np.zeros((kernel_width, n_channels), dtype=np.float32)
+    offset = (kernel_width - pwm.shape[0]) // 2
+    kernel[offset : offset + pwm.shape[0], :4] = scale * logodds
+    bias = -scale * logodds.max(axis=1).sum() / 2
+    return kernel, float(bias)
+
+
+def set_motif_kernels(model: keras.Model, pwm) -> None:
+    """Set kernel 0 to detect ``pwm`` on the given strand and kernel 1 its reverse complement."""
+    import numpy as np
+
+    conv = strand_model(model).get_layer("conv_motifs")
+    weights, bias = conv.get_weights()
+    width, channels, n_kernels = weights.shape
+    if n_kernels < 2:
+        raise FactorNetError("motif initialisation needs at least 2 kernels (-k)")
+    fwd, b = motif_kernel(pwm, width, channels)
+    rc, _ = motif_kernel(np.asarray(pwm)[::-1, ::-1], width, channels)
+    weights[:, :, 0], weights[:, :, 1] = fwd, rc
+    bias[0] = bias[1] = b
+    conv.set_weights([weights, bias])

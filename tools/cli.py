@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{args.prog_name}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"{args.prog_name}: interrupted", file=sys.stderr)
         return 130

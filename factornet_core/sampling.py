@@ -1,0 +1,237 @@
+"""Training samples: which bins a training epoch sees, and the batches built from them.
+
+Two schemes, as in the seed:
+
+* **single-task** (one TF, one or many cell types, bins i.i.d. across cells): every conservative peak
+  on the training chromosomes gives one positive bin centred on the peak midpoint, seen once per
+  epoch with a random shift that keeps the bin centre on the peak; negatives are drawn *without
+  replacement* (within an epoch) from bins that overlap no relaxed/conservative peak and no
+  blacklisted region, ``negatives_ratio`` per positive. Ambiguous bins are never used.
+* **multi-task** (several TFs, one cell type): a bin is positive if it is bound (B) for at least
+  one TF; its target vector is B → 1, A/U → 0 (ambiguous counts as negative). Negatives (bound for
+  no TF) are drawn *with replacement*; all bins get a small random shift.
+
+An epoch's plan is a pure function of ``(seed, epoch)``, so training is reproducible whatever the
+number of loader threads. Negatives are found by rejection sampling against peak coverage, so memory
+does not grow with genome size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from factornet_core import intervals
+from factornet_core.errors import FactorNetError
+
+
+@dataclass
+class Plan:
+    """The samples of one epoch (or of a validation set), in batch order.
+
+    cell : (n,) int index into the list of cell types
+    chrom : (n,) str chromosome
+    start : (n,) int64 bin start (the window is centred on the bin)
+    y : (n, n_tasks) float32 targets
+    """
+
+    cell: np.ndarray
+    chrom: np.ndarray
+    start: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+    def take(self, index: np.ndarray) -> Plan:
+        return Plan(self.cell[index], self.chrom[index], self.start[index], self.y[index])
+
+    @staticmethod
+    def concat(plans: Sequence[Plan]) -> Plan:
+        return Plan(
+            np.concatenate([p.cell for p in plans]),
+            np.concatenate([p.chrom for p in plans]),
+            np.concatenate([p.start for p in plans]),
+            np.concatenate([p.y for p in plans]),
+        )
+
+
+class BinSpace:
+    """All bins of some chromosomes, addressable by one integer index (for uniform random draws)."""
+
+    def __init__(self, chrom_sizes: Mapping[str, int], chroms: Sequence[str], bin_size: int, stride: int):
+        self.chroms = list(chroms)
+        self.bin_size, self.stride = bin_size, stride
+        counts = [max(0, (chrom_sizes[c] - bin_size) // stride + 1) for c in self.chroms]
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    @property
+    def size(self) -> int:
+        return int(self.offsets[-1])
+
+    def locate(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bin index → (chromosome name, bin start)."""
+        k = np.searchsorted(self.offsets, index, side="right") - 1
+        return np.asarray(self.chroms, dtype=object)[k], (index - self.offsets[k]) * self.stride
+
+
+class Excluder:
+    """Is a bin touching any of some regions (relaxed/conservative peaks, blacklist)? Vectorised."""
+
+    def __init__(self, regions: Sequence[pd.DataFrame | None]):
+        frames = [r for r in regions if r is not None and not r.empty]
+        self.cov = intervals.coverages(pd.concat(frames, ignore_index=True) if frames else None)
+
+    def hits(self, chrom: np.ndarray, start: np.ndarray, bin_size: int) -> np.ndarray:
+        out = np.zeros(start.size, dtype=bool)
+        for c in np.unique(chrom):
+            if c in self.cov:
+                idx = np.flatnonzero(chrom == c)
+                out[idx] = self.cov[c].overlap(start[idx], start[idx] + bin_size) > 0
+        return out
+
+
+def draw_negatives(
+    rng: np.random.Generator,
+    space: BinSpace,
+    excluder: Excluder,
+    n: int,
+    replace: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` bins touching no excluded region: (chroms, starts); without replacement if asked."""
+    chosen_chrom: list[np.ndarray] = []
+    chosen_start: list[np.ndarray] = []
+    seen: set[int] = set()
+    total = 0
+    for _ in range(50):
+        want = max(int((n - total) * 1.3) + 16, 16)
+        if replace:
+            idx = rng.integers(0, space.size, want)
+        else:
+            idx = rng.choice(space.size, size=min(want, space.size), replace=False)
+            idx = np.asarray([i for i in idx.tolist() if i not in seen], dtype=np.int64)
+        if idx.size == 0:
+            break
+        chrom, start = space.locate(idx)
+        keep = ~excluder.hits(chrom, start, space.bin_size)
+        idx, chrom, start = idx[keep], chrom[keep], start[keep]
+        take = min(n - total, idx.size)
+        chosen_chrom.append(chrom[:take])
+        chosen_start.append(start[:take])
+        if not replace:
+            seen.update(idx[:take].tolist())
+        total += take
+        if total >= n:
+            break
+    if total < n:
+        raise FactorNetError(
+            f"could only find {total} of {n} negative bins outside peaks and the blacklist on the "
+            "training chromosomes: lower the negatives ratio (-n) or add chromosomes"
+        )
+    return np.concatenate(chosen_chrom), np.concatenate(chosen_start).astype(np.int64)
+
+
+@dataclass
+class PeakSet:
+    """Conservative peaks of one (cell type, TF) on the sampled chromosomes, plus what negatives avoid."""
+
+    chrom: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    excluder: Excluder
+
+
+class SingleTaskSampler:
+    """Single-task epochs over one or many cell types (module docstring)."""
+
+    def __init__(
+        self,
+        peaks: Sequence[PeakSet],
+        space: BinSpace,
+        negatives_ratio: float = 1.0,
+        seed: int = 0,
+        max_shift: int | None = None,
+    ):
+        self.peaks, self.space = list(peaks), space
+        self.ratio, self.seed = negatives_ratio, seed
+        self.max_shift = space.bin_size // 2 if max_shift is None else max_shift
+        if sum(p.start.size for p in self.peaks) == 0:
+            raise FactorNetError(
+                f"no conservative peaks on chromosome(s) {', '.join(space.chroms)}: nothing to learn from"
+            )
+
+    def epoch(self, epoch: int, shift: bool = True) -> Plan:
+        rng = np.random.default_rng([self.seed, epoch])
+        parts = []
+        half = self.space.bin_size // 2
+        for ci, ps in enumerate(self.peaks):
+            n_pos = ps.start.size
+            if n_pos == 0:
+                continue
+            mid = (ps.start + ps.end) // 2
+            if shift and self.max_shift > 0:
+                lo = np.maximum(ps.start - mid, -self.max_shift)
+                hi = np.minimum(ps.end - 1 - mid, self.max_shift)
+                offset = lo + np.floor(rng.random(n_pos) * (hi - lo + 1)).astype(np.int64)
+            else:
+                offset = np.zeros(n_pos, dtype=np.int64)
+            pos = Plan(np.full(n_pos, ci), ps.chrom, mid + offset - half, np.ones((n_pos, 1), np.float32))
+            n_neg = int(round(n_pos * self.ratio))
+            nc, ns = draw_negatives(rng, self.space, ps.excluder, n_neg, replace=False)
+            neg = Plan(np.full(n_neg, ci), nc, ns, np.zeros((n_neg, 1), np.float32))
+            parts += [pos, neg]
+        plan = Plan.concat(parts)
+        return plan.take(rng.permutation(len(plan)))
+
+
+class MultiTaskSampler:
+    """Multi-task epochs in one cell type (module docstring)."""
+
+    def __init__(
+        self,
+        bound_chrom: np.ndarray,
+        bound_start: np.ndarray,
+        bound_y: np.ndarray,
+        excluder: Excluder,
+        space: BinSpace,
+        negatives_ratio: float = 1.0,
+        seed: int = 0,
+        max_shift: int | None = None,
+    ):
+        if bound_start.size == 0:
+            raise FactorNetError(
+                f"no bound bins on chromosome(s) {', '.join(space.chroms)}: nothing to learn from"
+            )
+        self.chrom, self.start, self.y = bound_chrom, bound_start, bound_y
+        self.excluder, self.space = excluder, space
+        self.ratio, self.seed = negatives_ratio, seed
+        self.max_shift = space.stride // 2 if max_shift is None else max_shift
+
+    def epoch(self, epoch: int, shift: bool = True) -> Plan:
+        rng = np.random.default_rng([self.seed, epoch])
+        n_pos = self.start.size
+        n_neg = int(round(n_pos * self.ratio))
+        nc, ns = draw_negatives(rng, self.space, self.excluder, n_neg, replace=True)
+        plan = Plan.concat(
+            [
+                Plan(np.zeros(n_pos, int), self.chrom, self.start, self.y),
+                Plan(np.zeros(n_neg, int), nc, ns, np.zeros((n_neg, self.y.shape[1]), np.float32)),
+            ]
+        )
+        if shift and self.max_shift > 0:
+            plan.start = plan.start + rng.integers(-self.max_shift, self.max_shift + 1, len(plan))
+        return plan.take(rng.permutation(len(plan)))
+
+
+def bound_bins(bins: pd.DataFrame, labels: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bins bound for at least one task: (chroms, starts, targets (n, n_tasks) with B → 1, A/U → 0)."""
+    y = np.stack([np.asarray(codes) == intervals.B for codes in labels], axis=1)
+    keep = y.any(axis=1)
+    return (
+        np.asarray(bins["chrom"].astype(str).to_numpy(), dtype=object)[keep],
+        bins["start"].to_numpy()[keep],
+        y[keep].astype(np.float32),
+    )

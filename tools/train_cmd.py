@@ -1,0 +1,182 @@
+"""``factornet train``: fit a model on a samplesheet, write one .keras file with its card."""
+
+from __future__ import annotations
+
+import sys
+
+from factornet_core import FactorNetError
+from factornet_core.training import Progress, TrainSettings, train
+from factornet_tools import common
+
+# The seed's short flags (Table S1) are accepted as aliases of the long ones.
+SEED_ALIASES = "-v -e -ep -lr -n -L -w -k -r -d -p -m -g -mo -s"
+
+
+def register(sub) -> None:
+    p = common.add_subparser(
+        sub,
+        "train",
+        run,
+        help="train a FactorNet model (single-task with -f TF, else multi-task in one cell type)",
+        description="Train the FactorNet Siamese CNN+BiLSTM. Single-task (-f TF): one TF over one or many "
+        "cell types, conservative peaks as positives, negatives outside relaxed peaks. Multi-task (no -f): all "
+        "TFs of one cell type. Writes MODEL.keras (with its FactorNet card), MODEL.history.json and "
+        f"MODEL.history.png. The seed's short flags ({SEED_ALIASES}) work as aliases.",
+    )
+    p.add_argument(
+        "--samplesheet", required=True, help="samplesheet TSV (cell types → tracks, peaks, expression)"
+    )
+    p.add_argument("--genome", required=True, help="genome FASTA (plain or bgzip)")
+    p.add_argument("-o", "--out", required=True, help="model file to write (.keras)")
+    p.add_argument("-f", "--tf", help="single-task: the TF to learn (default: multi-task)")
+    p.add_argument(
+        "--cell",
+        action="append",
+        dest="cells",
+        help="training cell type (repeatable; default: all with the TF)",
+    )
+    p.add_argument("-v", "--valid-chroms", default="chr11", help="validation chromosomes, comma-separated")
+    p.add_argument(
+        "--exclude-chroms", default="", help="chromosomes never used, e.g. test chromosomes chr1,chr8,chr21"
+    )
+    p.add_argument("--train-chroms", help="training chromosomes (default: all but validation/excluded)")
+    p.add_argument("-vi", "--valid-cell", help="cell type for a cross-cell validation curve")
+    p.add_argument("-e", "--epochs", type=int, default=100, help="maximum epochs")
+    p.add_argument("-ep", "--patience", type=int, default=20, help="early-stopping patience (epochs)")
+    p.add_argument("-lr", "--learning-rate", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("-n", "--negatives", type=float, default=1.0, help="negatives per positive")
+    p.add_argument("--batch-size", type=int, default=100, help="minibatch size")
+    arch = p.add_argument_group("architecture (Table S1)")
+    arch.add_argument("-L", "--seq-len", type=int, default=1000, help="input length in bp")
+    arch.add_argument("-w", "--kernel-width", type=int, default=26, help="first-layer kernel width (bp)")
+    arch.add_argument("-k", "--kernels", type=int, default=32, help="number of first-layer kernels")
+    arch.add_argument("-r", "--lstm-units", type=int, default=32, help="LSTM units per direction")
+    arch.add_argument("-d", "--dense-units", type=int, default=128, help="dense units")
+    arch.add_argument(
+        "-p", "--dropout", type=float, default=0.5, help="dropout after the BiLSTM and dense layers"
+    )
+    meta = p.add_argument_group("metadata")
+    meta.add_argument(
+        "-m", "--expression", action="store_true", help="use expression PCs (samplesheet expression rows)"
+    )
+    meta.add_argument("-g", "--gencode", action="store_true", help="use the 6 bin annotation flags")
+    meta.add_argument("--gtf", help="GENCODE-style GTF for -g")
+    meta.add_argument("--cpg", help="CpG-island BED for -g (with --gtf)")
+    meta.add_argument(
+        "--annotation-beds", help="folder of pre-made feature BEDs for -g (instead of --gtf/--cpg)"
+    )
+    p.add_argument("-mo", "--motif", help="initialise kernels 0/1 from this motif (name in --motif-file)")
+    p.add_argument("--motif-file", help="MEME file for --motif (default: the motifs shipped with factornet)")
+    p.add_argument("--blacklist", help="BED of regions never sampled")
+    p.add_argument("-s", "--seed", type=int, default=0, help="random seed (deterministic on CPU)")
+    p.add_argument("--workers", type=int, default=2, help="loader threads")
+    p.add_argument("--valid-max", type=int, default=20000, help="cap on validation samples")
+    p.add_argument("--mixed-precision", action="store_true", help="float16 compute (GPU)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last epoch")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only epoch lines")
+
+
+class _Bar(Progress):
+    """tqdm bar per epoch and one summary line per epoch, on stderr."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def epoch_start(self, epoch, epochs, n_batches):
+        if not self.quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=n_batches,
+                desc=f"epoch {epoch + 1}/{epochs}",
+                unit="batch",
+                file=sys.stderr,
+                leave=False,
+            )
+
+    def batch_end(self, batch, loss):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def epoch_end(self, record):
+        if self.bar is not None:
+            self.bar.close()
+        parts = [
+            f"epoch {record['epoch']}",
+            f"loss {record['loss']:.4f}",
+            f"val_loss {record['val_loss']:.4f}",
+            f"val_auPR {record['val_auPR']:.4f}",
+        ]
+        if "cross_val_loss" in record:
+            parts += [
+                f"cross_val_loss {record['cross_val_loss']:.4f}",
+                f"cross_val_auPR {record['cross_val_auPR']:.4f}",
+            ]
+        parts.append(f"best {record['best_epoch']}")
+        print("  ".join(parts), file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    common.require_files(args.samplesheet, what="samplesheet")
+    common.require_files(args.genome, what="genome")
+    common.require_files(args.gtf, args.cpg, args.blacklist, args.motif_file)
+    annotations = None
+    if args.gencode:
+        from factornet_core import annotations as ann
+        from factornet_core.genome import Genome
+
+        if args.annotation_beds:
+            annotations = ann.features_from_beds(args.annotation_beds)
+        elif args.gtf and args.cpg:
+            with Genome(args.genome) as genome:
+                annotations = ann.features_from_gtf(args.gtf, args.cpg, genome.chrom_sizes)
+        else:
+            raise FactorNetError("-g/--gencode needs --gtf and --cpg, or --annotation-beds")
+    motif_file = args.motif_file
+    if args.motif and not motif_file:
+        from importlib.resources import files
+
+        motif_file = str(files("factornet_core") / "data" / "motifs.meme")
+    settings = TrainSettings(
+        tf=args.tf,
+        cells=args.cells,
+        valid_chroms=common.parse_chroms(args.valid_chroms),
+        exclude_chroms=common.parse_chroms(args.exclude_chroms) if args.exclude_chroms else [],
+        train_chroms=common.parse_chroms(args.train_chroms),
+        valid_cell=args.valid_cell,
+        epochs=args.epochs,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        negatives=args.negatives,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        kernel_width=args.kernel_width,
+        kernels=args.kernels,
+        lstm_units=args.lstm_units,
+        dense_units=args.dense_units,
+        dropout=args.dropout,
+        expression=args.expression,
+        gencode=args.gencode,
+        motif=args.motif,
+        motif_file=motif_file,
+        seed=args.seed,
+        workers=args.workers,
+        valid_max=args.valid_max,
+        mixed_precision=args.mixed_precision,
+        resume=args.resume,
+    )
+    for name in ("epochs", "patience", "batch_size", "workers", "valid_max"):
+        if getattr(settings, name) < 1 and not (name == "patience" and settings.patience == 0):
+            raise FactorNetError(f"--{name.replace('_', '-')} must be ≥ 1")
+    if settings.negatives <= 0:
+        raise FactorNetError("-n/--negatives must be > 0")
+    result = train(
+        args.samplesheet, args.genome, args.out, settings, annotations, args.blacklist, _Bar(args.quiet)
+    )
+    print(
+        f"wrote {args.out}: best epoch {result.best_epoch} of {len(result.history)}"
+        f"{' (stopped early)' if result.stopped_early else ''}",
+        file=sys.stderr,
+    )
+    return 0
