@@ -7,7 +7,7 @@ Layout (CONTRACT "predictions"): tab-separated, gzip-compressed when the name en
     ...
 
 Scores are probabilities in ``[0, 1]`` held as ``float32``. They are written with **9 significant
-digits** (trailing zeros dropped): 9 digits is the smallest count that round-trips *every* float32
+digits**, exactly as ``printf("%.9g")``: 9 digits is the smallest count that round-trips *every* float32
 exactly, so reading a file back gives bit-identical scores and the ranking (ties included) that the
 metrics see is the model's own. ``%.6g``/``%.7g`` would merge distinct float32 values into ties.
 
@@ -24,6 +24,7 @@ import gzip
 import os
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,124 +41,98 @@ CHUNK_ROWS = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------- formatting
+# Each field is a ``(width, n) uint8`` matrix of ASCII bytes plus a same-shape validity mask (padding
+# is dropped when rows are joined). Field-major layout keeps every row operation contiguous.
+_POW10 = 10.0 ** np.arange(-30, 80)  # _POW10[k + 30] == 10**k; covers float32's exponent range
+
+
 def _int_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative ints → ``(n, width) uint8`` ASCII digits (right-aligned) and a validity mask."""
+    """Non-negative ints → right-aligned ASCII digits and validity mask."""
     values = np.asarray(values, dtype=np.int64)
-    top = int(values.max()) if values.size else 0
-    width = len(str(top))
-    digits = np.empty((values.size, width), dtype=np.uint8)
+    width = len(str(int(values.max()))) if values.size else 1
+    digits = np.empty((width, values.size), dtype=np.uint8)
+    valid = np.empty((width, values.size), dtype=bool)
     rest = values.copy()
     for j in range(width - 1, -1, -1):
-        digits[:, j] = 48 + rest % 10
-        rest //= 10
-    n_digits = np.ones(values.size, dtype=np.int64)
-    for k in range(1, width):
-        n_digits += values >= 10**k
-    valid = np.arange(width)[None, :] >= (width - n_digits)[:, None]
+        rest, d = np.divmod(rest, 10)
+        digits[j] = 48 + d
+        # a leading position is valid while digits remain above it (the last one always is)
+        valid[j] = True if j == width - 1 else values >= 10 ** (width - 1 - j)
     return digits, valid
 
 
 def _text_field(codes: np.ndarray, categories: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Categorical strings (codes into ``categories``) → byte matrix and validity mask."""
-    encoded = np.array([str(c).encode() for c in categories] or [b""], dtype=bytes)
-    width = max(encoded.dtype.itemsize, 1)
-    table = np.frombuffer(encoded.astype(f"S{width}").tobytes(), dtype=np.uint8).reshape(-1, width)
-    lengths = np.array([len(c) for c in encoded])
-    valid = np.arange(width)[None, :] < lengths[:, None]
-    return table[codes], valid[codes]
+    """Categorical strings (``codes`` into ``categories``) → left-aligned bytes and validity mask."""
+    encoded = [str(c).encode() for c in categories] or [b""]
+    width = max(max(len(e) for e in encoded), 1)
+    table = np.zeros((width, len(encoded)), dtype=np.uint8)
+    for i, e in enumerate(encoded):
+        table[: len(e), i] = np.frombuffer(e, dtype=np.uint8)
+    lengths = np.array([len(e) for e in encoded])
+    valid = np.arange(width)[:, None] < lengths[None, :]
+    return table[:, codes], valid[:, codes]
 
 
 def _score_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float32 scores in [0, 1] → byte matrix and validity mask, 9 significant digits.
+    """float32 scores in [0, 1] → 9 significant digits, trailing zeros dropped.
 
-    ``x ≥ 1e-5`` is written fixed-point (``0.000123456789``), smaller values in scientific notation
-    (``1.2345e-07``), ``0`` and ``1`` as themselves. Trailing zeros are dropped.
+    The text is exactly C's ``printf("%.9g")`` of the value: fixed-point from 1e-4 up
+    (``0.000123456789``), scientific below (``1.2345e-07``), ``0`` and ``1`` as themselves.
     """
     x = np.asarray(values, dtype=np.float64)
     n = x.size
-    positive = (x > 0) & (x < 1)
-    safe = np.where(positive, x, 0.5)
+    inner = (x > 0) & (x < 1)
+    safe = np.where(inner, x, 0.5)
     exp10 = np.floor(np.log10(safe)).astype(np.int64)
-    mant = np.rint(safe * 10.0 ** (SCORE_DIGITS - 1 - exp10)).astype(np.int64)
     # log10 can be off by one at decade boundaries, and rounding can carry into a 10th digit
     for _ in range(2):
-        high = mant >= 10**SCORE_DIGITS
-        low = mant < 10 ** (SCORE_DIGITS - 1)
-        exp10 = exp10 + high - low
-        mant = np.rint(safe * 10.0 ** (SCORE_DIGITS - 1 - exp10)).astype(np.int64)
-    digits = np.empty((n, SCORE_DIGITS), dtype=np.uint8)
-    rest = mant.copy()
-    trailing = np.zeros(n, dtype=np.int64)
+        mant = np.rint(safe * _POW10[SCORE_DIGITS - 1 - exp10 + 30]).astype(np.int64)
+        exp10 += (mant >= 10**SCORE_DIGITS).astype(np.int64) - (mant < 10 ** (SCORE_DIGITS - 1))
+    mant = np.rint(safe * _POW10[SCORE_DIGITS - 1 - exp10 + 30]).astype(np.int64)
+
+    digits = np.empty((SCORE_DIGITS, n), dtype=np.uint8)
+    kept = np.full(n, SCORE_DIGITS, dtype=np.int64)  # digits left after dropping trailing zeros
     still = np.ones(n, dtype=bool)
     for j in range(SCORE_DIGITS - 1, -1, -1):
-        d = rest % 10
-        digits[:, j] = 48 + d
-        still &= d == 0
-        trailing += still
-        rest //= 10
-    kept = np.maximum(SCORE_DIGITS - trailing, 1)
-    digit_pos = np.arange(SCORE_DIGITS)[None, :]
+        mant, d = np.divmod(mant, 10)
+        digits[j] = 48 + d
+        if j:
+            still &= d == 0
+            kept -= still
+    sci = inner & (exp10 < -4)  # printf's %g switches to scientific below 1e-4
+    lead_zeros = np.clip(-exp10 - 1, 0, 3)
+    e_abs = -exp10
 
-    # fixed point: "0." + (-exp10 - 1) zeros (at most 4) + kept digits
-    lead_zeros = np.clip(-exp10 - 1, 0, 4)
-    fixed = np.hstack(
-        [
-            np.full((n, 1), ord("0"), np.uint8),
-            np.full((n, 1), ord("."), np.uint8),
-            np.full((n, 4), ord("0"), np.uint8),
-            digits,
-        ]
-    )
-    fixed_valid = np.hstack(
-        [
-            np.ones((n, 2), bool),
-            np.arange(4)[None, :] < lead_zeros[:, None],
-            digit_pos < kept[:, None],
-        ]
-    )
-    # scientific: d[.ddd]e-XX (float32 never goes below 1e-45, so two exponent digits suffice)
-    e_abs = np.abs(exp10)
-    sci = np.hstack(
-        [
-            digits[:, :1],
-            np.full((n, 1), ord("."), np.uint8),
-            digits[:, 1:],
-            np.full((n, 1), ord("e"), np.uint8),
-            np.full((n, 1), ord("-"), np.uint8),
-            (48 + e_abs // 10).astype(np.uint8)[:, None],
-            (48 + e_abs % 10).astype(np.uint8)[:, None],
-            np.zeros((n, 1), np.uint8),  # pad to the fixed layout's width
-        ]
-    )
-    sci_valid = np.hstack(
-        [
-            np.ones((n, 1), bool),
-            (kept > 1)[:, None],
-            digit_pos[:, 1:] < kept[:, None],
-            np.ones((n, 4), bool),
-            np.zeros((n, 1), bool),
-        ]
-    )
-    use_sci = (positive & (exp10 < -5))[:, None]
-    out = np.where(use_sci, sci, fixed)
-    valid = np.where(use_sci, sci_valid, fixed_valid)
-    # exact 0 and 1
-    edge = ~positive
-    out[edge, 0] = np.where(x[edge] >= 1, ord("1"), ord("0"))
-    valid[edge] = False
-    valid[edge, 0] = True
+    # 14 bytes: fixed "0." zzz ddddddddd  |  scientific d "." dddddddd "e-" XX
+    fixed_bytes = [ord("0"), ord(".")] + [ord("0")] * 3 + [digits[j] for j in range(SCORE_DIGITS)]
+    fixed_ok = [True, True] + [lead_zeros > j for j in range(3)] + [kept > j for j in range(SCORE_DIGITS)]
+    sci_bytes = [digits[0], ord(".")] + [digits[j] for j in range(1, SCORE_DIGITS)]
+    sci_bytes += [ord("e"), ord("-"), 48 + e_abs // 10, 48 + e_abs % 10]
+    sci_ok = [True, kept > 1] + [kept > j for j in range(1, SCORE_DIGITS)] + [True] * 4
+    width = len(fixed_bytes)
+    out = np.empty((width, n), dtype=np.uint8)
+    valid = np.empty((width, n), dtype=bool)
+    for row in range(width):
+        out[row] = np.where(sci, sci_bytes[row], fixed_bytes[row])
+        valid[row] = np.where(sci, sci_ok[row], fixed_ok[row])
+    edge = ~inner  # exact 0 or 1
+    if edge.any():
+        out[0, edge] = np.where(x[edge] >= 1, ord("1"), ord("0"))
+        valid[1:, edge] = False
     return out, valid
 
 
 def _format_rows(fields: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """Join fields with tabs, rows with newlines, dropping the invalid (padding) bytes."""
-    n = fields[0][0].shape[0]
+    """Join fields with tabs and rows with newlines, dropping padding bytes."""
+    n = fields[0][0].shape[1]
     mats, masks = [], []
     for i, (mat, valid) in enumerate(fields):
         sep = ord("\n") if i == len(fields) - 1 else ord("\t")
-        mats += [mat, np.full((n, 1), sep, np.uint8)]
-        masks += [valid, np.ones((n, 1), bool)]
-    return np.hstack(mats)[np.hstack(masks)].tobytes()
+        mats += [mat, np.full((1, n), sep, np.uint8)]
+        masks += [valid, np.ones((1, n), bool)]
+    data = np.ascontiguousarray(np.concatenate(mats).T)
+    keep = np.ascontiguousarray(np.concatenate(masks).T)
+    return data[keep].tobytes()
 
 
 # --------------------------------------------------------------------------------------------- writing
@@ -198,44 +173,72 @@ def write_predictions(
     scores : ``{TF: (n,) float}`` or an ``(n,)``/``(n, T)`` array with ``tf_names``; values in [0, 1].
     dream : headerless ``chr start stop score`` (ENCODE-DREAM submission); one TF only.
     """
-    n = len(bins)
-    names, matrix = _as_score_matrix(scores, tf_names, n)
-    if dream and len(names) != 1:
-        raise FactorNetError(
-            f"the DREAM layout holds one TF, but the predictions have {len(names)} ({', '.join(names)}): "
-            "write one file per TF or drop --dream"
-        )
-    bad = ~((matrix >= 0) & (matrix <= 1))  # NaN fails both comparisons
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise FactorNetError(
-            f"score for {names[col]} at {bins['chrom'].iloc[row]}:{bins['start'].iloc[row]} is "
-            f"{matrix[row, col]}, outside [0, 1]"
-        )
-    starts = bins["start"].to_numpy(dtype=np.int64)
-    ends = bins["end"].to_numpy(dtype=np.int64)
-    if n and (starts.min() < 0 or (ends < starts).any()):
-        raise FactorNetError("prediction bins need 0 <= start <= end")
-    codes, categories = pd.factorize(bins["chrom"].astype(str))
-    header = b"" if dream else ("\t".join([*HEADER, *names]) + "\n").encode()
-    with atomic_output(path) as tmp:
-        gz = str(path).endswith(".gz")
-        raw = open(tmp, "wb")
-        handle = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if gz else raw
+    names, matrix = _as_score_matrix(scores, tf_names, len(bins))
+    with atomic_output(path) as tmp, PredictionWriter(tmp, names, dream=dream) as writer:
+        writer.write(bins, matrix)
+
+
+class PredictionWriter:
+    """Streams a prediction file chunk by chunk (``factornet predict`` writes each chromosome as it ends).
+
+    The caller owns atomicity (write to a temporary name, rename at the end); see :func:`write_predictions`.
+    """
+
+    def __init__(self, path: str | os.PathLike, tf_names: Sequence[str], dream: bool = False):
+        self.names = [str(t) for t in tf_names]
+        if dream and len(self.names) != 1:
+            raise FactorNetError(
+                f"the DREAM layout holds one TF, but the predictions have {len(self.names)} "
+                f"({', '.join(self.names)}): write one file per TF or drop --dream"
+            )
+        self._raw = open(path, "wb")
+        self._pool = ThreadPoolExecutor(1)
+        # zlib releases the GIL: compress chunk k in a worker while chunk k+1 is formatted
+        self._comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if str(path).endswith(".gz") else None
+        header = b"" if dream else ("\t".join([*HEADER, *self.names]) + "\n").encode()
+        self._pending = self._pool.submit(self._sink, header)
+
+    def _sink(self, data: bytes) -> None:
+        self._raw.write(self._comp.compress(data) if self._comp else data)
+
+    def write(self, bins: pd.DataFrame, matrix: np.ndarray) -> None:
+        """Append rows: ``bins`` (chrom, start, end) and ``matrix`` ``(n, n_tfs)`` scores in [0, 1]."""
+        n = len(bins)
+        matrix = np.asarray(matrix, dtype=np.float32).reshape(n, len(self.names))
+        bad = ~((matrix >= 0) & (matrix <= 1))  # NaN fails both comparisons
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise FactorNetError(
+                f"score for {self.names[col]} at {bins['chrom'].iloc[row]}:{bins['start'].iloc[row]} is "
+                f"{matrix[row, col]}, outside [0, 1]"
+            )
+        starts = bins["start"].to_numpy(dtype=np.int64)
+        ends = bins["end"].to_numpy(dtype=np.int64)
+        if n and (starts.min() < 0 or (ends < starts).any()):
+            raise FactorNetError("prediction bins need 0 <= start <= end")
+        codes, categories = pd.factorize(bins["chrom"].astype(str))
+        for lo in range(0, n, CHUNK_ROWS):
+            sl = slice(lo, min(lo + CHUNK_ROWS, n))
+            fields = [_text_field(codes[sl], list(categories)), _int_field(starts[sl]), _int_field(ends[sl])]
+            fields += [_score_field(matrix[sl, j]) for j in range(matrix.shape[1])]
+            data = _format_rows(fields)
+            self._pending.result()
+            self._pending = self._pool.submit(self._sink, data)
+
+    def close(self) -> None:
         try:
-            handle.write(header)
-            for lo in range(0, n, CHUNK_ROWS):
-                sl = slice(lo, min(lo + CHUNK_ROWS, n))
-                fields = [
-                    _text_field(codes[sl], list(categories)),
-                    _int_field(starts[sl]),
-                    _int_field(ends[sl]),
-                ]
-                fields += [_score_field(matrix[sl, j]) for j in range(matrix.shape[1])]
-                handle.write(_format_rows(fields))
+            self._pending.result()
+            if self._comp:
+                self._raw.write(self._comp.flush())
         finally:
-            handle.close()
-            raw.close()
+            self._pool.shutdown()
+            self._raw.close()
+
+    def __enter__(self) -> PredictionWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -356,9 +359,7 @@ def read_predictions(
         out = (array < 0) | (array > 1)
         if out.any():
             row = _first_bad(out)
-            raise FactorNetError(
-                f"{path}:{row + offset}: score for {name} is {array[row]}, outside [0, 1]"
-            )
+            raise FactorNetError(f"{path}:{row + offset}: score for {name} is {array[row]}, outside [0, 1]")
         scores[name] = array
     bins = pd.DataFrame({"chrom": table["chrom"].astype(str), "start": starts, "end": ends})
     return bins, pd.DataFrame(scores, columns=names)

@@ -1,0 +1,598 @@
+"""A deterministic ground-truth dataset: genome, planted motif sites, cell-specific chromatin, peaks.
+
+The model of binding (what makes the science testable):
+
+* every TF has **bound** sites: its PWM (sampled, either strand) at the centre of a regulatory element.
+  A bound site is bound in a cell **iff** it is accessible there; accessibility differs between cell
+  types (some elements are open everywhere, others in a random subset of cells);
+* **weak** sites (a PWM flattened towards the background) bound where accessible but only in the
+  relaxed peaks: their bins are ambiguous (``A``);
+* decoys, so that neither sequence alone nor accessibility alone predicts binding:
+  **decoy_closed** (the TF's motif in chromatin closed in every cell, never bound),
+  **open_nomotif** (accessible elements without any planted motif) and **decoy_motif** (open elements
+  carrying another factor's motif, e.g. JUND/CEBPB, that no simulated TF binds);
+* DNase-like signal: Poisson cut counts over a background that follows mapability, a broad peak at every
+  accessible element and a footprint (a dip over the motif, raised flanks) where a TF is bound.
+
+Random numbers come from one generator per (seed, component, chromosome / cell), so the same seed
+gives byte-identical files. Writing happens in :mod:`factornet_core.simulate_writers`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from factornet_core import intervals
+from factornet_core import simulate_writers as w
+from factornet_core.errors import FactorNetError
+from factornet_core.samplesheet import write_samplesheet
+
+DEFAULT_TFS = ("CTCF", "GABPA")
+DECOY_MOTIFS = ("JUND_f1", "CEBPB_f1")
+MIN_CHROM_LENGTH = 20_000
+BACKGROUND = np.array([0.295, 0.205, 0.205, 0.295])  # A C G T, ~41 % GC after CpG depletion
+SLOT = 1_200  # one regulatory element per slot: peaks (≤ 400 bp) and DNase peaks never touch
+KINDS = ("bound", "weak", "decoy_closed", "open_nomotif", "decoy_motif")
+# elements per Mb per TF (bound = sites_per_mb) or per decoy motif / in all, relative to sites_per_mb
+_PER_TF = {"bound": 1.0, "weak": 0.25, "decoy_closed": 0.35}
+_OPEN_NOMOTIF, _PER_DECOY = 0.5, 0.2
+_AMPLITUDE = {"bound": 2.0, "weak": 1.1, "open_nomotif": 2.0, "decoy_motif": 2.0, "decoy_closed": 0.0}
+_BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Motif:
+    """A PWM: ``probs`` is ``(width, 4) float64`` letter probabilities (A, C, G, T), rows sum to 1."""
+
+    name: str
+    tf: str
+    probs: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.probs.shape[0])
+
+
+@dataclass
+class SimulationSummary:
+    """What :func:`simulate_dataset` wrote (absolute paths into the final folder) and the headline numbers."""
+
+    out_dir: Path
+    seed: int
+    cells: list[str]
+    tfs: list[str]
+    chrom_sizes: dict[str, int]
+    genome: Path
+    chrom_sizes_file: Path
+    samplesheet: Path
+    truth: Path
+    motifs: Path
+    gtf: Path
+    cpg: Path
+    blacklist: Path
+    mapability: Path
+    readme: Path
+    dnase: dict[str, Path] = field(default_factory=dict)
+    expression: dict[str, Path] = field(default_factory=dict)
+    conservative: dict[tuple[str, str], Path] = field(default_factory=dict)
+    relaxed: dict[tuple[str, str], Path] = field(default_factory=dict)
+    labels: dict[str, Path] = field(default_factory=dict)
+    n_peaks: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    n_sites: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------- motifs
+def packaged_motifs_path() -> Path:
+    """The MEME file shipped with the package (HOCOMOCO v9 subset, see ``data/README.md``)."""
+    return Path(str(resources.files("factornet_core") / "data" / "motifs.meme"))
+
+
+def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
+    """MEME (version 4) text → ``{motif name: Motif}`` in file order."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        raise FactorNetError(f"motif file {str(path)!r} does not exist") from None
+    motifs: dict[str, Motif] = {}
+    i = 0
+    while i < len(lines):
+        fields = lines[i].split()
+        if fields[:1] == ["MOTIF"] and len(fields) >= 2:
+            name, tf = fields[1], fields[2] if len(fields) > 2 else fields[1]
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("letter-probability"):
+                j += 1
+            try:
+                width = int(lines[j].split("w=")[1].split()[0])
+                rows = [[float(x) for x in lines[j + 1 + k].split()] for k in range(width)]
+                probs = np.asarray(rows, dtype=np.float64)
+                if probs.shape != (width, 4):
+                    raise ValueError("not 4 columns")
+            except (IndexError, ValueError) as exc:
+                raise FactorNetError(f"{path}: motif {name!r} has a malformed matrix ({exc})") from None
+            motifs[name] = Motif(name, tf, probs / probs.sum(axis=1, keepdims=True))
+            i = j + width
+        i += 1
+    if not motifs:
+        raise FactorNetError(f"{path}: no MOTIF entries (expected MEME version 4 format)")
+    return motifs
+
+
+def resolve_tfs(motifs: dict[str, Motif], tfs: Sequence[str]) -> list[Motif]:
+    """TF names (``CTCF``) or motif names (``CTCF_f2``), case-insensitive → their motifs."""
+    by_key = {}
+    for motif in motifs.values():
+        by_key.setdefault(motif.tf.upper(), motif)
+        by_key[motif.name.upper()] = motif
+    chosen = []
+    for tf in tfs:
+        motif = by_key.get(tf.strip().upper())
+        if motif is None:
+            known = ", ".join(dict.fromkeys(m.tf for m in motifs.values()))
+            raise FactorNetError(f"unknown TF {tf!r}: the motif file has {known}; pick from these with --tfs")
+        if motif in chosen:
+            raise FactorNetError(f"TF {tf!r} is given twice in --tfs")
+        chosen.append(motif)
+    if not chosen:
+        raise FactorNetError("--tfs is empty: name at least one TF, e.g. --tfs CTCF,GABPA")
+    return chosen
+
+
+def sample_motif(probs: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` instances drawn position by position from a PWM → ``(n, width) uint8`` codes 0..3."""
+    cum = np.cumsum(probs, axis=1)[None, :, :3]
+    return (rng.random((n, probs.shape[0]))[:, :, None] > cum).sum(axis=2).astype(np.uint8)
+
+
+def log_odds(probs: np.ndarray, background: np.ndarray = BACKGROUND, pseudo: float = 1e-3) -> np.ndarray:
+    """PWM → ``(width, 4)`` log2 odds against ``background``."""
+    return np.log2((probs + pseudo) / (1 + 4 * pseudo) / background[None, :])
+
+
+def score_codes(codes: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Log-odds score of each row of ``codes`` ``(n, width)`` (N, code 4, scores 0) → ``(n,)``."""
+    padded = np.vstack([lo.T, np.zeros((1, lo.shape[0]))])  # (5, width)
+    return padded[codes, np.arange(lo.shape[0])[None, :]].sum(axis=1)
+
+
+def revcomp_codes(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement of codes ``(..., width)`` (N stays N)."""
+    comp = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+    return comp[codes[..., ::-1]]
+
+
+# --------------------------------------------------------------------------------------------- pure layout helpers
+def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cov = intervals.Coverage.from_intervals(starts, ends)
+    return cov.starts, cov.ends
+
+
+def paint(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, fill: np.ndarray | float) -> None:
+    """``values[s:e] = fill`` for each interval (``fill`` scalar or one value per interval)."""
+    fill = np.broadcast_to(np.asarray(fill, dtype=values.dtype), starts.shape)
+    for s, e, f in zip(starts.tolist(), ends.tolist(), fill.tolist()):
+        values[s:e] = f
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *key])
+
+
+# --------------------------------------------------------------------------------------------- one chromosome
+def _genes(rng: np.random.Generator, chrom: str, lo: int, hi: int, genes_per_mb: float) -> list[dict]:
+    """Non-overlapping single-transcript coding genes between ``lo`` and ``hi``."""
+    genes = []
+    mean_gap = max(1e6 / genes_per_mb - 10_000, 2_000)  # a gene spans ~10 kb
+    pos = lo + 2_000 + int(rng.exponential(mean_gap / 2))
+    while True:
+        n_ex = int(rng.integers(2, 9))
+        lens = rng.integers(80, 400, n_ex)
+        lens[0] += int(rng.integers(60, 300))
+        lens[-1] += int(rng.integers(220, 1200))
+        introns = np.minimum(rng.lognormal(np.log(1500), 0.8, n_ex - 1).astype(np.int64) + 80, 20_000)
+        span = int(lens.sum() + introns.sum())
+        if pos + span + 2_000 > hi:
+            return genes
+        strand = "+" if rng.random() < 0.5 else "-"
+        offsets = np.concatenate([[0], np.cumsum(lens[:-1] + introns)])
+        exons = np.stack([pos + offsets, pos + offsets + lens], axis=1)  # transcription order if '+'
+        if strand == "-":
+            exons = np.stack([pos + span - offsets - lens, pos + span - offsets], axis=1)
+        tx_len = int(lens.sum())
+        cds_s = int(rng.integers(20, lens[0] - 10))
+        utr3 = int(rng.integers(50, lens[-1] - 10))
+        cds_e = cds_s + 3 * ((tx_len - utr3 - cds_s) // 3)
+        genes.append(
+            dict(chrom=chrom, start=pos, end=pos + span, strand=strand, exons=exons, tx_len=tx_len)
+            | dict(cds_start=cds_s, cds_end=cds_e, tss=pos if strand == "+" else pos + span)
+        )
+        pos += span + int(rng.exponential(mean_gap)) + 1_000
+
+
+def _sequence(rng: np.random.Generator, length: int, cpg: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Background codes ``(length,) uint8``: ~44 % GC, then CpG depletion outside islands, GC-rich islands."""
+    cum = np.cumsum([0.28, 0.22, 0.22])
+    codes = np.searchsorted(cum, rng.random(length), side="right").astype(np.uint8)
+    island = np.zeros(length, dtype=bool)
+    paint(island, cpg[0], cpg[1], True)
+    # CpG depletion (methyl-C deamination): CG → TG or CA, except in islands
+    cg = np.flatnonzero((codes[:-1] == 1) & (codes[1:] == 2) & ~island[:-1])
+    u = rng.random(cg.size)
+    codes[cg[u < 0.4]] = 3
+    codes[cg[(u >= 0.4) & (u < 0.8)] + 1] = 0
+    n_island = int(island.sum())
+    codes[island] = np.searchsorted(np.cumsum([0.17, 0.33, 0.33]), rng.random(n_island), side="right")
+    return codes
+
+
+def _chromosome(ci: int, chrom: str, length: int, p: dict, motifs: dict[str, Motif]) -> dict:
+    """Simulate one chromosome: genes, CpG islands, repeats, blacklist, elements, sequence, mapability."""
+    seed = p["seed"]
+    rng = _rng(seed, 1, ci)
+    tel = min(10_000, length // 20)
+    lo, hi = tel, length - tel
+    genes = _genes(rng, chrom, lo, hi, p["genes_per_mb"])
+    # CpG islands: most promoters, plus a few orphan islands
+    tss = np.array([g["tss"] for g in genes], dtype=np.int64)
+    tss = tss[rng.random(tss.size) < 0.6]
+    n_orphan = rng.poisson(3 * (hi - lo) / 1e6)
+    orphan = rng.integers(lo, hi - 2_000, n_orphan)
+    cpg = merge_intervals(
+        np.concatenate([tss - rng.integers(500, 1_000, tss.size), orphan]),
+        np.concatenate(
+            [tss + rng.integers(300, 1_200, tss.size), orphan + rng.integers(300, 1_500, n_orphan)]
+        ),
+    )
+    cpg = (np.clip(cpg[0], lo, hi), np.clip(cpg[1], lo, hi))
+    # repeats (soft-masked); a share of them unmappable
+    n_rep = rng.poisson(120 * (hi - lo) / 1e6)
+    rep_s = rng.integers(lo, hi - 5_000, n_rep)
+    rep_e = rep_s + np.minimum(rng.lognormal(np.log(300), 0.8, n_rep).astype(np.int64) + 50, 5_000)
+    low = rng.random(n_rep) < 0.4
+    n_black = max(1, round(length / 500_000))
+    black_s = np.sort(rng.integers(lo, hi - 5_000, n_black))
+    black_e = black_s + rng.integers(1_000, 4_000, n_black)
+    mapability = np.ones(length, dtype=np.float32)
+    paint(mapability, rep_s[low], rep_e[low], np.round(rng.uniform(0.0, 0.6, int(low.sum())), 2))
+    paint(mapability, black_s, black_e, 0.1)
+    mapability[:lo] = mapability[hi:] = 0.0
+
+    # regulatory elements, one per free slot
+    slot_s = np.arange(lo, hi - SLOT + 1, SLOT, dtype=np.int64)
+    bad = intervals.Coverage.from_intervals(
+        np.concatenate([rep_s[low], black_s]), np.concatenate([rep_e[low], black_e])
+    )
+    free = slot_s[bad.overlap(slot_s, slot_s + SLOT) == 0]
+    mb = (hi - lo) / 1e6
+    plan: list[tuple[str, str, str]] = []  # (kind, tf, motif name)
+    for motif in p["tf_motifs"]:
+        for kind, rate in _PER_TF.items():
+            plan += [(kind, motif.tf, motif.name)] * round(rate * p["sites_per_mb"] * mb)
+    plan += [("open_nomotif", ".", ".")] * round(_OPEN_NOMOTIF * p["sites_per_mb"] * mb)
+    for name in p["decoys"]:
+        plan += [("decoy_motif", ".", name)] * round(_PER_DECOY * p["sites_per_mb"] * mb)
+    if len(plan) > 0.85 * free.size:  # too dense for this genome: keep a random subset of each kind
+        plan = [plan[i] for i in np.sort(rng.permutation(len(plan))[: int(0.85 * free.size)])]
+    n = len(plan)
+    slots = np.sort(rng.choice(free, n, replace=False)) if n else free[:0]
+    order = rng.permutation(n)  # kinds scattered along the chromosome
+    plan = [plan[i] for i in order]
+    centers = slots + SLOT // 2 + rng.integers(-150, 151, n)
+    kind = np.array([k for k, _, _ in plan] or [], dtype=object)
+    tf = np.array([t for _, t, _ in plan] or [], dtype=object)
+    mname = np.array([m for _, _, m in plan] or [], dtype=object)
+    strand = np.where(rng.random(n) < 0.5, "+", "-").astype(object)
+    strand[mname == "."] = "."
+    width = np.array([motifs[m].width if m != "." else 20 for m in mname], dtype=np.int64)
+    start = centers - width // 2
+
+    # sequence: background, start/stop codons, planted motifs, soft-masking, N telomeres
+    codes = _sequence(rng, length, cpg)
+    for g in genes:
+        for feat, s, _e, _ in w.gene_features(g):
+            if feat in ("start_codon", "stop_codon"):
+                word = [0, 3, 2] if feat == "start_codon" else [3, 0, 0]
+                codes[s : s + 3] = word if g["strand"] == "+" else revcomp_codes(np.array(word, np.uint8))
+    score = np.full(n, np.nan)
+    for name in dict.fromkeys(mname.tolist()):
+        if name == ".":
+            continue
+        motif = motifs[name]
+        for weak in (False, True):
+            idx = np.flatnonzero((mname == name) & ((kind == "weak") == weak))
+            probs = 0.35 * motif.probs + 0.65 * BACKGROUND if weak else motif.probs
+            planted = sample_motif(probs, idx.size, rng)
+            minus = strand[idx] == "-"
+            score[idx] = score_codes(planted, log_odds(motif.probs))
+            planted[minus] = revcomp_codes(planted[minus])
+            codes[start[idx, None] + np.arange(motif.width)[None, :]] = planted
+    seq = _BASES[codes]
+    soft = np.zeros(length, dtype=bool)
+    paint(soft, np.concatenate([rep_s, black_s]), np.concatenate([rep_e, black_e]), True)
+    seq[soft] += 32  # lowercase
+    seq[:lo] = seq[hi:] = ord("N")
+
+    elements = pd.DataFrame(
+        {"chrom": chrom, "start": start, "end": start + width, "strand": strand, "kind": kind}
+        | {"tf": tf, "motif": mname, "score": np.round(score, 3), "center": centers}
+    )
+    return dict(
+        seq=seq, mapability=mapability, genes=genes, cpg=cpg, blacklist=(black_s, black_e), elements=elements
+    )
+
+
+# --------------------------------------------------------------------------------------------- cells
+def _accessibility(rng: np.random.Generator, kinds: np.ndarray, n_cells: int) -> np.ndarray:
+    """``(n, cells) bool``: a third open everywhere, the rest in a random non-empty subset; decoy_closed never."""
+    n = kinds.size
+    openness = np.linspace(0.35, 0.65, n_cells)[rng.permutation(n_cells)]
+    acc = rng.random((n, n_cells)) < openness[None, :]
+    acc[rng.random(n) < 0.35] = True
+    none = ~acc.any(axis=1)
+    acc[np.flatnonzero(none), rng.integers(0, n_cells, int(none.sum()))] = True
+    acc[kinds == "decoy_closed"] = False
+    return acc
+
+
+def _dnase(
+    rng: np.random.Generator,
+    chrom_data: dict,
+    el: pd.DataFrame,
+    acc: np.ndarray,
+    label: np.ndarray,
+    depth: float,
+) -> np.ndarray:
+    """Poisson cut counts ``(length,) float32`` for one cell on one chromosome.
+
+    ``el`` holds the chromosome's elements (with ``amp``), ``acc``/``label`` their state in this cell.
+    """
+    mapability = chrom_data["mapability"]
+    length = mapability.size
+    blocks = rng.lognormal(0.0, 0.4, length // 5_000 + 1)
+    lam = 0.03 * depth * np.repeat(blocks, 5_000)[:length] * (0.3 + 0.7 * mapability)
+    idx = np.flatnonzero(acc)
+    if idx.size:
+        amp = depth * el["amp"].to_numpy()[idx]
+        sigma = rng.uniform(60, 130, idx.size)
+        off = np.arange(-400, 401)
+        pos = el["center"].to_numpy()[idx, None] + off[None, :]
+        lam[pos] += amp[:, None] * np.exp(-0.5 * (off[None, :] / sigma[:, None]) ** 2)
+    # footprints: a dip over the motif where a TF sits (deep if bound, shallow if weak), raised flanks
+    for code, dip in ((intervals.B, 0.15), (intervals.A, 0.5)):
+        for s, e in zip(el["start"].to_numpy()[label == code], el["end"].to_numpy()[label == code]):
+            lam[s - 12 : s] *= 1.25
+            lam[e : e + 12] *= 1.25
+            lam[s:e] *= dip
+    b_s, b_e = chrom_data["blacklist"]
+    paint(lam, b_s, b_e, 4.0 * depth)  # artefactual high signal, as real blacklisted regions have
+    lam[mapability == 0] = 0.0
+    return rng.poisson(lam).astype(np.float32)
+
+
+def _peaks(rng: np.random.Generator, el: pd.DataFrame, label: np.ndarray, tf: str) -> pd.DataFrame:
+    """narrowPeak rows for one (cell, TF): every B or A site of ``tf``; ``conservative`` marks B."""
+    idx = np.flatnonzero((el["tf"].to_numpy() == tf) & (label != intervals.U))
+    center = el["center"].to_numpy()[idx]
+    start = center - rng.integers(100, 201, idx.size)
+    end = center + rng.integers(100, 201, idx.size)
+    cons = label[idx] == intervals.B
+    signal = np.round(el["amp"].to_numpy()[idx] * np.where(cons, 12, 4) * rng.lognormal(0, 0.2, idx.size), 3)
+    return pd.DataFrame(
+        {"chrom": el["chrom"].to_numpy()[idx], "start": start, "end": end, "name": "."}
+        | {"score": np.minimum(1000, (signal * 30).astype(np.int64)), "strand": ".", "signal": signal}
+        | {"p": np.round(signal * 2.5, 3), "q": np.round(signal * 2.0, 3)}
+        | {"summit": center + rng.integers(-10, 11, idx.size) - start, "conservative": cons}
+    )
+
+
+# --------------------------------------------------------------------------------------------- output folder
+@contextlib.contextmanager
+def _atomic_folder(out_dir: Path, force: bool) -> Iterator[Path]:
+    """A temporary sibling folder renamed to ``out_dir`` when the block succeeds, removed when it fails."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FactorNetError(f"--out {str(out_dir)!r} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise FactorNetError(
+            f"output folder {str(out_dir)!r} exists and is not empty: use --force to replace it"
+        )
+    parent = out_dir.parent
+    if not parent.is_dir():
+        raise FactorNetError(f"parent folder {str(parent)!r} of --out does not exist")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=parent))
+    except PermissionError:
+        raise FactorNetError(f"folder {str(parent)!r} is not writable") from None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if out_dir.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=parent))
+            os.replace(out_dir, old / "x")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --------------------------------------------------------------------------------------------- entry point
+def simulate_dataset(
+    out_dir: str | os.PathLike,
+    seed: int = 1,
+    n_chroms: int = 3,
+    chrom_length: int = 1_000_000,
+    n_cells: int = 3,
+    tfs: Sequence[str] = DEFAULT_TFS,
+    sites_per_mb: float = 120.0,
+    genes_per_mb: float = 30.0,
+    motifs_path: str | os.PathLike | None = None,
+    force: bool = False,
+) -> SimulationSummary:
+    """Write the simulated dataset into ``out_dir`` (created atomically) and describe it.
+
+    Sizes: ``n_chroms`` chromosomes ``chr1..chrN`` of ``chrom_length`` bp, ``n_cells`` cell types
+    (``CellA``, ``CellB``, …), ``sites_per_mb`` bound sites per Mb per TF (a bit over half of them
+    accessible in a given cell), ``genes_per_mb`` genes per Mb.
+    """
+    if seed < 0:
+        raise FactorNetError(f"--seed must be ≥ 0, got {seed}")
+    if not 1 <= n_chroms <= 100:
+        raise FactorNetError(f"--chroms must be between 1 and 100, got {n_chroms}")
+    if chrom_length < MIN_CHROM_LENGTH:
+        raise FactorNetError(
+            f"--chrom-length {chrom_length} is too small: use at least {MIN_CHROM_LENGTH} bp per chromosome"
+        )
+    if chrom_length > 100_000_000:
+        raise FactorNetError(f"--chrom-length {chrom_length} is too large (at most 100000000)")
+    if not 1 <= n_cells <= 26:
+        raise FactorNetError(f"--cells must be between 1 and 26, got {n_cells}")
+    if not 0 < sites_per_mb <= 500 or not 0 < genes_per_mb <= 200:
+        raise FactorNetError("--sites-per-mb must be in (0, 500] and --genes-per-mb in (0, 200]")
+    motif_file = Path(motifs_path) if motifs_path is not None else packaged_motifs_path()
+    motifs = read_meme(motif_file)
+    tf_motifs = resolve_tfs(motifs, tfs)
+    decoys = [d for d in DECOY_MOTIFS if d in motifs and motifs[d] not in tf_motifs]
+    out_dir = Path(out_dir)
+    cells = [f"Cell{chr(ord('A') + i)}" for i in range(n_cells)]
+    tf_names = [m.tf for m in tf_motifs]
+    params = dict(seed=seed, sites_per_mb=sites_per_mb, genes_per_mb=genes_per_mb)
+    params |= dict(tf_motifs=tf_motifs, decoys=decoys)
+
+    chrom_sizes = {f"chr{i + 1}": chrom_length for i in range(n_chroms)}
+    data = {c: _chromosome(i, c, n, params, motifs) for i, (c, n) in enumerate(chrom_sizes.items())}
+    elements = pd.concat([d["elements"] for d in data.values()], ignore_index=True)
+    rng = _rng(seed, 2)
+    acc = _accessibility(rng, elements["kind"].to_numpy(), n_cells)
+    kinds = elements["kind"].to_numpy()
+    label = np.full(acc.shape, intervals.U, dtype=np.int8)
+    label[acc & (kinds == "bound")[:, None]] = intervals.B
+    label[acc & (kinds == "weak")[:, None]] = intervals.A
+    elements["amp"] = np.vectorize(_AMPLITUDE.get)(kinds) * rng.lognormal(0, 0.3, kinds.size)
+    depth = rng.uniform(0.8, 1.25, n_cells)
+
+    genes = [g for d in data.values() for g in d["genes"]]
+    for k, g in enumerate(genes, 1):
+        g["gene_id"], g["transcript_id"], g["name"] = f"SIMG{k:08d}.1", f"SIMT{k:08d}.1", f"GENE{k:05d}"
+    named = list(dict.fromkeys(m.tf for m in motifs.values()))
+    for g, name in zip([genes[i] for i in np.sort(rng.permutation(len(genes))[: len(named)])], named):
+        g["name"] = name  # genes named like the TFs (and decoy factors)
+    level = rng.normal(1.5, 2.0, len(genes))
+    tf_gene = np.array([g["name"] in named for g in genes], dtype=bool)
+    level[tf_gene] = np.maximum(level[tf_gene], 2.5)
+
+    with _atomic_folder(out_dir, force) as tmp:
+        summary = SimulationSummary(
+            out_dir=out_dir.resolve(), seed=seed, cells=cells, tfs=tf_names, chrom_sizes=chrom_sizes,
+            genome=tmp / "genome.fa", chrom_sizes_file=tmp / "chrom.sizes", samplesheet=tmp / "samplesheet.tsv",
+            truth=tmp / "truth.tsv", motifs=tmp / "motifs.meme", gtf=tmp / "annotation.gtf", cpg=tmp / "cpg.bed",
+            blacklist=tmp / "blacklist.bed", mapability=tmp / "MAPABILITY.bw", readme=tmp / "README.txt",
+        )  # fmt: skip
+        w.write_fasta(summary.genome, [(c, d["seq"]) for c, d in data.items()])
+        w.write_text(summary.chrom_sizes_file, "".join(f"{c}\t{n}\n" for c, n in chrom_sizes.items()))
+        shutil.copyfile(motif_file, summary.motifs)
+        w.write_gtf(summary.gtf, genes)
+        w.write_bed(
+            summary.cpg, [(c, s, e, "CpG_island") for c, d in data.items() for s, e in zip(*d["cpg"])]
+        )
+        w.write_bed(summary.blacklist, [(c, s, e) for c, d in data.items() for s, e in zip(*d["blacklist"])])
+        w.write_bigwig(summary.mapability, chrom_sizes, {c: d["mapability"] for c, d in data.items()})
+        rows: list[tuple[str, str, str, str]] = []
+        peaks: dict[tuple[str, str], pd.DataFrame] = {}
+        for j, cell in enumerate(cells):
+            signal = {}
+            for i, (c, d) in enumerate(data.items()):
+                on = (elements["chrom"] == c).to_numpy()
+                signal[c] = _dnase(_rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j])
+            summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
+            w.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
+            rows += [
+                (cell, "track", "DNASE", f"{cell}.DNASE.bw"),
+                (cell, "track", "MAPABILITY", "MAPABILITY.bw"),
+            ]
+            for t, tf in enumerate(tf_names):
+                pk = _peaks(_rng(seed, 4, j, t), elements, label[:, j], tf)
+                peaks[cell, tf] = pk
+                for kind, part in (("conservative", pk[pk["conservative"]]), ("relaxed", pk)):
+                    name = f"{cell}.{tf}.{kind}.narrowPeak.gz"
+                    w.write_narrowpeak(tmp / name, part)
+                    getattr(summary, kind)[cell, tf] = tmp / name
+                    rows.append((cell, kind, tf, name))
+                summary.n_peaks[cell, tf] = (int(pk["conservative"].sum()), len(pk))
+            fpkm = np.exp(level + rng.normal(0, 1.0, len(genes))) * (rng.random(len(genes)) > 0.15 * ~tf_gene)
+            summary.expression[cell] = tmp / f"{cell}.expression.tsv"
+            w.write_expression(summary.expression[cell], [g["gene_id"] for g in genes], np.round(fpkm, 4))
+            rows.append((cell, "expression", ".", f"{cell}.expression.tsv"))
+        bins = intervals.tile_bins(chrom_sizes)
+        for tf in tf_names:
+            summary.labels[tf] = tmp / f"{tf}.labels.tsv.gz"
+            codes = {
+                cell: intervals.label_bins(
+                    bins, peaks[cell, tf][peaks[cell, tf]["conservative"]], peaks[cell, tf]
+                )
+                for cell in cells
+            }
+            intervals.write_labels(summary.labels[tf], bins, codes)
+            rows += [(cell, "labels", tf, summary.labels[tf].name) for cell in cells]
+        write_samplesheet(summary.samplesheet, rows)
+        truth = elements.drop(columns=["amp", "center"])
+        truth["score"] = [f"{v:.3f}" if np.isfinite(v) else "NA" for v in truth["score"]]
+        for j, cell in enumerate(cells):
+            truth[f"acc_{cell}"] = acc[:, j].astype(np.int8)
+        for j, cell in enumerate(cells):
+            truth[f"bound_{cell}"] = intervals.LABEL_CHARS[label[:, j]]
+        w.write_text(summary.truth, w.table_text(truth, header=True))
+        summary.n_sites = {k: int((kinds == k).sum()) for k in KINDS}
+        w.write_text(summary.readme, _readme(summary, decoys, sites_per_mb, genes_per_mb))
+    # the folder was renamed: point the summary at the final paths
+    for name, value in vars(summary).items():
+        if isinstance(value, Path) and value.parent == tmp:
+            setattr(summary, name, summary.out_dir / value.name)
+        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
+            setattr(summary, name, {k: summary.out_dir / v.name for k, v in value.items()})
+    return summary
+
+
+def _readme(s: SimulationSummary, decoys: list[str], sites_per_mb: float, genes_per_mb: float) -> str:
+    peaks = "\n".join(f"  {c} {t}: {n[0]} conservative, {n[1]} relaxed" for (c, t), n in s.n_peaks.items())
+    sites = ", ".join(f"{k} {n}" for k, n in s.n_sites.items())
+    return f"""Simulated FactorNet dataset (factornet simulate), seed {s.seed}.
+The same seed and sizes give byte-identical files.
+
+Genome: {len(s.chrom_sizes)} chromosomes x {next(iter(s.chrom_sizes.values()))} bp (genome.fa, chrom.sizes),
+~41% GC with CpG depletion, GC-rich CpG islands (cpg.bed), soft-masked repeats, N runs at both ends.
+Cell types: {", ".join(s.cells)}. TFs: {", ".join(s.tfs)}. Decoy motifs: {", ".join(decoys) or "none"}.
+Motifs: motifs.meme (HOCOMOCO v9). Density: {sites_per_mb:g} bound sites/Mb/TF, {genes_per_mb:g} genes/Mb.
+Planted elements ({sites}):
+  bound         the TF's motif; bound (B) in every cell where it is accessible
+  weak          a weakened motif; ambiguous (A, relaxed peaks only) where accessible
+  decoy_closed  the TF's motif in chromatin closed in every cell; never bound
+  open_nomotif  accessible without a planted motif; never bound
+  decoy_motif   accessible with another factor's motif; never bound
+truth.tsv lists every element: motif span, strand, kind, PWM log2-odds score, acc_<CELL> (0/1) and
+bound_<CELL> (B/A/U).
+Tracks: <CELL>.DNASE.bw (Poisson cut counts: background x mapability, a peak at accessible elements,
+a footprint dip over bound motifs), MAPABILITY.bw (shared, 0..1). blacklist.bed: high-signal regions.
+Peaks: <CELL>.<TF>.conservative/relaxed.narrowPeak.gz; labels: <TF>.labels.tsv.gz (DREAM layout,
+200 bp bins, 50 bp stride). Annotation: annotation.gtf (genes GENE*, and genes named like the TFs).
+Expression: <CELL>.expression.tsv (gene_id, FPKM-like). samplesheet.tsv ties it together.
+Peaks per cell type and TF:
+{peaks}
+"""

@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Run every Galaxy wrapper's <tests> in a real, throw-away, offline Galaxy server.
+
+    tests/galaxy/install_galaxy.sh            # once (cached)
+    python3 tests/galaxy/run_galaxy_tests.py  # all wrappers in galaxy_wrappers/
+    python3 tests/galaxy/run_galaxy_tests.py -t factornet_simulate --keep-work
+
+Steps: write galaxy.yml + a toolbox listing galaxy_wrappers/*.xml into a work folder; start `galaxy-web`
+on 127.0.0.1:<free port> in its own process group; wait for /api/version; check /api/tools/<id> for every
+wrapper (Galaxy only logs a tool that fails to load); run `galaxy-tool-test`; print a summary; always stop
+the server. Exit 0 only when every wrapper loaded and every test passed.
+
+The server's PATH starts with the project's bin folder (where `factornet` lives: --project-bin,
+$FACTORNET_BIN, or the folder of `factornet` on PATH), then Galaxy's venv; VIRTUAL_ENV stays Galaxy's venv
+because each job's metadata step runs Galaxy's Python. Standard library only: runs under any python3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CACHE = Path(os.environ.get("FACTORNET_CACHE", Path.home() / ".cache" / "factornet"))
+
+
+def discover_wrappers(wrappers_dir: Path) -> list[dict]:
+    """Tool XML files in ``wrappers_dir`` (macros and other non-<tool> XML skipped): path, id, number of tests."""
+    tools = []
+    for path in sorted(wrappers_dir.glob("*.xml")):
+        root = ET.parse(path).getroot()
+        if root.tag != "tool":
+            continue
+        tests = root.find("tests")
+        tools.append(
+            {
+                "path": path.resolve(),
+                "id": root.get("id"),
+                "n_tests": 0 if tests is None else len(tests.findall("test")),
+            }
+        )
+    return tools
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(work: Path, port: int, admin_key: str, tools: list[dict], wrappers_dir: Path) -> Path:
+    """galaxy.yml for an offline, sqlite, conda-free Galaxy that loads only ``tools``."""
+    for sub in ("database", "files", "tmp", "jobs", "tool-data", "cache"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    toolbox = work / "tool_conf.xml"
+    lines = ['<toolbox monitor="false">', '  <section id="factornet" name="FactorNet">']
+    lines += [f'    <tool file="{t["path"]}"/>' for t in tools]
+    lines += ["  </section>", "</toolbox>"]
+    toolbox.write_text("\n".join(lines) + "\n")
+    # The shipped data-table sample looks up an outside host; an empty one keeps the server offline.
+    tables = work / "tool_data_table_conf.xml"
+    tables.write_text("<tables></tables>\n")
+    test_data_dirs = [str(wrappers_dir / "test-data")] if (wrappers_dir / "test-data").is_dir() else []
+    galaxy = {
+        "database_connection": f"sqlite:///{work}/database/universe.sqlite?isolation_level=IMMEDIATE",
+        "data_dir": str(work / "database"),
+        "file_path": str(work / "files"),
+        "new_file_path": str(work / "tmp"),
+        "job_working_directory": str(work / "jobs"),
+        "cache_dir": str(work / "cache"),
+        "tool_config_file": str(toolbox),
+        "tool_data_path": str(work / "tool-data"),
+        "tool_data_table_config_path": str(tables),
+        "tool_dependency_dir": "none",
+        "conda_auto_install": False,
+        "conda_auto_init": False,
+        "enable_mulled_containers": False,
+        "admin_users": "admin@factornet.test",
+        "bootstrap_admin_api_key": admin_key,
+        "allow_local_account_creation": True,
+        "id_secret": secrets.token_hex(16),
+        "enable_celery_tasks": False,
+        "watch_tools": False,
+        "cleanup_job": "onsuccess",  # a failed job's folder stays in the work folder for debugging
+        "galaxy_infrastructure_url": f"http://127.0.0.1:{port}",
+    }
+    if test_data_dirs:
+        galaxy["tool_test_data_directories"] = ",".join(test_data_dirs)
+    gravity = {  # used only if the server is started with `galaxy` (gravity) instead of `galaxy-web`
+        "process_manager": "multiprocessing",
+        "gunicorn": {"bind": f"127.0.0.1:{port}"},
+        "celery": {"enable": False, "enable_beat": False},
+    }
+    config = work / "galaxy.yml"
+    # JSON is valid YAML: no PyYAML needed here.
+    config.write_text(json.dumps({"gravity": gravity, "galaxy": galaxy}, indent=2) + "\n")
+    return config
+
+
+def api_get(url: str, key: str, timeout: float = 10):
+    req = urllib.request.Request(url, headers={"x-api-key": key})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+def tail(path: Path, n: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def load_errors(log: Path) -> list[str]:
+    """'Error reading tool from path: X' lines of the Galaxy log, each with its traceback's final line."""
+    lines = log.read_text(errors="replace").splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if "Error reading tool from path" not in line:
+            continue
+        j = i + 1
+        if j < len(lines) and lines[j].startswith("Traceback"):
+            # the traceback ends at the first unindented line after it: the exception itself
+            j += 1
+            while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
+                j += 1
+        reason = lines[j] if j < len(lines) and j > i + 1 else ""
+        out.append(line.split("] ", 1)[-1] + (f" -> {reason}" if reason else ""))
+    return out
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop the server's whole process group: SIGTERM, then SIGKILL after 30 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def summarize(results_path: Path, tools: list[dict]) -> dict:
+    """Counts and per-test lines from galaxy-tool-test's JSON report."""
+    data = json.loads(results_path.read_text()) if results_path.exists() else {"tests": []}
+    rows, passed, failed = [], 0, 0
+    for test in data.get("tests", []):
+        d = test.get("data", {})
+        status = d.get("status", "error")
+        ok = status == "success"
+        passed += ok
+        failed += not ok
+        problems = list(d.get("output_problems") or [])
+        if d.get("execution_problem"):
+            problems.append(d["execution_problem"])
+        job = d.get("job") or {}
+        rows.append(
+            {
+                "tool_id": d.get("tool_id"),
+                "test_index": d.get("test_index"),
+                "status": status,
+                "problems": problems,
+                "exit_code": job.get("exit_code"),
+                "stderr": job.get("tool_stderr") or job.get("stderr") or job.get("job_stderr") or "",
+            }
+        )
+    return {
+        "tools": len(tools),
+        "tests_expected": sum(t["n_tests"] for t in tools),
+        "tests_run": passed + failed,
+        "passed": passed,
+        "failed": failed,
+        "tests": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--galaxy-venv", type=Path, default=DEFAULT_CACHE / "galaxy-venv")
+    p.add_argument("--wrappers-dir", type=Path, default=REPO / "galaxy_wrappers")
+    p.add_argument("--project-bin", type=Path, default=None, help="folder holding the `factornet` executable")
+    p.add_argument("-t", "--tool-id", action="append", default=[], help="test only this tool (repeatable)")
+    p.add_argument("--work-dir", type=Path, default=None, help="default: a new temporary folder")
+    p.add_argument("--keep-work", action="store_true", help="keep the work folder (always kept on failure)")
+    p.add_argument("--parallel-tests", type=int, default=2)
+    p.add_argument("--start-timeout", type=float, default=300, help="seconds to wait for /api/version")
+    p.add_argument("--test-timeout", type=float, default=1800, help="seconds for all tool tests together")
+    p.add_argument("--summary-json", type=Path, default=None, help="also write the summary here")
+    args = p.parse_args(argv)
+
+    galaxy_bin = args.galaxy_venv / "bin"
+    for exe in ("galaxy-web", "galaxy-tool-test"):
+        if not (galaxy_bin / exe).exists():
+            print(
+                f"run_galaxy_tests: error: {galaxy_bin / exe} missing; run tests/galaxy/install_galaxy.sh",
+                file=sys.stderr,
+            )
+            return 2
+    project_bin = args.project_bin or (
+        Path(os.environ["FACTORNET_BIN"]) if os.environ.get("FACTORNET_BIN") else None
+    )
+    if project_bin is None and shutil.which("factornet"):
+        project_bin = Path(shutil.which("factornet")).parent
+    if project_bin is None or not (project_bin / "factornet").exists():
+        print(
+            "run_galaxy_tests: error: no `factornet` executable; install the project (pip install -e .) "
+            "or pass --project-bin / set FACTORNET_BIN",
+            file=sys.stderr,
+        )
+        return 2
+
+    # Absolute paths: the server and its jobs run in other folders (a relative PATH entry gives exit 127).
+    project_bin = project_bin.resolve()
+    args.galaxy_venv = args.galaxy_venv.resolve()
+    galaxy_bin = args.galaxy_venv / "bin"
+    wrappers_dir = args.wrappers_dir.resolve()
+    tools = discover_wrappers(wrappers_dir)
+    if args.tool_id:
+        unknown = set(args.tool_id) - {t["id"] for t in tools}
+        if unknown:
+            print(
+                f"run_galaxy_tests: error: no wrapper with id {sorted(unknown)} in {wrappers_dir}",
+                file=sys.stderr,
+            )
+            return 2
+        tools = [t for t in tools if t["id"] in args.tool_id]
+    if not tools:
+        print(f"run_galaxy_tests: error: no tool XML in {wrappers_dir}", file=sys.stderr)
+        return 2
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="factornet-galaxy-"))
+    work = work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    admin_key = secrets.token_hex(16)
+    config = write_config(work, port, admin_key, tools, wrappers_dir)
+    env = dict(os.environ)
+    env.update(
+        # Same order a job sees (its script puts $VIRTUAL_ENV/bin first); `factornet` exists only in project_bin.
+        PATH=os.pathsep.join([str(galaxy_bin), str(project_bin), env.get("PATH", "/usr/bin:/bin")]),
+        VIRTUAL_ENV=str(args.galaxy_venv),
+        TMPDIR=str(work / "tmp"),  # galaxy-tool-test leaves ephemeris_* folders in TMPDIR
+        GALAXY_CONFIG_FILE=str(config),
+        PYTHONNOUSERSITE="1",
+    )
+    env.pop("PYTHONPATH", None)
+    log = work / "galaxy.log"
+    results = work / "results.json"
+    print(
+        f"Galaxy work folder {work}; {len(tools)} tool(s), {sum(t['n_tests'] for t in tools)} test(s); {url}"
+    )
+
+    ok = False
+    t0 = time.monotonic()
+    with open(log, "wb") as log_fh:
+        server = subprocess.Popen(
+            [str(galaxy_bin / "galaxy-web"), "-c", str(config), "-b", f"127.0.0.1:{port}"],
+            cwd=work,
+            env=env,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    # SIGTERM/SIGINT (CI cancel, pytest timeout) still stop the server through the finally below.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(143))
+    try:
+        while True:
+            if server.poll() is not None:
+                print(
+                    f"Galaxy exited ({server.returncode}) before answering; log tail:\n{tail(log)}",
+                    file=sys.stderr,
+                )
+                return 1
+            try:
+                version = api_get(f"{url}/api/version", admin_key)
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+                pass
+            if time.monotonic() - t0 > args.start_timeout:
+                print(
+                    f"Galaxy not answering after {args.start_timeout:.0f} s; log tail:\n{tail(log)}",
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(2)
+        t_start = time.monotonic() - t0
+        print(f"Galaxy {version.get('version_major')}.{version.get('version_minor')} up in {t_start:.0f} s")
+
+        missing = []
+        for t in tools:
+            try:
+                info = api_get(f"{url}/api/tools/{t['id']}", admin_key)
+                print(f"  loaded {t['id']} {info.get('version')} ({t['n_tests']} test(s))")
+            except urllib.error.HTTPError as exc:
+                missing.append(t["id"])
+                print(f"  NOT LOADED {t['id']} ({t['path'].name}): HTTP {exc.code}", file=sys.stderr)
+        if missing:
+            print(f"Tools that failed to load: {missing}; Galaxy's reasons:", file=sys.stderr)
+            for reason in load_errors(log):
+                print("    " + reason, file=sys.stderr)
+            return 1
+
+        t1 = time.monotonic()
+        cmd = [
+            str(galaxy_bin / "galaxy-tool-test"),
+            "-u",
+            url,
+            "-a",
+            admin_key,
+            "-j",
+            str(results),
+            "--parallel-tests",
+            str(args.parallel_tests),
+        ]
+        # -t takes one id; the toolbox holds only the selected wrappers, so "all tools" means exactly them.
+        if len(tools) == 1:
+            cmd += ["-t", tools[0]["id"]]
+        try:
+            rc = subprocess.run(cmd, cwd=work, env=env, timeout=args.test_timeout).returncode
+        except subprocess.TimeoutExpired:
+            print(f"galaxy-tool-test ran past {args.test_timeout:.0f} s", file=sys.stderr)
+            rc = 124
+        t_test = time.monotonic() - t1
+
+        summary = summarize(results, tools)
+        summary.update(
+            galaxy_start_s=round(t_start, 1), test_s=round(t_test, 1), tool_test_rc=rc, work_dir=str(work)
+        )
+        print("\n== Galaxy wrapper tests ==")
+        for row in summary["tests"]:
+            print(
+                f"  {row['status']:8s} {row['tool_id']} test {row['test_index'] + 1 if row['test_index'] is not None else '?'}"
+            )
+            for prob in row["problems"]:
+                print(f"      {str(prob).strip()[:2000]}")
+            if row["status"] != "success" and row["stderr"]:
+                print("      stderr: " + row["stderr"].strip()[-2000:].replace("\n", "\n              "))
+        print(
+            f"tools {summary['tools']}  tests run {summary['tests_run']}/{summary['tests_expected']}  "
+            f"passed {summary['passed']}  failed {summary['failed']}  "
+            f"(server start {t_start:.0f} s, tests {t_test:.0f} s, total {time.monotonic() - t0:.0f} s)"
+        )
+        if args.summary_json:
+            args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+        ok = rc == 0 and summary["failed"] == 0 and summary["tests_run"] == summary["tests_expected"]
+        return 0 if ok else 1
+    finally:
+        stop(server)
+        if ok and not args.keep_work and args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        elif not ok:
+            print(
+                f"work folder kept for debugging: {work} (galaxy.log, results.json, jobs/)", file=sys.stderr
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
