@@ -58,6 +58,10 @@ def check_inputs(card: dict, track_names: Sequence[str], has_expression: bool, h
         )
     features = card.get("features", {})
     if features.get("expression") and not has_expression:
+        if card.get("expression_source") == "meta_values":
+            raise FactorNetError(
+                "this imported model needs the cell type's expression PCs as published with it: give --meta-values"
+            )
         raise FactorNetError("the model uses expression PCs (-m): give the cell type's expression table")
     if features.get("gencode") and not has_annotations:
         raise FactorNetError(
@@ -87,6 +91,7 @@ def predict(
     bins_bed: str | os.PathLike | None = None,
     chroms: Sequence[str] | None = None,
     expression_table: str | os.PathLike | None = None,
+    meta_values: str | os.PathLike | None = None,
     annotations: dict | None = None,
     blacklist: str | os.PathLike | None = None,
     dream: bool = False,
@@ -102,7 +107,9 @@ def predict(
 
     progress = progress or Progress()
     card = read_card(model_path)
-    check_inputs(card, list(tracks), expression_table is not None, annotations is not None)
+    check_inputs(
+        card, list(tracks), expression_table is not None or meta_values is not None, annotations is not None
+    )
     tfs = list(card["tfs"])
     if tf is not None and tf not in tfs:
         raise FactorNetError(f"the model predicts {', '.join(tfs)}, not {tf!r}")
@@ -146,8 +153,16 @@ def predict(
     loaded = load_model(model_path)
     net = loaded.model
     cell_vector = None
-    if card.get("features", {}).get("expression"):
+    if card.get("features", {}).get("expression") and meta_values is not None:
+        n_pcs = len(card["metadata_names"]) - (6 if card["features"].get("gencode") else 0)
+        cell_vector = read_meta_values(meta_values, n_pcs)
+    elif card.get("features", {}).get("expression"):
         from factornet_core.expression import ExpressionPCA, read_expression
+
+        if card.get("expression_source") == "meta_values":
+            raise FactorNetError(
+                "this imported model needs the cell type's expression PCs as published with it: give --meta-values"
+            )
 
         pca = ExpressionPCA.from_arrays(
             {k[len("expression_") :]: v for k, v in loaded.arrays.items() if k.startswith("expression_")}
@@ -217,6 +232,31 @@ def predict(
     trackset.close()
     genome.close()
     return PredictResult(total, n_black, time.perf_counter() - t0, out_tfs)
+
+
+def read_meta_values(path: str | os.PathLike, n: int) -> np.ndarray:
+    """The cell-level metadata vector from a text file: one value a line, or ``value name`` /
+    ``name value`` lines (the original FactorNet ``meta.txt``)."""
+    values = []
+    for lineno, line in enumerate(intervals.read_text_lines(path), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        numbers = [w for w in words if _is_float(w)]
+        if len(numbers) != 1:
+            raise FactorNetError(f"{path}:{lineno}: expected one number per line, got {line.strip()[:60]!r}")
+        values.append(float(numbers[0]))
+    if len(values) != n:
+        raise FactorNetError(f"{path}: {len(values)} metadata values, the model expects {n}")
+    return np.asarray(values, dtype=np.float32)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _grid_count(length: int, card: dict) -> int:

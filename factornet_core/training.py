@@ -314,8 +314,8 @@ def train(
             else:
                 wait += 1
             record["best_epoch"] = best["epoch"]
-            progress.epoch_end(record)
             _save_state(resume_dir, net, best_weights, {"history": history, "best": best, "wait": wait})
+            progress.epoch_end(record)
             if wait >= s.patience:
                 stopped = True
                 break

@@ -33,6 +33,9 @@ def register(sub) -> None:
     p.add_argument(
         "--expression", help="expression table for a model trained with -m (default: from the samplesheet)"
     )
+    p.add_argument(
+        "--meta-values", help="cell-level metadata values, one a line (imported original models with 'meta')"
+    )
     p.add_argument("--bins", help="BED of bins to predict (default: 200/50 grid over --chroms)")
     p.add_argument("--chroms", help="chromosomes to predict, comma-separated (default: all)")
     p.add_argument("--blacklist", help="BED of regions whose bins get score 0")
@@ -69,7 +72,7 @@ class _Bar(Progress):
 def run(args) -> int:
     common.require_files(args.model, what="model")
     common.require_files(args.genome, what="genome")
-    common.require_files(args.bins, args.blacklist, args.gtf, args.cpg, args.expression)
+    common.require_files(args.bins, args.blacklist, args.gtf, args.cpg, args.expression, args.meta_values)
     tracks: dict[str, str] = {}
     expression = args.expression
     if args.samplesheet:
@@ -108,6 +111,7 @@ def run(args) -> int:
         bins_bed=args.bins,
         chroms=common.parse_chroms(args.chroms),
         expression_table=expression,
+        meta_values=args.meta_values,
         annotations=annotations,
         blacklist=args.blacklist,
         dream=args.dream,

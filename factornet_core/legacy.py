@@ -1,0 +1,577 @@
+"""Import an original FactorNet model (Keras 1.1, Theano backend) as a one-file Keras 3 model.
+
+An original model folder holds ``model.json`` (Keras 1 architecture), ``best_model.hdf5`` or
+``final_model.hdf5`` (weights from ``save_weights``), ``bigwig.txt`` (track names in input order),
+``chip.txt`` (TF names), ``feature.txt`` (``bigwig``, ``meta``, ``gencode`` flags) and, for ``meta``
+models, ``meta.txt`` (metadata names, one a line; a data folder's ``value name`` lines work too).
+
+What the legacy graph is, and how it maps onto :func:`factornet_core.model.build_model`:
+
+* Two sequence inputs ``input_1`` (forward) and ``input_2`` (the reverse complement, made outside the
+  network: sequence ``x[:, ::-1, ::-1]``, tracks reversed with ``*_fwd``/``*_rev`` swapped — exactly our
+  :class:`~factornet_core.model.StrandFlip`), one shared layer stack applied to both, and a
+  ``Merge(mode='ave')`` of the two sigmoid outputs. Metadata models add ``input_3`` (n_meta,), one
+  ``Merge(mode='concat')`` per strand of the strand's dense output with it, a shared ``Dense(relu)``
+  (our ``dense_meta``) and the sigmoid.
+* HDF5: one group per layer with attribute ``weight_names``; datasets named ``<layer>_W`` / ``<layer>_b``.
+* ``Convolution1D`` W is ``(w, 1, C, k)``. Theano's ``conv2d`` flips the filter (true convolution), so
+  our cross-correlating ``Conv1D`` gets ``W[::-1, 0]`` — the flipped kernels are the ones that match
+  known motifs.
+* ``TimeDistributed(Dense)``, ``Dense``: W ``(in, out)``, b ``(out,)`` — as Keras 3. ``Flatten`` is row-major
+  over ``(time, features)`` in Theano and TensorFlow alike.
+* ``Bidirectional(LSTM)`` stores ``forward_lstm_1_{W,U,b}_{i,c,f,o}`` then ``backward_lstm_1_...``
+  (gate order i, c, f, o; W ``(in, r)``, U ``(r, r)``, b ``(r,)``); Keras 3 concatenates gates as
+  i, f, c, o. Keras 1 re-reversed the backward output before ``concat``, as Keras 3 does. The gates used
+  ``inner_activation='hard_sigmoid'`` = clip(0.2·x + 0.5, 0, 1), so the imported model uses
+  ``recurrent_activation="keras1_hard_sigmoid"`` (which also rules out the fused cuDNN LSTM kernel).
+* Dropout layers (and the LSTM's ``dropout_W``/``dropout_U``) do nothing at prediction time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from factornet_core import __version__
+from factornet_core.errors import FactorNetError
+
+PROVENANCE = "imported from FactorNet Keras-1"
+WEIGHT_FILES = ("best_model.hdf5", "final_model.hdf5")
+KNOWN_LAYERS = (
+    "InputLayer",
+    "Convolution1D",
+    "Dropout",
+    "TimeDistributed",
+    "MaxPooling1D",
+    "Bidirectional",
+    "Flatten",
+    "Dense",
+    "Merge",
+)
+KERAS1_GATES = ("i", "c", "f", "o")  # order in the HDF5 file
+KERAS3_GATES = ("i", "f", "c", "o")  # order of the concatenated Keras 3 LSTM weights
+
+
+# ------------------------------------------------------------------------------ pure array functions
+def conv_kernel_from_theano(w: np.ndarray) -> np.ndarray:
+    """Keras 1/Theano ``Convolution1D`` W ``(w, 1, C, k)`` → Keras 3 ``Conv1D`` kernel ``(w, C, k)``.
+
+    Theano convolved (flipped the filter along positions); Keras 3 cross-correlates, so flip it back.
+    """
+    w = np.asarray(w)
+    if w.ndim != 4 or w.shape[1] != 1:
+        raise ValueError(f"expected a (width, 1, channels, kernels) array, got shape {w.shape}")
+    return np.ascontiguousarray(w[::-1, 0, :, :])
+
+
+def lstm_from_keras1(gates: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Per-gate Keras 1 LSTM weights ``{"W_i": (in, r), "U_i": (r, r), "b_i": (r,), ...}`` →
+    Keras 3 ``[kernel (in, 4r), recurrent_kernel (r, 4r), bias (4r,)]`` with gates in i, f, c, o order."""
+    return [np.concatenate([gates[f"{p}_{g}"] for g in KERAS3_GATES], axis=-1) for p in ("W", "U", "b")]
+
+
+# ------------------------------------------------------------------------------------ the folder
+@dataclass
+class LegacyFolder:
+    """The text files of an original model folder, parsed."""
+
+    folder: Path
+    model_json: dict
+    weights: Path
+    track_names: list[str]
+    tfs: list[str]
+    features: list[str]
+    meta_names: list[str]
+
+
+def _words(path: Path) -> list[str]:
+    return [line.split()[-1] for line in path.read_text().splitlines() if line.split()]
+
+
+def read_folder(folder: str | os.PathLike, weights: str | os.PathLike | None = None) -> LegacyFolder:
+    """Check and read an original FactorNet model folder (missing files are named in one error)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FactorNetError(f"legacy model folder {str(folder)!r} does not exist or is not a folder")
+    missing = [n for n in ("model.json", "chip.txt", "feature.txt") if not (folder / n).is_file()]
+    if weights is not None:
+        weights = Path(weights)
+        if not weights.is_file():
+            missing.append(str(weights))
+    else:
+        found = [folder / n for n in WEIGHT_FILES if (folder / n).is_file()]
+        if found:
+            weights = found[0]  # best_model.hdf5 first: what the original predict.py loaded
+        else:
+            missing.append(" or ".join(WEIGHT_FILES))
+    features = _words(folder / "feature.txt") if (folder / "feature.txt").is_file() else []
+    if "bigwig" in features and not (folder / "bigwig.txt").is_file():
+        missing.append("bigwig.txt")
+    if "meta" in features and not (folder / "meta.txt").is_file():
+        missing.append("meta.txt")
+    if missing:
+        raise FactorNetError(
+            f"legacy model folder {folder} lacks {', '.join(missing)} "
+            "(an original FactorNet model folder has model.json, best_model.hdf5 or final_model.hdf5, "
+            "chip.txt, feature.txt, and bigwig.txt / meta.txt where used)"
+        )
+    unknown = sorted(set(features) - {"bigwig", "meta", "gencode"})
+    if unknown:
+        raise FactorNetError(
+            f"{folder / 'feature.txt'}: unknown feature flag(s) {', '.join(unknown)} (known: bigwig, meta, gencode)"
+        )
+    try:
+        model_json = json.loads((folder / "model.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FactorNetError(f"{folder / 'model.json'}: not valid JSON ({exc})") from None
+    tracks = _words(folder / "bigwig.txt") if "bigwig" in features else []
+    tfs = _words(folder / "chip.txt")
+    if not tfs:
+        raise FactorNetError(f"{folder / 'chip.txt'}: no TF name")
+    meta_names = _words(folder / "meta.txt") if "meta" in features else []
+    for what, names in (("bigwig.txt", tracks), ("chip.txt", tfs), ("meta.txt", meta_names)):
+        if len(set(names)) != len(names):
+            raise FactorNetError(f"{folder / what}: repeated names")
+    return LegacyFolder(folder, model_json, weights, tracks, tfs, features, meta_names)
+
+
+# ------------------------------------------------------------------------------ the architecture
+@dataclass
+class LegacyArchitecture:
+    """The legacy graph matched onto our builder: config + which legacy layer feeds each of ours."""
+
+    config: object  # factornet_core.model.ModelConfig
+    layer_map: dict[str, str]  # our layer name → legacy layer name
+    meta_first: bool = False  # the legacy concat put the metadata before the dense output
+    keras_version: str = "?"
+    dropouts: dict[str, float] = field(default_factory=dict)
+
+
+def _layers(model_json: dict) -> dict[str, dict]:
+    try:
+        layers = model_json["config"]["layers"]
+        return {layer["name"]: layer for layer in layers}
+    except (KeyError, TypeError):
+        raise FactorNetError(
+            "model.json: not a Keras 1 functional model (no config.layers); was it saved with model.to_json()?"
+        ) from None
+
+
+def _consumers(layers: dict[str, dict], tensor: tuple[str, int]) -> list[tuple[str, int, list]]:
+    """Layers (and their node index) that take ``tensor`` = (layer, node) as an input."""
+    out = []
+    for name, layer in layers.items():
+        for k, node in enumerate(layer.get("inbound_nodes") or []):
+            refs = [(r[0], r[1]) for r in node]
+            if tensor in refs:
+                out.append((name, k, refs))
+    return out
+
+
+def _walk(layers: dict[str, dict], start: str) -> list[tuple[str, list]]:
+    """The chain of layers from input ``start`` to the strand-averaging merge (inclusive)."""
+    tensor, path = (start, 0), []
+    while True:
+        nxt = _consumers(layers, tensor)
+        if not nxt:
+            return path
+        if len(nxt) > 1:
+            names = ", ".join(n for n, _, _ in nxt)
+            raise FactorNetError(
+                f"model.json: {tensor[0]} feeds several layers ({names}); FactorNet's graph is a chain"
+            )
+        name, k, refs = nxt[0]
+        path.append((name, refs))
+        if len(path) > 200:
+            raise FactorNetError("model.json: the layer graph has a cycle")
+        tensor = (name, k)
+
+
+def _cfg(layer: dict) -> dict:
+    return layer.get("config") or {}
+
+
+def _require(cond: bool, layer: dict, what: str) -> None:
+    if not cond:
+        raise FactorNetError(
+            f"model.json: layer {layer['name']} ({layer['class_name']}) {what}; "
+            "the importer handles FactorNet's CNN + BiLSTM architecture only"
+        )
+
+
+def parse_architecture(legacy: LegacyFolder) -> LegacyArchitecture:
+    """Match ``model.json`` onto :class:`~factornet_core.model.ModelConfig` and name the weighted layers.
+
+    Raises :class:`FactorNetError` naming unknown layers, a graph that is not FactorNet's Siamese chain,
+    or sizes that disagree with ``bigwig.txt`` / ``chip.txt`` / ``meta.txt`` + ``feature.txt``.
+    """
+    from factornet_core.model import ModelConfig
+
+    layers = _layers(legacy.model_json)
+    unknown = [
+        f"{name} ({layer.get('class_name')})"
+        for name, layer in layers.items()
+        if layer.get("class_name") not in KNOWN_LAYERS
+    ]
+    if unknown:
+        raise FactorNetError(
+            f"model.json has layers the importer does not know: {', '.join(unknown)} "
+            f"(known: {', '.join(KNOWN_LAYERS)})"
+        )
+    for layer in layers.values():
+        if layer["class_name"] == "TimeDistributed":
+            inner = _cfg(layer).get("layer", {}).get("class_name")
+            _require(inner == "Dense", layer, f"wraps {inner}, not Dense")
+        if layer["class_name"] == "Bidirectional":
+            inner = _cfg(layer).get("layer", {}).get("class_name")
+            _require(inner == "LSTM", layer, f"wraps {inner}, not LSTM")
+
+    inputs = [ref[0] for ref in legacy.model_json["config"].get("input_layers", [])]
+    seq_inputs = [n for n in inputs if len(_cfg(layers[n]).get("batch_input_shape") or []) == 3]
+    meta_inputs = [n for n in inputs if len(_cfg(layers[n]).get("batch_input_shape") or []) == 2]
+    if len(seq_inputs) != 2 or len(meta_inputs) > 1 or len(inputs) != len(seq_inputs) + len(meta_inputs):
+        raise FactorNetError(
+            f"model.json: inputs {', '.join(inputs)} are not FactorNet's (forward sequence, reverse-complement "
+            "sequence[, metadata])"
+        )
+    meta_in = meta_inputs[0] if meta_inputs else None
+
+    fwd, rev = _walk(layers, seq_inputs[0]), _walk(layers, seq_inputs[1])
+    if not fwd or not rev or fwd[-1][0] != rev[-1][0]:
+        raise FactorNetError("model.json: the two strands do not end in one shared averaging merge")
+    merge = layers[fwd[-1][0]]
+    _require(
+        merge["class_name"] == "Merge" and _cfg(merge).get("mode") == "ave",
+        merge,
+        "should average the two strands (Merge mode 'ave')",
+    )
+    outputs = [ref[0] for ref in legacy.model_json["config"].get("output_layers", [])]
+    if outputs != [merge["name"]]:
+        raise FactorNetError(f"model.json: outputs {outputs} are not the strand average {merge['name']}")
+
+    def shared_names(path):
+        return [n for n, _ in path[:-1] if layers[n]["class_name"] != "Merge"]
+
+    if shared_names(fwd) != shared_names(rev):
+        raise FactorNetError("model.json: the two strands do not pass through the same (shared) layers")
+
+    # match the forward chain onto our stack
+    chain = [(layers[n], refs) for n, refs in fwd[:-1]]
+    pos, layer_map, dropouts = 0, {}, {}
+    meta_first = False
+
+    def skip_dropouts(key: str) -> None:
+        nonlocal pos
+        while pos < len(chain) and chain[pos][0]["class_name"] == "Dropout":
+            dropouts.setdefault(key, float(_cfg(chain[pos][0]).get("p", 0.0)))
+            pos += 1
+
+    def take(cls: str, what: str) -> dict:
+        nonlocal pos
+        if pos >= len(chain) or chain[pos][0]["class_name"] != cls:
+            got = (
+                f"{chain[pos][0]['name']} ({chain[pos][0]['class_name']})" if pos < len(chain) else "the end"
+            )
+            seq = " → ".join(layer["class_name"] for layer, _ in chain)
+            raise FactorNetError(
+                f"model.json: expected {cls} ({what}) but found {got}; the layer chain {seq} is not "
+                "FactorNet's Conv1D → TimeDistributed(Dense) → MaxPooling1D → Bidirectional(LSTM) → "
+                "Flatten → Dense [→ Merge(meta) → Dense] → Dense(sigmoid)"
+            )
+        pos += 1
+        return chain[pos - 1][0]
+
+    conv = take("Convolution1D", "the motif convolution")
+    c = _cfg(conv)
+    _require(c.get("activation") == "relu", conv, "has activation other than relu")
+    _require(c.get("border_mode", "valid") == "valid", conv, "does not use border_mode 'valid'")
+    _require(int(c.get("subsample_length", 1)) == 1, conv, "has a stride other than 1")
+    _require(c.get("bias", True), conv, "has no bias")
+    kernels, width = int(c["nb_filter"]), int(c["filter_length"])
+    layer_map["conv_motifs"] = conv["name"]
+    skip_dropouts("conv")
+    td = take("TimeDistributed", "the per-position dense layer")
+    tdc = _cfg(td)["layer"]["config"]
+    _require(tdc.get("activation") == "relu", td, "is not a relu Dense")
+    _require(
+        int(tdc.get("output_dim", -1)) == kernels,
+        td,
+        f"has {tdc.get('output_dim')} units, not nb_filter={kernels}",
+    )
+    layer_map["dense_td"] = td["name"]
+    skip_dropouts("td")
+    pool = take("MaxPooling1D", "the pooling")
+    pc = _cfg(pool)
+    pool_len = int(pc["pool_length"])
+    _require(int(pc.get("stride") or pool_len) == pool_len, pool, "has a stride different from its size")
+    _require(pc.get("border_mode", "valid") == "valid", pool, "does not use border_mode 'valid'")
+    skip_dropouts("pool")
+    bi = take("Bidirectional", "the BiLSTM")
+    bc = _cfg(bi)
+    lc = bc["layer"]["config"]
+    _require(bc.get("merge_mode", "concat") == "concat", bi, "does not concatenate the two directions")
+    _require(lc.get("return_sequences") is True, bi, "does not return sequences")
+    _require(not lc.get("go_backwards", False), bi, "wraps a go_backwards LSTM")
+    _require(lc.get("activation", "tanh") == "tanh", bi, "uses an LSTM activation other than tanh")
+    inner = lc.get("inner_activation", "hard_sigmoid")
+    _require(inner in ("hard_sigmoid", "sigmoid"), bi, f"uses inner_activation {inner!r}")
+    lstm_units = int(lc["output_dim"])
+    layer_map["bilstm"] = bi["name"]
+    skip_dropouts("lstm")
+    take("Flatten", "the flatten")
+    skip_dropouts("flatten")
+    dense = take("Dense", "the dense layer")
+    _require(_cfg(dense).get("activation") == "relu", dense, "is not a relu Dense")
+    dense_units = int(_cfg(dense)["output_dim"])
+    layer_map["dense"] = dense["name"]
+    skip_dropouts("dense")
+    n_meta = 0
+    if pos < len(chain) and chain[pos][0]["class_name"] == "Merge":
+        concat, refs = chain[pos]
+        _require(meta_in is not None, concat, "merges something although the model has no metadata input")
+        _require(
+            _cfg(concat).get("mode") == "concat" and len(refs) == 2 and (meta_in, 0) in refs,
+            concat,
+            "should concatenate the dense output with the metadata input",
+        )
+        meta_first = refs[0] == (meta_in, 0)
+        pos += 1
+        n_meta = int(_cfg(layers[meta_in])["batch_input_shape"][1])
+        skip_dropouts("concat")
+        dense_meta = take("Dense", "the dense layer after the metadata")
+        _require(_cfg(dense_meta).get("activation") == "relu", dense_meta, "is not a relu Dense")
+        _require(
+            int(_cfg(dense_meta)["output_dim"]) == dense_units,
+            dense_meta,
+            f"has {_cfg(dense_meta)['output_dim']} units, the first dense layer {dense_units}",
+        )
+        layer_map["dense_meta"] = dense_meta["name"]
+        skip_dropouts("dense_meta")
+    elif meta_in is not None:
+        raise FactorNetError(
+            f"model.json: metadata input {meta_in} is not concatenated after the dense layer"
+        )
+    out = take("Dense", "the sigmoid output")
+    _require(_cfg(out).get("activation") == "sigmoid", out, "is not a sigmoid Dense")
+    layer_map["output"] = out["name"]
+    if pos != len(chain):
+        raise FactorNetError(f"model.json: unexpected layer {chain[pos][0]['name']} after the output layer")
+
+    shape = _cfg(layers[seq_inputs[0]])["batch_input_shape"]
+    seq_len, channels = shape[1], shape[2]
+    if seq_len is None:
+        raise FactorNetError("model.json: the sequence input has no fixed length")
+    if channels != 4 + len(legacy.track_names):
+        raise FactorNetError(
+            f"model.json takes {channels} input channels but bigwig.txt names {len(legacy.track_names)} "
+            f"track(s) ({', '.join(legacy.track_names) or 'none'}): expected 4 + tracks"
+        )
+    n_tasks = int(_cfg(out)["output_dim"])
+    if n_tasks != len(legacy.tfs):
+        raise FactorNetError(f"model.json predicts {n_tasks} task(s) but chip.txt names {len(legacy.tfs)}")
+    want_meta = len(legacy.meta_names) + (6 if "gencode" in legacy.features else 0)
+    if n_meta != want_meta:
+        raise FactorNetError(
+            f"model.json takes {n_meta} metadata inputs but feature.txt/meta.txt imply {want_meta} "
+            f"({len(legacy.meta_names)} from meta.txt + {6 if 'gencode' in legacy.features else 0} GENCODE)"
+        )
+    cfg = ModelConfig(
+        seq_len=int(seq_len),
+        track_names=tuple(legacy.track_names),
+        n_tasks=n_tasks,
+        n_meta=n_meta,
+        kernels=kernels,
+        kernel_width=width,
+        pool=pool_len,
+        lstm_units=lstm_units,
+        dense_units=dense_units,
+        dropout=dropouts.get("lstm", dropouts.get("flatten", 0.0)),
+        conv_dropout=dropouts.get("conv", 0.0),
+        recurrent_activation="keras1_hard_sigmoid" if inner == "hard_sigmoid" else "sigmoid",
+        task_names=tuple(legacy.tfs),
+    )
+    return LegacyArchitecture(
+        cfg, layer_map, meta_first, str(legacy.model_json.get("keras_version", "?")), dropouts
+    )
+
+
+# ----------------------------------------------------------------------------------- the weights
+def read_weights(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
+    """Keras 1 ``save_weights`` HDF5 → ``{layer: {weight name: array}}`` (layers without weights left out)."""
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise FactorNetError(f"{path}: not a readable HDF5 weights file ({exc})") from None
+    with handle:
+        root = handle["model_weights"] if "model_weights" in handle else handle  # model.save() layout too
+        if "layer_names" not in root.attrs:
+            raise FactorNetError(f"{path}: no 'layer_names' attribute — not a Keras 1 weights file")
+        out = {}
+        for raw in root.attrs["layer_names"]:
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if name not in root:
+                raise FactorNetError(f"{path}: layer {name} is listed but has no group")
+            group = root[name]
+            names = [
+                w.decode() if isinstance(w, bytes) else str(w) for w in group.attrs.get("weight_names", [])
+            ]
+            if names:
+                try:
+                    out[name] = {w: np.asarray(group[w], dtype=np.float32) for w in names}
+                except KeyError as exc:
+                    raise FactorNetError(f"{path}: layer {name} lacks weight {exc}") from None
+    return out
+
+
+def _pick(weights: dict[str, np.ndarray], suffix: str, layer: str, path) -> np.ndarray:
+    hits = [v for k, v in weights.items() if k.endswith(suffix)]
+    if len(hits) != 1:
+        raise FactorNetError(
+            f"{path}: layer {layer} has weights {', '.join(weights)}; expected one ending in {suffix!r}"
+        )
+    return hits[0]
+
+
+def _lstm_direction(weights: dict[str, np.ndarray], direction: str, layer: str, path) -> list[np.ndarray]:
+    mine = {k: v for k, v in weights.items() if k.startswith(direction)}
+    per_gate = {}
+    for p in ("W", "U", "b"):
+        for g in KERAS1_GATES:
+            hits = [v for k, v in mine.items() if k.endswith(f"_{p}_{g}")]
+            if len(hits) == 1:
+                per_gate[f"{p}_{g}"] = hits[0]
+    if len(per_gate) == 12:
+        return lstm_from_keras1(per_gate)
+    # consume_less='gpu' layout: W, U, b already fused with gates in i, f, c, o order
+    fused = [[v for k, v in mine.items() if k.endswith(f"_{p}")] for p in ("W", "U", "b")]
+    if all(len(f) == 1 for f in fused):
+        return [f[0] for f in fused]
+    raise FactorNetError(
+        f"{path}: layer {layer} lacks the {direction} LSTM weights "
+        f"({direction}_*_W_i … _b_o per gate, or fused _W/_U/_b); it has {', '.join(weights) or 'none'}"
+    )
+
+
+def convert_weights(
+    arch: LegacyArchitecture, weights: dict[str, dict[str, np.ndarray]], path="weights"
+) -> dict:
+    """Legacy weights → ``{our layer: [arrays]}`` (for ``bilstm``: ``{"forward": [...], "backward": [...]}``)."""
+    used = set(arch.layer_map.values())
+    missing = [f"{ours} ({legacy})" for ours, legacy in arch.layer_map.items() if legacy not in weights]
+    if missing:
+        raise FactorNetError(
+            f"{path}: no weights for layer(s) {', '.join(missing)} — weights from another model.json?"
+        )
+    extra = sorted(set(weights) - used)
+    if extra:
+        raise FactorNetError(f"{path}: weights for layer(s) {', '.join(extra)} that model.json does not use")
+    out = {}
+    for ours, legacy in arch.layer_map.items():
+        w = weights[legacy]
+        if ours == "bilstm":
+            out[ours] = {d: _lstm_direction(w, d, legacy, path) for d in ("forward", "backward")}
+            continue
+        kernel, bias = _pick(w, "_W", legacy, path), _pick(w, "_b", legacy, path)
+        if ours == "conv_motifs":
+            if kernel.ndim != 4 or kernel.shape[1] != 1:
+                raise FactorNetError(
+                    f"{path}: {legacy} W has shape {kernel.shape}; expected (width, 1, channels, kernels)"
+                )
+            kernel = conv_kernel_from_theano(kernel)
+        if ours == "dense_meta" and arch.meta_first:
+            n_meta = arch.config.n_meta
+            kernel = np.concatenate([kernel[n_meta:], kernel[:n_meta]], axis=0)
+        out[ours] = [kernel, bias]
+    return out
+
+
+def _set_weights(model, arch: LegacyArchitecture, converted: dict, path) -> None:
+    from factornet_core.model import strand_model
+
+    strand = strand_model(model)
+    for ours, arrays in converted.items():
+        layer = strand.get_layer(ours)
+        targets = (
+            [(layer.forward_layer, arrays["forward"]), (layer.backward_layer, arrays["backward"])]
+            if ours == "bilstm"
+            else [(layer, arrays)]
+        )
+        for target, values in targets:
+            want = [tuple(v.shape) for v in target.get_weights()]
+            got = [tuple(np.shape(v)) for v in values]
+            if want != got:
+                raise FactorNetError(
+                    f"{path}: weights of {arch.layer_map[ours]} have shapes {got} but model.json implies "
+                    f"{want} — the weights do not fit the architecture"
+                )
+            target.set_weights(values)
+
+
+# --------------------------------------------------------------------------------------- import
+@dataclass
+class ImportResult:
+    card: dict
+    n_weights: int
+    weights_file: Path
+
+
+def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> dict:
+    """The FactorNet card of an imported model (same keys as :mod:`factornet_core.training` writes)."""
+    from factornet_core import intervals
+    from factornet_core.annotations import FEATURES
+
+    cfg = arch.config
+    gencode = "gencode" in legacy.features
+    meta = "meta" in legacy.features
+    return {
+        "kind": "factornet",
+        "mode": "single-task" if cfg.n_tasks == 1 else "multi-task",
+        "config": cfg.to_dict(),
+        "track_names": list(cfg.track_names),
+        "tfs": list(legacy.tfs),
+        "seq_len": cfg.seq_len,
+        "bin_size": intervals.BIN_SIZE,
+        "bin_stride": intervals.BIN_STRIDE,
+        "features": {"expression": meta, "gencode": gencode},
+        # no PCA basis exists for the original expression PCs: a cell type's values must be given
+        # (the original data/<CELL>/meta.txt, 'value name' lines)
+        "expression_source": "meta_values" if meta else None,
+        "metadata_names": list(legacy.meta_names) + (list(FEATURES) if gencode else []),
+        "chrom_naming": "ucsc",
+        "training": {},
+        "provenance": {
+            "created_by": PROVENANCE,
+            "imported_by": f"factornet {__version__} import-legacy",
+            "source_folder": legacy.folder.name,
+            "weights_file": legacy.weights.name,
+            "keras_version": arch.keras_version,
+            "genome": "hg19",
+            "license": "FactorNet (Quang & Xie), MIT licence, github.com/uci-cbcl/FactorNet",
+        },
+    }
+
+
+def import_legacy(
+    folder: str | os.PathLike, out_path: str | os.PathLike, weights: str | os.PathLike | None = None
+) -> ImportResult:
+    """Convert an original FactorNet model folder to one ``.keras`` file with a complete card."""
+    from factornet_core.model import build_model
+    from factornet_core.modelfile import save_model
+
+    out_path = Path(out_path)
+    if out_path.suffix != ".keras":
+        raise FactorNetError(f"model file name must end in .keras, got {out_path.name!r}")
+    legacy = read_folder(folder, weights)
+    arch = parse_architecture(legacy)
+    converted = convert_weights(arch, read_weights(legacy.weights), legacy.weights)
+    model = build_model(arch.config)
+    _set_weights(model, arch, converted, legacy.weights)
+    card = build_card(legacy, arch)
+    save_model(model, card, out_path)
+    return ImportResult(card, int(model.count_params()), legacy.weights)
