@@ -59,6 +59,11 @@ class Genome:
             )
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
             raise FactorNetError(f"cannot index genome FASTA {str(path)!r}: {exc}") from None
+        except ImportError as exc:  # pyfaidx needs Biopython for bgzip and raises ImportError without it
+            raise FactorNetError(
+                f"cannot read bgzip-compressed genome {str(path)!r}: {exc} "
+                f"(or decompress it: 'gunzip -c {self.path.name} > {self.path.stem}')"
+            ) from None
         except PermissionError:
             raise FactorNetError(
                 f"cannot write the index {str(path)}.fai: make the folder writable or run 'samtools faidx' first"

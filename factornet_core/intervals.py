@@ -178,6 +178,8 @@ class Coverage:
     def covered_before(self, x: np.ndarray) -> np.ndarray:
         """Covered bp in ``[0, x)`` for each position in ``x``."""
         x = np.asarray(x, dtype=np.int64)
+        if self.starts.size == 0:  # no intervals: nothing covered (and nothing to index)
+            return np.zeros(x.shape, dtype=np.int64)
         k = np.searchsorted(self.starts, x, side="right") - 1
         inside = np.where(
             k >= 0, np.minimum(x, self.ends[np.maximum(k, 0)]) - self.starts[np.maximum(k, 0)], 0

@@ -31,7 +31,10 @@ class TrackSet:
         for name, path in zip(self.names, self.paths):
             if not path.is_file():
                 raise FactorNetError(f"bigWig for track {name!r}: {str(path)!r} does not exist")
-            handle = pyBigWig.open(str(path))
+            try:
+                handle = pyBigWig.open(str(path))
+            except RuntimeError:  # pyBigWig raises on a file that is not bigWig/bigBed at all
+                handle = None
             if handle is None or not handle.isBigWig():
                 raise FactorNetError(f"track {name!r}: {str(path)!r} is not a readable bigWig file")
             self._handles.append(handle)

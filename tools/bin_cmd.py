@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from factornet_tools import common
-
 from factornet_core import FactorNetError
 from factornet_core.binning import PeakFiles, run_bin
 from factornet_core.genome import Genome, read_chrom_sizes
 from factornet_core.samplesheet import read_samplesheet
+from factornet_tools import common
 
 
 def register(sub) -> None:

@@ -1,0 +1,100 @@
+"""Shared fixtures: tiny FASTA / bigWig / BED builders writing into ``tmp_path``.
+
+Each fixture returns a function, so a test builds exactly the files it needs::
+
+    fa = make_fasta({"chr1": "ACGT" * 100})
+    bw = make_bigwig({"chr1": np.arange(400.0)})        # NaN = no data at that base
+    bed = make_bed([("chr1", 10, 20)], name="peaks.bed.gz")
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyBigWig
+import pytest
+
+
+def write_fasta(path: Path, records: Mapping[str, str], width: int = 60) -> Path:
+    """Plain FASTA with ``width``-column lines (no index: pyfaidx makes the .fai)."""
+    with open(path, "w") as handle:
+        for name, seq in records.items():
+            handle.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                handle.write(seq[i : i + width] + "\n")
+    return path
+
+
+def write_bigwig(
+    path: Path, signals: Mapping[str, np.ndarray], chrom_sizes: Mapping[str, int] | None = None
+) -> Path:
+    """Per-base values → bigWig; NaN bases are left out (read back as 'no data')."""
+    sizes = chrom_sizes or {c: len(v) for c, v in signals.items()}
+    bw = pyBigWig.open(str(path), "w")
+    try:
+        bw.addHeader([(c, int(n)) for c, n in sizes.items()])
+        for chrom in sizes:
+            values = np.asarray(signals.get(chrom, []), dtype=np.float64)
+            pos = np.flatnonzero(~np.isnan(values))
+            if pos.size:
+                bw.addEntries(chrom, pos.tolist(), values=values[pos].tolist(), span=1)
+    finally:
+        bw.close()
+    return path
+
+
+def write_bed(path: Path, rows: Sequence[Sequence[object]]) -> Path:
+    """Headerless BED (gzip when the name ends in .gz)."""
+    text = "".join("\t".join(str(f) for f in row) + "\n" for row in rows)
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def make_fasta(tmp_path) -> Callable[..., Path]:
+    def make(records: Mapping[str, str], name: str = "genome.fa", width: int = 60) -> Path:
+        return write_fasta(tmp_path / name, records, width)
+
+    return make
+
+
+@pytest.fixture
+def make_bigwig(tmp_path) -> Callable[..., Path]:
+    def make(
+        signals: Mapping[str, np.ndarray],
+        name: str = "track.bw",
+        chrom_sizes: Mapping[str, int] | None = None,
+    ) -> Path:
+        return write_bigwig(tmp_path / name, signals, chrom_sizes)
+
+    return make
+
+
+@pytest.fixture
+def make_bed(tmp_path) -> Callable[..., Path]:
+    def make(rows: Sequence[Sequence[object]], name: str = "regions.bed") -> Path:
+        return write_bed(tmp_path / name, rows)
+
+    return make
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240611)
+
+
+@pytest.fixture
+def random_dna(rng) -> Callable[..., str]:
+    """Random sequence over ``alphabet`` (default: both cases and N)."""
+
+    def make(n: int, alphabet: str = "ACGTacgtN") -> str:
+        return "".join(rng.choice(list(alphabet), n))
+
+    return make

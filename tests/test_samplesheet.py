@@ -1,0 +1,196 @@
+"""factornet_core.samplesheet: the TSV samplesheet and the original FactorNet folder layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from factornet_core.errors import FactorNetError
+from factornet_core.samplesheet import read_samplesheet, write_samplesheet
+
+HEADER = "cell_type\tkind\tname\tpath\n"
+
+
+def _touch(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x\n")
+
+
+def _sheet(folder: Path, body: str, header: str = HEADER) -> Path:
+    path = folder / "samples.tsv"
+    path.write_text(header + body)
+    return path
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    _touch(
+        tmp_path,
+        "HepG2.dnase.bw",
+        "shared/map.bw",
+        "K562.dnase.bw",
+        "HepG2.CTCF.cons.bed.gz",
+        "HepG2.CTCF.relaxed.bed.gz",
+        "K562.CTCF.cons.bed.gz",
+        "HepG2.REST.cons.bed.gz",
+        "HepG2.expr.tsv",
+        "K562.expr.tsv",
+        "HepG2.CTCF.labels.tsv.gz",
+    )
+    return tmp_path
+
+
+GOOD = (
+    "# comment line\n"
+    "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\n"
+    "HepG2\ttrack\tMAPABILITY\tshared/map.bw\n"
+    "HepG2\tconservative\tCTCF\tHepG2.CTCF.cons.bed.gz\n"
+    "HepG2\trelaxed\tCTCF\tHepG2.CTCF.relaxed.bed.gz\n"
+    "HepG2\tconservative\tREST\tHepG2.REST.cons.bed.gz\n"
+    "HepG2\tlabels\tCTCF\tHepG2.CTCF.labels.tsv.gz\n"
+    "HepG2\texpression\t.\tHepG2.expr.tsv\n"
+    "\n"
+    "K562\ttrack\tMAPABILITY\tshared/map.bw\n"  # other order: the first cell type's order wins
+    "K562\ttrack\tDNASE\tK562.dnase.bw\n"
+    "K562\tconservative\tCTCF\tK562.CTCF.cons.bed.gz\n"
+    "K562\texpression\t.\tK562.expr.tsv\n"
+)
+
+
+def test_good_sheet_with_relative_paths(data, monkeypatch, tmp_path_factory):
+    path = _sheet(data, GOOD)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # paths are relative to the sheet, not the cwd
+    sheet = read_samplesheet(path)
+    assert list(sheet.cells) == ["HepG2", "K562"]
+    assert sheet.track_names == ["DNASE", "MAPABILITY"]
+    assert sheet.tfs == ["CTCF", "REST"]
+    assert sheet.cells_with_tf("CTCF") == ["HepG2", "K562"]
+    assert sheet.cells_with_tf("REST") == ["HepG2"]
+    hep, k562 = sheet.cell("HepG2"), sheet.cell("K562")
+    assert hep.tracks == {"DNASE": data / "HepG2.dnase.bw", "MAPABILITY": data / "shared" / "map.bw"}
+    assert list(k562.tracks) == ["DNASE", "MAPABILITY"]
+    assert k562.tracks["DNASE"] == data / "K562.dnase.bw"
+    assert hep.relaxed == {"CTCF": data / "HepG2.CTCF.relaxed.bed.gz"}
+    assert hep.labels == {"CTCF": data / "HepG2.CTCF.labels.tsv.gz"}
+    assert hep.expression == data / "HepG2.expr.tsv"
+    assert hep.tfs == ["CTCF", "REST"] and k562.relaxed == {}
+    with pytest.raises(
+        FactorNetError, match=r"cell type 'GM12878' is not in samplesheet .*\(it has: HepG2, K562\)"
+    ):
+        sheet.cell("GM12878")
+
+
+def test_write_samplesheet_round_trip(data):
+    rows = [("C", "track", "DNASE", "HepG2.dnase.bw"), ("C", "conservative", "CTCF", "K562.CTCF.cons.bed.gz")]
+    write_samplesheet(data / "w.tsv", rows)
+    assert (data / "w.tsv").read_text() == HEADER + "".join("\t".join(r) + "\n" for r in rows)
+    sheet = read_samplesheet(data / "w.tsv")
+    assert sheet.cells["C"].conservative == {"CTCF": data / "K562.CTCF.cons.bed.gz"}
+
+
+@pytest.mark.parametrize(
+    "header, body, message",
+    [
+        (
+            "cell_type\tkind\tpath\n",
+            "HepG2\ttrack\tHepG2.dnase.bw\n",
+            r"samples.tsv:1: missing column\(s\) name; the header must be: cell_type kind name path",
+        ),
+        (
+            HEADER,
+            "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nHepG2\ttrack\tDNASE\tK562.dnase.bw\n",
+            r"samples.tsv:3: duplicate entry track 'DNASE' for cell type 'HepG2'",
+        ),
+        (
+            HEADER,
+            "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nK562\ttrack\tDNASE\tK562.dnase.bw\n"
+            "K562\ttrack\tMAPABILITY\tshared/map.bw\n",
+            r"cell type 'K562' has tracks \['DNASE', 'MAPABILITY'\] but 'HepG2' has \['DNASE'\]: "
+            "every cell type needs the same track names",
+        ),
+        (
+            HEADER,
+            "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nHepG2\tpeaks\tCTCF\tHepG2.CTCF.cons.bed.gz\n",
+            r"samples.tsv:3: kind 'peaks' is not one of track, conservative, relaxed, expression, labels",
+        ),
+        (
+            HEADER,
+            "HepG2\ttrack\tDNASE\tnot_there.bw\n",
+            r"samples.tsv:2: file 'not_there.bw' does not exist \(paths are relative to the samplesheet\)",
+        ),
+        (
+            HEADER,
+            "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nHepG2\trelaxed\tCTCF\tHepG2.CTCF.relaxed.bed.gz\n",
+            r"cell type 'HepG2' has relaxed peaks for CTCF but no conservative peaks",
+        ),
+        (
+            HEADER,
+            "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nHepG2\tconservative\tCTCF\n",
+            r"samples.tsv:3: expected 4 tab-separated fields, got 3",
+        ),
+        (
+            HEADER,
+            "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nHepG2\texpression\t.\tHepG2.expr.tsv\n"
+            "K562\ttrack\tDNASE\tK562.dnase.bw\n",
+            r"cell type\(s\) K562 lack an expression table while others have one",
+        ),
+        (
+            HEADER,
+            "HepG2\tconservative\tCTCF\tHepG2.CTCF.cons.bed.gz\n",
+            "cell type 'HepG2' has no track rows",
+        ),
+        (HEADER, "", "samples.tsv: no cell types"),
+        ("", "", "samples.tsv: empty"),
+    ],
+)
+def test_bad_sheets_each_give_a_helpful_error(data, header, body, message):
+    with pytest.raises(FactorNetError, match=message):
+        read_samplesheet(_sheet(data, body, header))
+
+
+def test_missing_files_allowed_without_check(data):
+    sheet = read_samplesheet(_sheet(data, "C\ttrack\tDNASE\tlater.bw\n"), check_files=False)
+    assert sheet.cells["C"].tracks == {"DNASE": data / "later.bw"}
+    with pytest.raises(FactorNetError, match="does not exist"):
+        read_samplesheet(data / "no_sheet.tsv")
+
+
+def test_legacy_folder_layout(tmp_path):
+    (tmp_path / "bigwig.txt").write_text("DNASE\nMAPABILITY\n")
+    (tmp_path / "chip.txt").write_text("HepG2\tCTCF\nK562\tCTCF\n\n")
+    _touch(
+        tmp_path,
+        "HepG2.DNASE.bigWig",
+        "K562.DNASE.bigWig",
+        "MAPABILITY.bigWig",  # shared across cells
+        "ChIPseq.HepG2.CTCF.conservative.train.narrowPeak.gz",
+        "ChIPseq.HepG2.CTCF.relaxed.narrowPeak.gz",
+        "ChIPseq.K562.CTCF.conservative.train.narrowPeak.gz",
+    )
+    sheet = read_samplesheet(tmp_path)
+    assert list(sheet.cells) == ["HepG2", "K562"]
+    assert sheet.track_names == ["DNASE", "MAPABILITY"]
+    assert sheet.tfs == ["CTCF"]
+    hep, k562 = sheet.cells["HepG2"], sheet.cells["K562"]
+    assert hep.tracks == {
+        "DNASE": tmp_path / "HepG2.DNASE.bigWig",
+        "MAPABILITY": tmp_path / "MAPABILITY.bigWig",
+    }
+    assert k562.tracks["MAPABILITY"] == tmp_path / "MAPABILITY.bigWig"
+    assert hep.conservative == {"CTCF": tmp_path / "ChIPseq.HepG2.CTCF.conservative.train.narrowPeak.gz"}
+    assert hep.relaxed == {"CTCF": tmp_path / "ChIPseq.HepG2.CTCF.relaxed.narrowPeak.gz"}
+    assert k562.relaxed == {}
+
+
+def test_legacy_folder_errors(tmp_path):
+    with pytest.raises(FactorNetError, match="bigwig.txt is missing"):
+        read_samplesheet(tmp_path)
+    (tmp_path / "bigwig.txt").write_text("DNASE\n")
+    (tmp_path / "chip.txt").write_text("HepG2 CTCF extra\n")
+    with pytest.raises(FactorNetError, match=r"chip.txt:1: expected '<CELL> <TF>'"):
+        read_samplesheet(tmp_path)
+    (tmp_path / "chip.txt").write_text("HepG2\tCTCF\n")
+    with pytest.raises(FactorNetError, match="DNASE.bigWig is missing"):
+        read_samplesheet(tmp_path)
