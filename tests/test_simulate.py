@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pyBigWig
 import pytest
-from factornet_tools import cli
 
 from factornet_core import intervals, simulate
 from factornet_core.genome import Genome, read_chrom_sizes
 from factornet_core.samplesheet import read_samplesheet
 from factornet_core.tracks import TrackSet
+from factornet_tools import cli
 
 SMALL = dict(n_chroms=2, chrom_length=200_000, n_cells=3, tfs=("CTCF", "GABPA"))
 
