@@ -24,6 +24,7 @@ class DemoResult:
     metrics: list[dict] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     table: object = None  # pandas DataFrame of the metrics rows
+    best_motif_match: tuple[str, str, float] | None = None
 
 
 def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 8, log=lambda msg: None) -> DemoResult:
@@ -69,7 +70,8 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 8, log=lam
             exclude_chroms=[test_chrom],
             valid_cell="CellB",
             epochs=epochs,
-            patience=3,
+            patience=4,
+            negatives=3,
             seed=s,
             **DEMO_ARCH,
         )
@@ -99,23 +101,29 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 8, log=lam
         )
     (out / "demo_metrics.json").write_text(json.dumps(result.metrics, indent=1))
 
-    log("7/7 interpret: kernel motifs and a saliency map")
-    from factornet_core import motifs, saliency
+    log("7/7 interpret: kernel motifs (vs the planted motifs) and a saliency map of a bound site")
+    from factornet_core import intervals, motifs, saliency
 
-    motifs.run_motifs(
-        out / f"CTCF.seed{seed}.keras",
+    model = out / f"CTCF.seed{seed}.keras"
+    summary = motifs.interpret_motifs(
+        model,
         genome,
         cells[train_cell].tracks,
+        cells[train_cell].conservative["CTCF"],
         out / "motifs",
-        peaks=cells[train_cell].conservative["CTCF"],
-        known=sim.motifs if hasattr(sim, "motifs") else None,
+        peaks=True,
+        known=sim.motifs,
+        sequence_only=True,
     )
-    saliency.run_saliency(
-        out / f"CTCF.seed{seed}.keras",
-        genome,
-        cells[target_cell].tracks,
-        out / "saliency",
-        peaks=cells[target_cell].conservative["CTCF"],
-        max_regions=1,
+    if summary.known_matches is not None and len(summary.known_matches):
+        best = summary.known_matches.sort_values("similarity", ascending=False).iloc[0]
+        result.best_motif_match = (str(best["kernel"]), str(best["known_motif"]), float(best["similarity"]))
+        log(f"    best kernel match: {best['kernel']} ~ {best['known_motif']} (r = {best['similarity']:.2f})")
+    target_peaks = intervals.read_bed(cells[target_cell].conservative["CTCF"], what="narrowPeak")
+    on_test = target_peaks[target_peaks["chrom"] == test_chrom].head(1)
+    site = out / "saliency_site.bed"
+    site.write_text("".join(f"{r.chrom}\t{r.start}\t{r.end}\n" for r in on_test.itertuples()))
+    saliency.interpret_saliency(
+        model, genome, cells[target_cell].tracks, site, out / "saliency", positive_only=True
     )
     return result

@@ -45,7 +45,9 @@ SLOT = 1_200  # one regulatory element per slot: peaks (≤ 400 bp) and DNase pe
 KINDS = ("bound", "weak", "decoy_closed", "open_nomotif", "decoy_motif")
 # elements per Mb per TF (bound = sites_per_mb) or per decoy motif / in all, relative to sites_per_mb
 _PER_TF = {"bound": 1.0, "weak": 0.25, "decoy_closed": 0.35}
-_OPEN_NOMOTIF, _PER_DECOY = 0.5, 0.2
+# Open-but-unbound elements outnumber bound sites, as in real cells (most DNase peaks are not bound by a
+# given TF): without that, accessibility alone would look like binding.
+_OPEN_NOMOTIF, _PER_DECOY = 1.5, 0.4
 _AMPLITUDE = {"bound": 2.0, "weak": 1.1, "open_nomotif": 2.0, "decoy_motif": 2.0, "decoy_closed": 0.0}
 _BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
 

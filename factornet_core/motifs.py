@@ -1,0 +1,607 @@
+"""First-layer kernels as motifs (the seed's Fig. 3B/C, after DeepBind/DanQ).
+
+For every kernel of ``conv_motifs`` (the shared strand model) the subsequences whose **activation**
+reaches ``threshold × the kernel's maximum activation`` are collected and counted into a position
+frequency matrix (A/C/G/T counts; N contributes nothing), then normalised into a PWM.
+
+* Activation = the convolution output **including the bias**, as DeepBind and DanQ used it. Because the
+  cut-off is a positive fraction of a positive maximum, taking the output before or after the ReLU
+  selects exactly the same sites; a kernel whose maximum is ≤ 0 never fires and gets no sites
+  (uniform PWM, ``nsites 0``).
+* Both strands: each scanned span is read as given and as :func:`factornet_core.dna.reverse_strand`
+  (what the Siamese model's second branch sees); a site's letters are those of the strand the kernel
+  read, so a kernel that learnt the reverse complement of a motif reports that reverse complement.
+* Scanned spans: the model-input windows (``seq_len`` bp centred on each region's centre, or on the
+  narrowPeak summit), clipped to the chromosome and merged where they overlap, so no genomic site is
+  counted twice.
+* The convolution is computed in NumPy from the layer's weights (an im2col matrix product, exact up to
+  float32 summation order; ``tests/test_motifs.py`` checks it against the Keras layer).
+
+Track means (e.g. DNase) are averaged over the same sites, per kernel position (profile) and overall.
+Known motifs are matched with a Tomtom-like score: column-wise Pearson correlation averaged over the
+columns of the best ungapped alignment, either strand, with a minimum overlap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from factornet_core import dna, intervals
+from factornet_core.errors import FactorNetError
+from factornet_core.meme import Motif, read_meme, write_meme
+
+SCAN_CHUNK = 20_000  # positions per im2col block: bounds memory for long merged spans
+
+
+# ------------------------------------------------------------------------------------ pure array functions
+def conv_scan(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Valid 1-D convolution of one input with a Conv1D kernel, bias included, no activation.
+
+    Parameters
+    ----------
+    x : (length, channels) float32 model input (one-hot + tracks).
+    weights : (width, channels, n_kernels) Keras Conv1D kernel.
+    bias : (n_kernels,) bias.
+
+    Returns
+    -------
+    (length - width + 1, n_kernels) float32; empty if ``length < width``.
+    """
+    width, channels, n_kernels = weights.shape
+    n_out = x.shape[0] - width + 1
+    if n_out <= 0:
+        return np.zeros((0, n_kernels), dtype=np.float32)
+    flat = np.ascontiguousarray(weights, dtype=np.float32).reshape(width * channels, n_kernels)
+    out = np.empty((n_out, n_kernels), dtype=np.float32)
+    for lo in range(0, n_out, SCAN_CHUNK):
+        hi = min(lo + SCAN_CHUNK, n_out)
+        # (hi - lo, channels, width) view → (hi - lo, width * channels), row order matching ``flat``
+        cols = np.lib.stride_tricks.sliding_window_view(x[lo : hi + width - 1], width, axis=0)
+        cols = cols.transpose(0, 2, 1).reshape(hi - lo, width * channels)
+        out[lo:hi] = cols @ flat
+    out += np.asarray(bias, dtype=np.float32)
+    return out
+
+
+def site_sums(
+    x: np.ndarray, act: np.ndarray, cutoff: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the input windows where each kernel's activation reaches its cut-off.
+
+    Parameters
+    ----------
+    x : (length, channels) input that produced ``act``.
+    act : (length - width + 1, n_kernels) activations (:func:`conv_scan`).
+    cutoff : (n_kernels,) per-kernel activation cut-off; ``inf`` for kernels that never fire.
+
+    Returns
+    -------
+    sums : (n_kernels, width, channels) float64 — channel sums over the sites (counts for one-hot).
+    n : (n_kernels,) int64 — number of sites.
+    """
+    n_kernels = act.shape[1]
+    pos, ker = np.nonzero(act >= cutoff[None, :])
+    sums = np.zeros((n_kernels, width, x.shape[1]), dtype=np.float64)
+    if pos.size == 0:
+        return sums, np.zeros(n_kernels, dtype=np.int64)
+    windows = x[pos[:, None] + np.arange(width)[None, :]].reshape(pos.size, -1).astype(np.float64)
+    member = np.zeros((n_kernels, pos.size), dtype=np.float64)
+    member[ker, np.arange(pos.size)] = 1.0
+    sums += (member @ windows).reshape(sums.shape)
+    return sums, np.bincount(ker, minlength=n_kernels).astype(np.int64)
+
+
+def counts_to_pwm(counts: np.ndarray) -> np.ndarray:
+    """``(..., width, 4)`` counts → probabilities; a column with no counts becomes uniform."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, counts / np.where(total > 0, total, 1.0), 0.25)
+
+
+def information_content(pwm: np.ndarray, per_position: bool = False) -> np.ndarray | float:
+    """Information content in bits against a uniform background: Σ_i (2 + Σ_b p log2 p)."""
+    p = np.asarray(pwm, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    ic = 2.0 + plogp.sum(axis=-1)
+    return ic if per_position else float(ic.sum())
+
+
+def _standardise_columns(pwm: np.ndarray) -> np.ndarray:
+    """Each column (4 values) centred and scaled to unit norm; a constant column becomes 0."""
+    centred = pwm - pwm.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=1, keepdims=True)
+    return np.where(norm > 1e-12, centred / np.where(norm > 1e-12, norm, 1.0), 0.0)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Best ungapped alignment of motif ``b`` against motif ``a``.
+
+    ``offset``: column ``j`` of ``b`` (reverse-complemented first if ``strand == "-"``) lies under column
+    ``j + offset`` of ``a``. ``score``: mean column Pearson correlation over the ``overlap`` columns.
+    """
+
+    score: float
+    offset: int
+    strand: str
+    overlap: int
+
+
+def align_motifs(a: np.ndarray, b: np.ndarray, min_overlap: int = 5) -> Alignment:
+    """Tomtom-like similarity of two PWMs ``(width, 4)``: best mean column correlation, either strand.
+
+    Every ungapped offset with at least ``min(min_overlap, width_a, width_b)`` overlapping columns is
+    tried, for ``b`` and its reverse complement. Ties keep the first found (forward strand, left-most).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    wa, wb = a.shape[0], b.shape[0]
+    need = max(1, min(min_overlap, wa, wb))
+    sa = _standardise_columns(a)
+    best = Alignment(-np.inf, 0, "+", 0)
+    for strand, bb in (("+", b), ("-", b[::-1, ::-1])):
+        corr = sa @ _standardise_columns(bb).T  # (wa, wb) column-pair correlations
+        for offset in range(need - wb, wa - need + 1):
+            lo, hi = max(0, offset), min(wa, offset + wb)
+            rows = np.arange(lo, hi)
+            score = float(corr[rows, rows - offset].mean())
+            if score > best.score + 1e-12:
+                best = Alignment(score, offset, strand, hi - lo)
+    return best
+
+
+# ----------------------------------------------------------------------------------------- results
+@dataclass
+class KernelMotifs:
+    """What the kernel scan found.
+
+    counts : (k, width, 4) base counts at the activating sites (N excluded).
+    n_sites : (k,) number of activating sites (both strands).
+    max_activation : (k,) largest activation seen (conv output incl. bias).
+    track_profile : (k, width, n_tracks) mean track value per kernel position over the sites (NaN: no sites).
+    track_mean : (k, n_tracks) mean over sites and positions.
+    background_mean : (n_tracks,) mean track value over all scanned positions (for comparison).
+    """
+
+    counts: np.ndarray
+    n_sites: np.ndarray
+    max_activation: np.ndarray
+    track_profile: np.ndarray
+    track_mean: np.ndarray
+    background_mean: np.ndarray
+    track_names: tuple[str, ...]
+    threshold: float
+
+    @property
+    def pwms(self) -> np.ndarray:
+        return counts_to_pwm(self.counts)
+
+    @property
+    def names(self) -> list[str]:
+        digits = max(2, len(str(self.counts.shape[0] - 1)))
+        return [f"kernel_{i:0{digits}d}" for i in range(self.counts.shape[0])]
+
+    def information(self) -> np.ndarray:
+        return np.array([information_content(p) if n else 0.0 for p, n in zip(self.pwms, self.n_sites)])
+
+    def meme_motifs(self) -> list[Motif]:
+        return [Motif(name, "", pwm, int(n)) for name, pwm, n in zip(self.names, self.pwms, self.n_sites)]
+
+
+def scan_kernels(
+    spans: Iterable[np.ndarray] | Callable[[], Iterable[np.ndarray]],
+    weights: np.ndarray,
+    bias: np.ndarray,
+    track_names: Sequence[str],
+    threshold: float = 0.5,
+    sequence_only: bool = False,
+) -> KernelMotifs:
+    """Kernel motifs from input spans, both strands.
+
+    Parameters
+    ----------
+    spans : the inputs ``(length_i, 4 + n_tracks) float32`` (lengths may differ), or a function
+        returning a fresh iterator over them (two passes are made: maximum, then sites; a function lets
+        the caller re-read files instead of holding every span in memory).
+    weights, bias : the ``conv_motifs`` kernel ``(width, 4 + n_tracks, k)`` and bias ``(k,)``.
+    threshold : fraction of each kernel's maximum activation a site must reach, in (0, 1].
+    sequence_only : activations from the DNA channels only (track weights set to 0). Track weights
+        can keep a sequence detector below zero on real inputs (e.g. a negative weight on a constant
+        mapability track); this view shows what the kernel's DNA part detects. Track means are still
+        taken from the real tracks.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise FactorNetError(f"--threshold must be in (0, 1], got {threshold}")
+    width, channels, n_kernels = weights.shape
+    track_names = tuple(track_names)
+    if channels != 4 + len(track_names):
+        raise FactorNetError(f"the kernel has {channels} channels, expected 4 + {len(track_names)} tracks")
+    if sequence_only:
+        weights = np.array(weights, copy=True)
+        weights[:, 4:, :] = 0.0
+
+    def strands() -> Iterator[np.ndarray]:
+        for x in spans() if callable(spans) else spans:
+            if x.shape[1] != channels:
+                raise FactorNetError(f"input has {x.shape[1]} channels, the model {channels}")
+            yield x
+            yield dna.reverse_strand(x, track_names)
+
+    peak = np.full(n_kernels, -np.inf)
+    track_sum = np.zeros(len(track_names))
+    n_positions = 0
+    for i, x in enumerate(strands()):
+        act = conv_scan(x, weights, bias)
+        if act.shape[0]:
+            peak = np.maximum(peak, act.max(axis=0))
+        if i % 2 == 0:  # forward strand only: each position once
+            track_sum += x[:, 4:].sum(axis=0, dtype=np.float64)
+            n_positions += x.shape[0]
+    if n_positions == 0 or not np.isfinite(peak).any():
+        raise FactorNetError(
+            f"no region is long enough to scan with {width} bp kernels: give regions inside the genome"
+        )
+    # a kernel whose best activation is ≤ 0 never passes its ReLU: no sites
+    cutoff = np.where(peak > 0, threshold * peak, np.inf)
+    sums = np.zeros((n_kernels, width, channels))
+    n_sites = np.zeros(n_kernels, dtype=np.int64)
+    for x in strands():
+        s, n = site_sums(x, conv_scan(x, weights, bias), cutoff, width)
+        sums += s
+        n_sites += n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile = sums[:, :, 4:] / n_sites[:, None, None]
+    profile[n_sites == 0] = np.nan
+    return KernelMotifs(
+        counts=sums[:, :, :4],
+        n_sites=n_sites,
+        max_activation=peak,
+        track_profile=profile,
+        track_mean=profile.mean(axis=1),
+        background_mean=track_sum / n_positions,
+        track_names=track_names,
+        threshold=threshold,
+    )
+
+
+def match_known(
+    found: Mapping[str, np.ndarray], known: Mapping[str, Motif], min_overlap: int = 5
+) -> pd.DataFrame:
+    """Best known motif for every found motif (``name → (width, 4) PWM``), by :func:`align_motifs`.
+
+    Columns: ``kernel, known_motif, known_alt_name, similarity, offset, strand, overlap``.
+    """
+    rows = []
+    for name, pwm in found.items():
+        best, best_motif = None, None
+        for motif in known.values():
+            al = align_motifs(pwm, motif.pwm, min_overlap)
+            if best is None or al.score > best.score + 1e-12:
+                best, best_motif = al, motif
+        rows.append(
+            {
+                "kernel": name,
+                "known_motif": best_motif.name,
+                "known_alt_name": best_motif.alt_name or ".",
+                "similarity": round(best.score, 6),
+                "offset": best.offset,
+                "strand": best.strand,
+                "overlap": best.overlap,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------- regions
+@dataclass
+class Regions:
+    """Regions to interpret: ``chrom, start, end, name, centre`` (centre = summit for narrowPeak)."""
+
+    table: pd.DataFrame
+    path: str
+
+
+def read_regions(path: str | os.PathLike, peaks: bool = False) -> Regions:
+    """BED regions (centre = midpoint) or narrowPeak peaks (centre = start + summit when given).
+
+    narrowPeak rows are ordered by ``signalValue`` (column 7), strongest first, so ``--max-regions``
+    keeps the strongest peaks; BED rows keep file order.
+    """
+    what = "narrowPeak" if peaks else "regions BED"
+    df = intervals.read_bed(path, what=what, allow_empty=True)
+    if df.empty:
+        raise FactorNetError(f"{path}: no regions in the {what} file: give at least one interval")
+    centre = (df["start"] + df["end"]) // 2
+    if peaks:
+        signal, summit = [], []
+        for line in intervals.read_text_lines(path):
+            if not line or line[0] == "#" or line.startswith(("track", "browser")):
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            signal.append(_float(fields[6]) if len(fields) > 6 else np.nan)
+            summit.append(_float(fields[9]) if len(fields) > 9 else np.nan)
+        summit = np.asarray(summit)
+        ok = np.isfinite(summit) & (summit >= 0)
+        centre = np.where(ok, df["start"].to_numpy() + np.where(ok, summit, 0).astype(np.int64), centre)
+        df = df.assign(centre=centre, _signal=np.nan_to_num(np.asarray(signal), nan=-np.inf))
+        df = df.sort_values("_signal", ascending=False, kind="stable").drop(columns="_signal")
+        df = df.reset_index(drop=True)
+    else:
+        df = df.assign(centre=centre.to_numpy())
+    return Regions(df, str(path))
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def centred_windows(regions: pd.DataFrame, seq_len: int) -> pd.DataFrame:
+    """``seq_len`` windows centred on each region's ``centre`` (``chrom, start, end``; may pass the ends)."""
+    start = regions["centre"].to_numpy(np.int64) - seq_len // 2
+    return pd.DataFrame({"chrom": regions["chrom"].to_numpy(), "start": start, "end": start + seq_len})
+
+
+def merged_spans(windows: pd.DataFrame, chrom_sizes: Mapping[str, int]) -> pd.DataFrame:
+    """Windows clipped to their chromosome and merged where they overlap or touch (genome order)."""
+    rows = []
+    for chrom in [c for c in chrom_sizes if c in set(windows["chrom"])]:
+        sub = windows[windows["chrom"] == chrom]
+        lo = np.clip(sub["start"].to_numpy(), 0, chrom_sizes[chrom])
+        hi = np.clip(sub["end"].to_numpy(), 0, chrom_sizes[chrom])
+        order = np.argsort(lo, kind="stable")
+        cur_lo = cur_hi = None
+        for s, e in zip(lo[order], hi[order]):
+            if cur_hi is not None and s <= cur_hi:
+                cur_hi = max(cur_hi, e)
+                continue
+            if cur_hi is not None and cur_hi > cur_lo:
+                rows.append((chrom, cur_lo, cur_hi))
+            cur_lo, cur_hi = s, e
+        if cur_hi is not None and cur_hi > cur_lo:
+            rows.append((chrom, cur_lo, cur_hi))
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+# ------------------------------------------------------------------------------------- shared set-up
+@dataclass
+class Inputs:
+    """A loaded model with the genome and tracks it is applied to (the card checked against both)."""
+
+    loaded: object  # LoadedModel
+    genome: object  # Genome
+    trackset: object  # TrackSet
+    reader: object  # WindowReader
+
+    def close(self) -> None:
+        self.trackset.close()
+        self.genome.close()
+
+
+def check_track_names(card: dict, names: Sequence[str]) -> None:
+    want = list(card["track_names"])
+    if sorted(want) != sorted(names):
+        raise FactorNetError(
+            f"the model was trained on tracks {want}, the inputs give {list(names)}: "
+            "provide tracks with exactly these names"
+        )
+
+
+def open_inputs(
+    model_path: str | os.PathLike,
+    genome_path: str | os.PathLike,
+    tracks: Mapping[str, str | os.PathLike],
+    regions: Regions,
+) -> tuple[Inputs, pd.DataFrame]:
+    """Check card ↔ tracks ↔ genome ↔ regions before any work; load the model.
+
+    Returns the opened inputs and the regions on the genome (outside the genome is an error).
+    """
+    from factornet_core.genome import Genome
+    from factornet_core.modelfile import load_model, read_card
+    from factornet_core.predict import check_chrom_naming
+    from factornet_core.tracks import TrackSet
+    from factornet_core.windows import WindowReader
+
+    card = read_card(model_path)
+    check_track_names(card, list(tracks))
+    genome = Genome(genome_path)
+    try:
+        sizes = genome.chrom_sizes
+        check_chrom_naming(card, sizes)
+        table = regions.table
+        unknown = sorted(set(table["chrom"]) - set(sizes))
+        if unknown:
+            raise FactorNetError(
+                f"{regions.path}: region chromosome {unknown[0]!r} is not in the genome "
+                f"({len(unknown)} unknown in all): regions must lie inside the genome"
+            )
+        intervals.check_in_genome(table, sizes, regions.path, what="region")
+        trackset = TrackSet({name: tracks[name] for name in card["track_names"]})
+        trackset.check_chroms({c: sizes[c] for c in dict.fromkeys(table["chrom"])})
+        loaded = load_model(model_path)
+        reader = WindowReader(genome, trackset, int(card["seq_len"]), int(card.get("bin_size", 200)))
+    except BaseException:
+        genome.close()
+        raise
+    return Inputs(loaded, genome, trackset, reader), table
+
+
+@contextlib.contextmanager
+def atomic_folder(out_dir: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder; it becomes ``out_dir`` only if the block succeeds.
+
+    An existing non-empty ``out_dir`` is refused unless ``force`` (then replaced as a whole).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FactorNetError(f"--out-dir {str(out_dir)!r} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise FactorNetError(
+            f"output folder {str(out_dir)!r} exists and is not empty: use --force to replace it"
+        )
+    parent = out_dir.parent
+    if not parent.is_dir():
+        raise FactorNetError(f"parent folder {str(parent)!r} of --out-dir does not exist")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=parent))
+    except PermissionError:
+        raise FactorNetError(f"folder {str(parent)!r} is not writable") from None
+    try:
+        yield tmp
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)
+        if out_dir.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=parent))
+            os.replace(out_dir, old / "x")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a region name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "region"
+
+
+# ------------------------------------------------------------------------------------------ entry point
+@dataclass
+class MotifSummary:
+    out_dir: Path
+    n_regions: int
+    n_spans: int
+    scanned_bp: int
+    motifs: KernelMotifs
+    known_matches: pd.DataFrame | None
+
+
+def interpret_motifs(
+    model_path: str | os.PathLike,
+    genome_path: str | os.PathLike,
+    tracks: Mapping[str, str | os.PathLike],
+    regions_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    peaks: bool = False,
+    known: str | os.PathLike | None = None,
+    threshold: float = 0.5,
+    max_regions: int | None = None,
+    min_overlap: int = 5,
+    sequence_only: bool = False,
+    force: bool = False,
+) -> MotifSummary:
+    """``factornet interpret motifs``: kernel PWMs, logos, track profiles and known-motif matches.
+
+    Writes into ``out_dir`` (all or nothing): ``kernels.meme``, ``kernels.tsv``,
+    ``kernel_track_profiles.tsv`` (+ ``.png``), ``kernels_heatmap.png``, ``logos/kernel_XX.png`` and,
+    with ``known``, ``known_matches.tsv``.
+    """
+    from factornet_core import logos
+    from factornet_core.model import strand_model
+
+    if not 0.0 < threshold <= 1.0:
+        raise FactorNetError(f"--threshold must be in (0, 1], got {threshold}")
+    if max_regions is not None and max_regions < 1:
+        raise FactorNetError(f"--max-regions must be ≥ 1, got {max_regions}")
+    known_motifs = read_meme(known) if known is not None else None
+    regions = read_regions(regions_path, peaks=peaks)
+    if max_regions is not None:
+        regions.table = regions.table.head(max_regions)
+    inputs, table = open_inputs(model_path, genome_path, tracks, regions)
+    try:
+        card = inputs.loaded.card
+        weights, bias = strand_model(inputs.loaded.model).get_layer("conv_motifs").get_weights()
+        spans = merged_spans(centred_windows(table, int(card["seq_len"])), inputs.genome.chrom_sizes)
+
+        def read_spans() -> Iterator[np.ndarray]:
+            for row in spans.itertuples(index=False):
+                yield inputs.reader.region(row.chrom, int(row.start), int(row.end))
+
+        found = scan_kernels(read_spans, weights, bias, card["track_names"], threshold, sequence_only)
+    finally:
+        inputs.close()
+
+    names = found.names
+    ic = found.information()
+    matches = None
+    if known_motifs is not None:
+        matches = match_known(
+            {n: p for n, p, k in zip(names, found.pwms, found.n_sites) if k > 0}, known_motifs, min_overlap
+        )
+    table_out = kernel_table(found, ic, matches)
+    with atomic_folder(out_dir, force) as tmp:
+        write_meme(tmp / "kernels.meme", found.meme_motifs())
+        table_out.to_csv(tmp / "kernels.tsv", sep="\t", index=False, float_format="%.6g", na_rep="NA")
+        profile_table(found).to_csv(
+            tmp / "kernel_track_profiles.tsv", sep="\t", index=False, float_format="%.6g", na_rep="NA"
+        )
+        if matches is not None:
+            matches.to_csv(tmp / "known_matches.tsv", sep="\t", index=False, float_format="%.6g")
+        (tmp / "logos").mkdir()
+        for name, pwm, n, info in zip(names, found.pwms, found.n_sites, ic):
+            logos.save_pwm_logo(tmp / "logos" / f"{name}.png", pwm, f"{name}  IC {info:.1f} bits  n={n}")
+        logos.save_kernel_heatmap(tmp / "kernels_heatmap.png", table_out, list(found.track_names))
+        logos.save_track_profiles(
+            tmp / "kernel_track_profiles.png", names, found.track_profile, list(found.track_names), ic
+        )
+    return MotifSummary(
+        Path(out_dir), len(table), len(spans), int((spans["end"] - spans["start"]).sum()), found, matches
+    )
+
+
+def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per kernel: IC, sites, maximum activation, mean track values (sites and background)."""
+    df = pd.DataFrame(
+        {
+            "kernel": found.names,
+            "information_content": np.round(ic, 4),
+            "n_sites": found.n_sites,
+            "max_activation": found.max_activation,
+            "consensus": [_consensus(p) if n else "." for p, n in zip(found.pwms, found.n_sites)],
+        }
+    )
+    for j, track in enumerate(found.track_names):
+        df[f"mean_{track}"] = found.track_mean[:, j]
+        df[f"background_{track}"] = found.background_mean[j]
+    if matches is not None:
+        m = matches.set_index("kernel")
+        df["known_motif"] = df["kernel"].map(m["known_motif"]).fillna(".")
+        df["known_similarity"] = df["kernel"].map(m["similarity"])
+    return df
+
+
+def profile_table(found: KernelMotifs) -> pd.DataFrame:
+    """Long format ``kernel, track, position, mean`` of the per-position track means."""
+    k, width, n_tracks = found.track_profile.shape
+    return pd.DataFrame(
+        {
+            "kernel": np.repeat(found.names, width * n_tracks),
+            "track": np.tile(np.repeat(list(found.track_names), width), k),
+            "position": np.tile(np.arange(width), k * n_tracks),
+            "mean": found.track_profile.transpose(0, 2, 1).reshape(-1),
+        }
+    )
+
+
+def _consensus(pwm: np.ndarray) -> str:
+    """Most likely base per column; lower case where it has less than half the probability."""
+    best = np.asarray(list(dna.ALPHABET))[pwm.argmax(axis=1)]
+    return "".join(b if p >= 0.5 else b.lower() for b, p in zip(best, pwm.max(axis=1)))
