@@ -136,12 +136,40 @@ def draw_negatives(
 
 @dataclass
 class PeakSet:
-    """Conservative peaks of one (cell type, TF) on the sampled chromosomes, plus what negatives avoid."""
+    """Conservative peaks of one (cell type, TF) on the sampled chromosomes, plus what negatives avoid.
+
+    ``open_chrom``/``open_start``: optional pool of accessible, unbound bins (see :func:`open_bins`) from
+    which a fraction of the negatives is drawn.
+    """
 
     chrom: np.ndarray
     start: np.ndarray
     end: np.ndarray
     excluder: Excluder
+    open_chrom: np.ndarray | None = None
+    open_start: np.ndarray | None = None
+
+
+def open_bins(
+    signal_means: dict[str, np.ndarray], excluder: Excluder, bin_size: int, quantile: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Accessible bins that no peak touches: tiles of ``bin_size`` whose mean signal is in the top
+    ``1 - quantile`` (e.g. DNase), minus those the ``excluder`` rejects.
+
+    ``signal_means[chrom]`` is the mean signal of consecutive ``bin_size`` tiles from position 0.
+    """
+    values = np.concatenate([v for v in signal_means.values()]) if signal_means else np.zeros(0)
+    if values.size == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
+    cut = np.quantile(values, quantile)
+    chroms, starts = [], []
+    for chrom, means in signal_means.items():
+        idx = np.flatnonzero(means > cut)
+        chroms.append(np.full(idx.size, chrom, dtype=object))
+        starts.append(idx.astype(np.int64) * bin_size)
+    chrom, start = np.concatenate(chroms), np.concatenate(starts)
+    keep = ~excluder.hits(chrom, start, bin_size)
+    return chrom[keep], start[keep]
 
 
 class SingleTaskSampler:
@@ -154,9 +182,11 @@ class SingleTaskSampler:
         negatives_ratio: float = 1.0,
         seed: int = 0,
         max_shift: int | None = None,
+        open_fraction: float = 0.0,
     ):
         self.peaks, self.space = list(peaks), space
         self.ratio, self.seed = negatives_ratio, seed
+        self.open_fraction = open_fraction
         self.max_shift = space.bin_size // 2 if max_shift is None else max_shift
         if sum(p.start.size for p in self.peaks) == 0:
             raise FactorNetError(
@@ -180,7 +210,12 @@ class SingleTaskSampler:
                 offset = np.zeros(n_pos, dtype=np.int64)
             pos = Plan(np.full(n_pos, ci), ps.chrom, mid + offset - half, np.ones((n_pos, 1), np.float32))
             n_neg = int(round(n_pos * self.ratio))
-            nc, ns = draw_negatives(rng, self.space, ps.excluder, n_neg, replace=False)
+            pool = 0 if ps.open_start is None else ps.open_start.size
+            n_open = min(int(round(n_neg * self.open_fraction)), pool)
+            pick = rng.choice(pool, n_open, replace=False) if n_open else np.zeros(0, dtype=np.int64)
+            nc, ns = draw_negatives(rng, self.space, ps.excluder, n_neg - n_open, replace=False)
+            if n_open:
+                nc, ns = np.concatenate([ps.open_chrom[pick], nc]), np.concatenate([ps.open_start[pick], ns])
             neg = Plan(np.full(n_neg, ci), nc, ns, np.zeros((n_neg, 1), np.float32))
             parts += [pos, neg]
         plan = Plan.concat(parts)

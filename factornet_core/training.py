@@ -35,6 +35,7 @@ from factornet_core.sampling import (
     Plan,
     SingleTaskSampler,
     bound_bins,
+    open_bins,
 )
 from factornet_core.tracks import TrackSet
 from factornet_core.windows import WindowReader
@@ -54,6 +55,8 @@ class TrainSettings:
     patience: int = 20  # [-ep]
     learning_rate: float = 1e-3  # [-lr]
     negatives: float = 1.0  # [-n]
+    open_negatives: float = 0.0  # fraction of negatives drawn from accessible unbound bins (0 = the seed's)
+    open_track: str | None = None  # track defining accessibility (default: the first)
     batch_size: int = 100
     seq_len: int = 1000  # [-L]
     kernel_width: int = 26  # [-w]
@@ -168,20 +171,34 @@ def train(
     space_train = BinSpace(sizes, train_chroms, intervals.BIN_SIZE, intervals.BIN_STRIDE)
     space_valid = BinSpace(sizes, valid_chroms, intervals.BIN_SIZE, intervals.BIN_STRIDE)
 
-    def single_sampler(cell_names: Sequence[str], space: BinSpace, seed: int) -> SingleTaskSampler:
+    def single_sampler(
+        cell_names: Sequence[str], space: BinSpace, seed: int, hard: bool
+    ) -> SingleTaskSampler:
         sets = []
         for cell in cell_names:
             cons, rel = peaks_of(cell, s.tf, "conservative"), peaks_of(cell, s.tf, "relaxed")
             on = cons[cons["chrom"].isin(space.chroms)]
+            excluder = Excluder([cons, rel, black])
+            open_chrom = open_start = None
+            if hard and s.open_negatives > 0:
+                track = s.open_track or sheet.track_names[0]
+                if track not in sheet.cells[cell].tracks:
+                    raise FactorNetError(f"--open-track {track!r} is not a track of the samplesheet")
+                means = tile_means(sheet.cells[cell].tracks[track], space.chroms, sizes, intervals.BIN_SIZE)
+                open_chrom, open_start = open_bins(means, excluder, intervals.BIN_SIZE)
             sets.append(
                 PeakSet(
                     on["chrom"].to_numpy(dtype=object),
                     on["start"].to_numpy(),
                     on["end"].to_numpy(),
-                    Excluder([cons, rel, black]),
+                    excluder,
+                    open_chrom,
+                    open_start,
                 )
             )
-        return SingleTaskSampler(sets, space, s.negatives, seed)
+        return SingleTaskSampler(
+            sets, space, s.negatives, seed, open_fraction=s.open_negatives if hard else 0.0
+        )
 
     def multi_sampler(cell: str, space: BinSpace, seed: int) -> MultiTaskSampler:
         cons = {tf: peaks_of(cell, tf, "conservative") for tf in tfs}
@@ -194,13 +211,13 @@ def train(
         return MultiTaskSampler(chrom, start, y, excluder, space, s.negatives, seed)
 
     if s.tf is not None:
-        train_sampler = single_sampler(cells, space_train, s.seed)
+        train_sampler = single_sampler(cells, space_train, s.seed, hard=True)
         valid_plan = _cap(
-            single_sampler(cells, space_valid, s.seed + 1).epoch(0, shift=False), s.valid_max, s.seed
+            single_sampler(cells, space_valid, s.seed + 1, hard=False).epoch(0, shift=False), s.valid_max, s.seed
         )
         cross_plan = None
         if s.valid_cell:
-            cross = single_sampler([s.valid_cell], space_valid, s.seed + 2).epoch(0, shift=False)
+            cross = single_sampler([s.valid_cell], space_valid, s.seed + 2, hard=False).epoch(0, shift=False)
             cross_plan = _cap(cross, s.valid_max, s.seed)
             cross_plan.cell = cross_plan.cell + len(cells)
     else:
@@ -422,6 +439,24 @@ def _choose_chroms(sizes: dict[str, int], s: TrainSettings) -> tuple[list[str], 
     if not train:
         raise FactorNetError("no training chromosomes left after removing validation/excluded ones")
     return list(s.valid_chroms), train
+
+
+def tile_means(bigwig: str | os.PathLike, chroms: Sequence[str], sizes: dict[str, int], tile: int) -> dict:
+    """Mean signal of consecutive ``tile``-bp tiles per chromosome, from the bigWig's zoom levels (fast)."""
+    import pyBigWig
+
+    handle = pyBigWig.open(str(bigwig))
+    try:
+        out = {}
+        for chrom in chroms:
+            n = sizes[chrom] // tile
+            if n == 0:
+                continue
+            values = handle.stats(chrom, 0, n * tile, type="mean", nBins=n)
+            out[chrom] = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+        return out
+    finally:
+        handle.close()
 
 
 def _cap(plan: Plan, limit: int, seed: int) -> Plan:

@@ -15,6 +15,7 @@ from factornet_core.sampling import (
     PeakSet,
     SingleTaskSampler,
     bound_bins,
+    open_bins,
 )
 
 SIZES = {"chr1": 120_000, "chr2": 60_000, "chr3": 150}  # chr3: shorter than a bin, no bins at all
@@ -208,3 +209,23 @@ def test_multi_task_negatives_with_replacement():
     assert not bound & {s for _, s in pairs}
     with pytest.raises(FactorNetError, match="no bound bins"):
         MultiTaskSampler(chrom[:0], start[:0], y[:0], _BoundForAny([cons]), space)
+
+
+def test_open_negatives_come_from_accessible_unbound_tiles(world, rng):
+    cons, relaxed, black, peakset = world
+    # signal: tile i of chr1 has mean i (so the top 5 % are the last tiles), chr2 all zero
+    means = {"chr1": np.arange(SIZES["chr1"] // 200, dtype=float), "chr2": np.zeros(SIZES["chr2"] // 200)}
+    chrom, start = open_bins(means, peakset.excluder, 200, quantile=0.95)
+    values = np.concatenate(list(means.values()))
+    cut = np.quantile(values, 0.95)
+    expect = np.flatnonzero(means["chr1"] > cut) * 200
+    expect = expect[~peakset.excluder.hits(np.full(expect.size, "chr1", dtype=object), expect, 200)]
+    assert set(chrom) == {"chr1"} and np.array_equal(start, expect) and start.size > 5
+    peakset.open_chrom, peakset.open_start = chrom, start
+    space = BinSpace(SIZES, ["chr1", "chr2"], 200, 50)
+    plan = SingleTaskSampler([peakset], space, negatives_ratio=1.0, seed=3, open_fraction=0.2).epoch(0)
+    neg = plan.y[:, 0] == 0
+    n_open = int(round(neg.sum() * 0.2))
+    from_pool = np.isin(plan.start[neg], start) & (plan.chrom[neg] == "chr1")
+    assert from_pool.sum() >= n_open  # exactly n_open drawn from the pool (uniform draws may hit it too)
+    assert not peakset.excluder.hits(plan.chrom[neg], plan.start[neg], 200).any()

@@ -45,6 +45,16 @@ def register(sub) -> None:
     p.add_argument("-ep", "--patience", type=int, default=20, help="early-stopping patience (epochs)")
     p.add_argument("-lr", "--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("-n", "--negatives", type=float, default=1.0, help="negatives per positive")
+    p.add_argument(
+        "--open-negatives",
+        type=float,
+        default=0.0,
+        help="fraction of negatives drawn from accessible bins outside peaks (top 5%% of 200-bp tiles by the "
+        "--open-track signal) instead of uniformly; 0 keeps the seed's uniform sampling",
+    )
+    p.add_argument(
+        "--open-track", help="track that defines accessibility for --open-negatives (default: the first)"
+    )
     p.add_argument("--batch-size", type=int, default=100, help="minibatch size")
     arch = p.add_argument_group("architecture (Table S1)")
     arch.add_argument("-L", "--seq-len", type=int, default=1000, help="input length in bp")
@@ -149,6 +159,8 @@ def run(args) -> int:
         patience=args.patience,
         learning_rate=args.learning_rate,
         negatives=args.negatives,
+        open_negatives=args.open_negatives,
+        open_track=args.open_track,
         batch_size=args.batch_size,
         seq_len=args.seq_len,
         kernel_width=args.kernel_width,
@@ -171,6 +183,8 @@ def run(args) -> int:
             raise FactorNetError(f"--{name.replace('_', '-')} must be ≥ 1")
     if settings.negatives <= 0:
         raise FactorNetError("-n/--negatives must be > 0")
+    if not 0 <= settings.open_negatives <= 1:
+        raise FactorNetError("--open-negatives must be a fraction in [0, 1]")
     result = train(
         args.samplesheet, args.genome, args.out, settings, annotations, args.blacklist, _Bar(args.quiet)
     )
