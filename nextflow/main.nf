@@ -1,0 +1,46 @@
+#!/usr/bin/env nextflow
+/*
+ * factornet-suite/factornet: FactorNet transcription-factor binding prediction as a Nextflow pipeline.
+ *
+ *   nextflow run nextflow/main.nf --input samplesheet.tsv --genome genome.fa --train_cells HepG2 \
+ *       --target_cells K562 --tfs CTCF --outdir results -profile docker
+ *   nextflow run nextflow/main.nf -profile test        # simulated dataset, local executor, no network
+ *
+ * Every step calls the `factornet <subcommand>` command line (see the CONTRACT); the pipeline adds no logic
+ * of its own beyond reading the samplesheet and wiring channels.
+ */
+nextflow.enable.dsl = 2
+
+include { FACTORNET_SIMULATE } from './modules/local/factornet/simulate/main'
+include { FACTORNET          } from './workflows/factornet'
+
+/*
+ * [ fasta, [ index files beside it ] ]: the .fai (and .gzi for bgzip) are staged with the FASTA when present.
+ */
+def genomeWithIndex(fasta) {
+    return [fasta, ['.fai', '.gzi'].collect { ext -> file("${fasta}${ext}") }.findAll { f -> f.exists() }]
+}
+
+workflow {
+    if (params.simulate) {
+        FACTORNET_SIMULATE(Channel.of([id: 'simulated', seed: params.seed]))
+        ch_samplesheet = FACTORNET_SIMULATE.out.samplesheet.map { _meta, sheet -> sheet }
+        ch_genome = params.genome
+            ? Channel.value(genomeWithIndex(file(params.genome, checkIfExists: true)))
+            : FACTORNET_SIMULATE.out.dataset.map { _meta, dir -> genomeWithIndex(dir.resolve('genome.fa')) }.first()
+        ch_versions = FACTORNET_SIMULATE.out.versions
+    }
+    else if (params.input) {
+        if (!params.genome) {
+            error("give --genome GENOME.fa (the FASTA the samplesheet's tracks and peaks refer to)")
+        }
+        ch_samplesheet = Channel.fromPath(params.input, checkIfExists: true)
+        ch_genome = Channel.value(genomeWithIndex(file(params.genome, checkIfExists: true)))
+        ch_versions = Channel.empty()
+    }
+    else {
+        error("give --input SAMPLESHEET.tsv (cell_type<TAB>kind<TAB>name<TAB>path), or --simulate to make a dataset")
+    }
+
+    FACTORNET(ch_samplesheet, ch_genome, ch_versions)
+}

@@ -1,0 +1,52 @@
+process FACTORNET_EVALUATE {
+    tag "${meta.id}"
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "ghcr.io/factornet-suite/factornet:0.1.0"
+
+    input:
+    tuple val(meta), path(predictions), path(labels, stageAs: 'labels/l*/*') // [ id:, cell:, label_tfs: [TF per labels file] ], predictions, DREAM label files
+
+    output:
+    tuple val(meta), path("${prefix}.metrics.json"), emit: json
+    tuple val(meta), path("${prefix}.metrics.tsv") , emit: tsv
+    tuple val(meta), path("${prefix}.{pr,roc}.png"), emit: plots, optional: true
+    path "versions.yml"                            , emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args   = task.ext.args ?: ''
+    prefix     = task.ext.prefix ?: "${meta.id}"
+    def staged = labels instanceof List ? labels : [labels]
+    def labs   = [meta.label_tfs, staged].transpose().collect { tf, f -> "--labels ${tf}=${f}" }.join(' ')
+    """
+    factornet evaluate \\
+        --predictions ${predictions} \\
+        ${labs} \\
+        --cell ${meta.cell} \\
+        --out-prefix ${prefix} \\
+        --name ${meta.id} \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        factornet: \$(factornet --version | sed 's/^factornet //')
+    END_VERSIONS
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    echo '[]' > ${prefix}.metrics.json
+    printf 'model\\tTF\\tcell\\tauROC\\tauPR\\n' > ${prefix}.metrics.tsv
+    touch ${prefix}.pr.png ${prefix}.roc.png
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        factornet: stub
+    END_VERSIONS
+    """
+}

@@ -1,0 +1,55 @@
+process FACTORNET_INTERPRETMOTIFS {
+    tag "${meta.id}"
+    label 'process_medium'
+    label 'process_gpu'
+
+    conda "${moduleDir}/environment.yml"
+    container "ghcr.io/factornet-suite/factornet:0.1.0"
+
+    input:
+    tuple val(meta), path(model), path(peaks), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, cell: ], model, peaks to scan, the cell's samplesheet rows and files
+    tuple path(fasta), path(fasta_index)                                                        // genome FASTA and its .fai/.gzi (may be [])
+
+    output:
+    tuple val(meta), path("${prefix}")       , emit: motifs
+    tuple val(meta), path("${prefix}/kernels.meme"), emit: meme
+    path "versions.yml"                      , emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args   = task.ext.args ?: ''
+    prefix     = task.ext.prefix ?: "${meta.id}"
+    def staged = files instanceof List ? files : [files]
+    def sheet  = ['cell_type\tkind\tname\tpath'] + [rows, staged].transpose().collect { r, f -> "${r.cell_type}\t${r.kind}\t${r.name}\t${f}" }
+    """
+    printf '%s\\n' ${sheet.collect { l -> "'${l}'" }.join(' ')} > samplesheet.tsv
+
+    factornet interpret motifs \\
+        --model ${model} \\
+        --genome ${fasta} \\
+        --samplesheet samplesheet.tsv \\
+        --cell ${meta.cell} \\
+        --peaks ${peaks} \\
+        --out-dir ${prefix} \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        factornet: \$(factornet --version | sed 's/^factornet //')
+    END_VERSIONS
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    mkdir -p ${prefix}
+    printf 'MEME version 4\\n' > ${prefix}/kernels.meme
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        factornet: stub
+    END_VERSIONS
+    """
+}

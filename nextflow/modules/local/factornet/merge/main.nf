@@ -1,0 +1,45 @@
+process FACTORNET_MERGE {
+    tag "${meta.id}"
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "ghcr.io/factornet-suite/factornet:0.1.0"
+
+    input:
+    tuple val(meta), path(shards, stageAs: 'shards/s*/*') // [ id:, chrom_order: (list or null) ], prediction shards (TSV.gz)
+
+    output:
+    tuple val(meta), path("${prefix}.tsv.gz"), emit: predictions
+    path "versions.yml"                      , emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args  = task.ext.args ?: ''
+    prefix    = task.ext.prefix ?: "${meta.id}"
+    def order = meta.chrom_order ? "--chrom-order ${meta.chrom_order.join(',')}" : ''
+    """
+    factornet merge \\
+        --out ${prefix}.tsv.gz \\
+        ${order} \\
+        ${args} \\
+        ${shards}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        factornet: \$(factornet --version | sed 's/^factornet //')
+    END_VERSIONS
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    cp \$(ls shards/*/* | head -n 1) ${prefix}.tsv.gz
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        factornet: stub
+    END_VERSIONS
+    """
+}

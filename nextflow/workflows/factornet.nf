@@ -1,0 +1,228 @@
+/*
+ * FactorNet fan-out:
+ *
+ *   samplesheet ─┬─ BIN (per TF: DREAM labels of the target cell types, for evaluation)
+ *                └─ TRAIN (per TF × seed; or per seed with --multitask)
+ *                     └─ PREDICT (per model × target cell type × chromosome shard)
+ *                          └─ MERGE (per model × cell type) ─ BAG (over seeds) ─ EVALUATE (where labels exist)
+ *                     └─ INTERPRETMOTIFS (per model of the first seed, in its first training cell type)
+ *
+ * Each process gets only the samplesheet rows it needs (rows without paths as a value, their files staged
+ * under inputs/f<i>/, and the module writes a samplesheet pointing there), so changing one cell type's files
+ * re-runs only the tasks that read them under -resume.
+ */
+include { SAMPLESHEET               } from '../subworkflows/local/samplesheet/main'
+include { FACTORNET_BIN             } from '../modules/local/factornet/bin/main'
+include { FACTORNET_TRAIN           } from '../modules/local/factornet/train/main'
+include { FACTORNET_PREDICT         } from '../modules/local/factornet/predict/main'
+include { FACTORNET_MERGE           } from '../modules/local/factornet/merge/main'
+include { FACTORNET_BAG             } from '../modules/local/factornet/bag/main'
+include { FACTORNET_EVALUATE        } from '../modules/local/factornet/evaluate/main'
+include { FACTORNET_INTERPRETMOTIFS } from '../modules/local/factornet/interpretmotifs/main'
+
+/*
+ * A comma-separated parameter as a list (null or '' → []).
+ */
+def csvParam(value) {
+    return value == null || value == true ? [] : value.toString().tokenize(',').collect { v -> v.trim() }.findAll { v -> v }
+}
+
+/*
+ * The rows a process needs: [ rows without paths (cell_type, kind, name), their files ], in the same order.
+ */
+def selectRows(List rows, Closure keep) {
+    def sel = rows.findAll(keep)
+    return [sel.collect { r -> [cell_type: r.cell_type, kind: r.kind, name: r.name] }, sel.collect { r -> r.path }]
+}
+
+/*
+ * What to train, predict and evaluate, from the parameters and the parsed samplesheet; fails early with
+ * a message naming the parameter to fix.
+ */
+def planRun(Map sheet, List rows) {
+    def cells = sheet.cell_types
+    def trainCells = csvParam(params.train_cells)
+    if (!trainCells) {
+        error("give --train_cells (comma-separated cell types to train on; the samplesheet has: ${cells.join(', ')})")
+    }
+    def targetCells = csvParam(params.target_cells) ?: (cells - trainCells)
+    if (!targetCells) {
+        error("give --target_cells: every cell type in the samplesheet is a training cell type")
+    }
+    (trainCells + targetCells).unique().each { c ->
+        if (!(c in cells)) {
+            error("cell type '${c}' (--train_cells/--target_cells) is not in the samplesheet (it has: ${cells.join(', ')})")
+        }
+    }
+    def withPeaks = { tf -> rows.findAll { r -> r.kind == 'conservative' && r.name == tf }.collect { r -> r.cell_type } }
+    def tfs = csvParam(params.tfs) ?: sheet.tfs
+    tfs.each { tf ->
+        if (!withPeaks(tf).any { c -> c in trainCells }) {
+            error("TF '${tf}' (--tfs) has no conservative peaks in the training cell types ${trainCells.join(', ')}")
+        }
+    }
+    def seeds = csvParam(params.seeds).collect { s -> s as Integer }
+    if (!seeds) {
+        error("give --seeds (comma-separated integers, e.g. 1,2: one model per seed, bagged)")
+    }
+    def models = params.multitask
+        ? [[model: 'multitask', tf: null, tfs: tfs]]
+        : tfs.collect { tf -> [model: tf, tf: tf, tfs: [tf]] }
+    return [trainCells: trainCells, targetCells: targetCells, tfs: tfs, seeds: seeds, models: models, withPeaks: withPeaks]
+}
+
+workflow FACTORNET {
+    take:
+    ch_samplesheet // channel: path(samplesheet.tsv)
+    ch_genome      // value channel: [ path(fasta), [ path(fasta.fai), path(fasta.gzi) ] ] (index files may be absent)
+    ch_versions    // channel: path(versions.yml), from steps before this workflow
+
+    main:
+    SAMPLESHEET(ch_samplesheet)
+
+    // one line per samplesheet row: what the pipeline understood, for the user to check
+    SAMPLESHEET.out.sheet
+        .flatMap { meta, rows, _files -> rows.collect { r -> "${meta.id}\t${r.cell_type}\t${r.kind}\t${r.name}\t${r.path}\n" } }
+        .collectFile(
+            name: 'samplesheet_summary.tsv',
+            storeDir: "${params.outdir}/pipeline_info",
+            seed: "samplesheet\tcell_type\tkind\tname\tpath\n",
+            sort: true,
+        )
+
+    ch_plan = SAMPLESHEET.out.sheet.map { meta, rows, _files -> [meta, rows, planRun(meta, rows)] }
+
+    // chromosome shards for PREDICT: --predict_chroms, else one per chromosome of the genome index, else one shard
+    ch_shards = ch_genome.map { _fasta, index ->
+        def listed = csvParam(params.predict_chroms)
+        def fai = (index instanceof List ? index : [index]).find { f -> f.name.endsWith('.fai') }
+        def chroms = listed ?: (fai ? fai.readLines().findAll { l -> l.trim() }.collect { l -> l.tokenize('\t')[0] } : [])
+        chroms ? chroms.collect { c -> [c] } : [null]
+    }
+
+    // ---------------------------------------------------------------- TRAIN: per model (TF or multi-task) × seed
+    ch_train = ch_plan.flatMap { _meta, rows, plan ->
+        plan.models.collectMany { m ->
+            def sel = selectRows(rows) { r ->
+                r.cell_type in plan.trainCells && (r.kind in ['track', 'expression'] || (r.kind in ['conservative', 'relaxed'] && r.name in m.tfs))
+            }
+            plan.seeds.collect { s ->
+                [[id: "${m.model}.seed${s}", model: m.model, tf: m.tf, tfs: m.tfs, seed: s, train_cells: plan.trainCells], sel[0], sel[1]]
+            }
+        }
+    }
+    FACTORNET_TRAIN(ch_train, ch_genome)
+
+    // ---------------------------------------------------------------- PREDICT: per model × target cell × shard
+    ch_targets = ch_plan.flatMap { _meta, rows, plan ->
+        plan.targetCells.collect { c ->
+            def sel = selectRows(rows) { r -> r.cell_type == c && r.kind in ['track', 'expression'] }
+            [c, sel[0], sel[1]]
+        }
+    }
+    ch_predict = FACTORNET_TRAIN.out.model
+        .combine(ch_targets)
+        .combine(ch_shards.map { shards -> [shards] })
+        .flatMap { meta, model, cell, rows, files, shards ->
+            def order = shards.findAll { s -> s }.collectMany { s -> s }
+            shards.collect { s ->
+                def id = "${meta.id}.${cell}" + (s ? ".${s.join('_')}" : '')
+                [meta + [id: id, cell: cell, chroms: s, chrom_order: order ?: null, n_shards: shards.size()], model, rows, files]
+            }
+        }
+    FACTORNET_PREDICT(ch_predict, ch_genome)
+
+    // ---------------------------------------------------------------- MERGE: the shards of one model × cell
+    ch_merge = FACTORNET_PREDICT.out.predictions
+        .map { meta, pred -> [groupKey("${meta.model}.seed${meta.seed}.${meta.cell}".toString(), meta.n_shards), meta, pred] }
+        .groupTuple()
+        .map { key, metas, preds ->
+            def m = metas[0]
+            def ordered = [metas, preds].transpose().sort { a, b -> m.chrom_order ? (m.chrom_order.indexOf(a[0].chroms?.getAt(0)) <=> m.chrom_order.indexOf(b[0].chroms?.getAt(0))) : 0 }
+            [m.findAll { k, _v -> !(k in ['chroms', 'n_shards']) } + [id: key.toString()], ordered.collect { p -> p[1] }]
+        }
+    FACTORNET_MERGE(ch_merge)
+
+    // ---------------------------------------------------------------- BAG: the seeds of one model × cell
+    ch_bag_in = FACTORNET_MERGE.out.predictions
+        .map { meta, pred -> [groupKey("${meta.model}.${meta.cell}".toString(), csvParam(params.seeds).size()), meta, pred] }
+        .groupTuple()
+        .map { key, metas, preds ->
+            def sorted = [metas, preds].transpose().sort { a, b -> a[0].seed <=> b[0].seed }
+            def m = metas[0].findAll { k, _v -> !(k in ['seed']) } + [id: "${key}.bag", seeds: sorted.collect { p -> p[0].seed }]
+            [m, sorted.collect { p -> p[1] }]
+        }
+        .branch { meta, preds ->
+            bag: preds.size() > 1
+                return [meta, preds]
+            single: true
+                return [meta + [id: "${meta.model}.${meta.cell}".toString()], preds[0]]
+        }
+    FACTORNET_BAG(ch_bag_in.bag)
+    ch_bagged = FACTORNET_BAG.out.predictions.mix(ch_bag_in.single)
+
+    // ---------------------------------------------------------------- BIN: labels of the target cells, per TF
+    ch_bin = ch_plan.flatMap { _meta, rows, plan ->
+        plan.models.collectMany { m -> m.tfs }.unique().collect { tf ->
+            def cells = plan.targetCells.findAll { c -> c in plan.withPeaks(tf) }
+            def sel = selectRows(rows) { r ->
+                r.cell_type in cells && (r.kind == 'track' || (r.kind in ['conservative', 'relaxed'] && r.name == tf))
+            }
+            [[id: tf, tf: tf, cells: cells, chroms: csvParam(params.predict_chroms) ?: null], sel[0], sel[1]]
+        }.findAll { b -> b[0].cells }
+    }
+    FACTORNET_BIN(ch_bin, ch_genome)
+
+    // ---------------------------------------------------------------- EVALUATE: every model and bag with labels
+    ch_labels = FACTORNET_BIN.out.labels
+        .map { meta, labels -> [meta.tf, meta.cells, labels] }
+        .toList()
+        .map { all -> [all] }
+    ch_evaluate = FACTORNET_MERGE.out.predictions
+        .mix(ch_bagged)
+        .combine(ch_labels)
+        .map { meta, pred, labels ->
+            def use = labels.findAll { tf, cells, _f -> tf in meta.tfs && meta.cell in cells }
+            use ? [meta + [label_tfs: use.collect { u -> u[0] }], pred, use.collect { u -> u[2] }] : null
+        }
+        .filter { e -> e != null }
+    FACTORNET_EVALUATE(ch_evaluate)
+
+    FACTORNET_EVALUATE.out.tsv
+        .map { _meta, tsv -> tsv }
+        .collectFile(name: 'metrics_summary.tsv', storeDir: "${params.outdir}/evaluate", keepHeader: true, skip: 1, sort: true)
+
+    // ---------------------------------------------------------------- INTERPRET: motifs of the first seed's models
+    ch_interpret = Channel.empty()
+    if (params.interpret) {
+        ch_interpret = FACTORNET_TRAIN.out.model
+            .combine(ch_plan)
+            .filter { meta, _model, _smeta, _rows, plan -> meta.seed == plan.seeds[0] }
+            .map { meta, model, _smeta, rows, _plan ->
+                def cell = meta.train_cells[0]
+                def peaks = rows.find { r -> r.cell_type == cell && r.kind == 'conservative' && r.name in meta.tfs }
+                def sel = selectRows(rows) { r -> r.cell_type == cell && r.kind in ['track', 'expression'] }
+                [meta + [id: "${meta.model}.${cell}".toString(), cell: cell], model, peaks.path, sel[0], sel[1]]
+            }
+        FACTORNET_INTERPRETMOTIFS(ch_interpret, ch_genome)
+        ch_versions = ch_versions.mix(FACTORNET_INTERPRETMOTIFS.out.versions)
+    }
+
+    ch_versions = ch_versions.mix(
+        FACTORNET_TRAIN.out.versions,
+        FACTORNET_PREDICT.out.versions,
+        FACTORNET_MERGE.out.versions,
+        FACTORNET_BAG.out.versions,
+        FACTORNET_BIN.out.versions,
+        FACTORNET_EVALUATE.out.versions,
+    )
+    ch_versions
+        .unique { f -> f.text }
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: { f -> f.text }, newLine: false)
+
+    emit:
+    models      = FACTORNET_TRAIN.out.model     // channel: [ val(meta), path(model.keras) ]
+    predictions = ch_bagged                      // channel: [ val(meta), path(predictions.tsv.gz) ], per model × cell
+    metrics     = FACTORNET_EVALUATE.out.json    // channel: [ val(meta), path(metrics.json) ]
+    versions    = ch_versions
+}
