@@ -27,7 +27,7 @@ class DemoResult:
     best_motif_match: tuple[str, str, float] | None = None
 
 
-def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 8, log=lambda msg: None) -> DemoResult:
+def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=lambda msg: None) -> DemoResult:
     """Run the chain into ``out_dir`` (created; must be empty or absent). ``log`` receives step messages."""
     import pandas as pd
 
@@ -71,7 +71,6 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 8, log=lam
             valid_cell="CellB",
             epochs=epochs,
             patience=4,
-            negatives=3,
             seed=s,
             **DEMO_ARCH,
         )

@@ -21,7 +21,7 @@ def register(sub) -> None:
     )
     p.add_argument("--out", default="demo_out", help="folder to write (must be empty or absent)")
     p.add_argument("--seed", type=int, default=1, help="random seed of the dataset and first model")
-    p.add_argument("--epochs", type=int, default=8, help="maximum training epochs per model")
+    p.add_argument("--epochs", type=int, default=10, help="maximum training epochs per model")
 
 
 def run(args) -> int:
@@ -31,8 +31,10 @@ def run(args) -> int:
         print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     result = run_demo(args.out, seed=args.seed, epochs=args.epochs, log=log)
-    from factornet_core.evaluation import format_table
-
-    print(format_table(result.table), file=sys.stderr)
+    cols = ["model", "tf", "cell", "auroc", "auprc", "recall_at_10pct_fdr", "recall_at_50pct_fdr", "n_bound"]
+    print(result.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=sys.stderr)
+    if result.best_motif_match:
+        kernel, motif, r = result.best_motif_match
+        print(f"best kernel motif match: {kernel} ~ {motif} (r = {r:.2f})", file=sys.stderr)
     log(f"done: outputs in {result.out_dir}/ (metrics: demo_metrics.json, eval.*.png, motifs/, saliency/)")
     return 0
