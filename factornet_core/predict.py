@@ -5,6 +5,10 @@ all). Bins are processed per chromosome in chunks of ``chunk_bins`` (one genome/
 see :mod:`factornet_core.windows`); scores are written as each chromosome completes, so memory
 depends on the chunk size and the longest chromosome's score vector, not on the genome.
 
+Windows are scored by the shared-convolution predictor (:mod:`factornet_core.fastpredict`): one
+convolution per chunk span and strand, then the BiLSTM head per window; ``naive=True`` runs the whole
+model on each window instead (the reference; same scores up to float32 rounding).
+
 Blacklisted bins (``blacklist``) are not run through the model and get score 0, as in the original
 FactorNet. Output order: chromosomes in the order they first appear (BED) or in the genome's order
 (grid); bins within a chromosome in input order. Predicting chromosome shards separately and
@@ -22,12 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from factornet_core import intervals
+from factornet_core import fastpredict, intervals
 from factornet_core.atomic import OutputSet
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
 from factornet_core.tracks import TrackSet
 from factornet_core.windows import WindowReader
+
+WRITE_ROWS = 200_000  # rows formatted per write call (bounds the writer's memory)
 
 
 @dataclass
@@ -99,9 +105,14 @@ def predict(
     bigwig_prefix: str | None = None,
     batch_size: int = 500,
     chunk_bins: int = 2000,
+    naive: bool = False,
     progress: Progress | None = None,
 ) -> PredictResult:
-    """Predict binding scores; write a prediction TSV(.gz) (and optionally one bigWig per TF)."""
+    """Predict binding scores; write a prediction TSV(.gz) (and optionally one bigWig per TF).
+
+    By default windows share their convolution (:mod:`factornet_core.fastpredict`, same scores up to
+    float32 rounding); ``naive=True`` runs the whole model on every window.
+    """
     from factornet_core.modelfile import load_model, read_card
     from factornet_core.scores import PredictionWriter
 
@@ -174,6 +185,9 @@ def predict(
 
         annotator = BinAnnotator(annotations)
     reader = WindowReader(genome, trackset, card["seq_len"], card["bin_size"])
+    fast = None
+    if not naive and fastpredict.supports(net):
+        fast = fastpredict.SharedConvPredictor(net, batch_size=batch_size)
     columns = [tfs.index(tf)] if tf is not None else list(range(len(tfs)))
     out_tfs = [tfs[i] for i in columns]
 
@@ -206,8 +220,7 @@ def predict(
                     hi = min(lo + chunk_bins, len(starts))
                     run = np.flatnonzero(~skip[lo:hi]) + lo
                     if run.size:
-                        x = reader.windows(chrom, starts[run])
-                        inputs = x
+                        meta = None
                         if cell_vector is not None or annotator is not None:
                             parts = []
                             if cell_vector is not None:
@@ -220,10 +233,18 @@ def predict(
                                         starts[run] + card["bin_size"],
                                     )
                                 )
-                            inputs = (x, np.concatenate(parts, axis=1).astype(np.float32))
-                        scores[run] = _apply(net, inputs, batch_size)
+                            meta = np.concatenate(parts, axis=1).astype(np.float32)
+                        if fast is not None:
+                            scores[run] = fast.predict_bins(reader, chrom, starts[run], meta)
+                        else:
+                            x = reader.windows(chrom, starts[run])
+                            scores[run] = _apply(net, x if meta is None else (x, meta), batch_size)
                     progress.advance(hi - lo)
-                writer.write(chunk_df[["chrom", "start", "end"]], scores[:, columns])
+                # in slices: text formatting needs ~1 kB per row, so a whole chromosome at once would not
+                # keep memory flat in chromosome length
+                for lo in range(0, len(starts), WRITE_ROWS):
+                    hi = min(lo + WRITE_ROWS, len(starts))
+                    writer.write(chunk_df.iloc[lo:hi][["chrom", "start", "end"]], scores[lo:hi, columns])
                 if bw_writers is not None:
                     bw_writers.add(chrom, starts, scores[:, columns])
         if bw_writers is not None:
@@ -297,9 +318,13 @@ class _BigWigWriters:
         s = s[keep]
         for j, handle in enumerate(self.handles):
             values = scores[order, j][keep].astype(np.float64)
-            if s.size:
+            for lo in range(0, s.size, WRITE_ROWS):  # sorted slices: Python lists stay small
+                part = s[lo : lo + WRITE_ROWS]
                 handle.addEntries(
-                    [chrom] * s.size, s.tolist(), ends=(s + self.span).tolist(), values=values.tolist()
+                    [chrom] * part.size,
+                    part.tolist(),
+                    ends=(part + self.span).tolist(),
+                    values=values[lo : lo + WRITE_ROWS].tolist(),
                 )
 
     def close(self) -> None:

@@ -47,6 +47,12 @@ def register(sub) -> None:
     p.add_argument("--dream", action="store_true", help="headerless single-TF ENCODE-DREAM layout")
     p.add_argument("--bigwig-out", metavar="PREFIX", help="also write PREFIX.<TF>.bw per TF")
     p.add_argument("--batch-size", type=int, default=500, help="windows per model call")
+    p.add_argument(
+        "--naive",
+        action="store_true",
+        help="run the whole model on every window instead of sharing the convolution between "
+        "overlapping windows (slower; same scores up to float32 rounding)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -118,6 +124,7 @@ def run(args) -> int:
         tf=args.tf,
         bigwig_prefix=args.bigwig_out,
         batch_size=args.batch_size,
+        naive=args.naive,
         progress=_Bar(args.quiet),
     )
     rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
