@@ -59,7 +59,9 @@ def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
                 if len(rows[-1]) != 4:
                     raise FactorNetError(f"{path}:{k}: expected 4 probabilities (ACGT)")
             if len(rows) != width:
-                raise FactorNetError(f"{path}:{j + 1}: motif {name} declares w= {width} but has {len(rows)} rows")
+                raise FactorNetError(
+                    f"{path}:{j + 1}: motif {name} declares w= {width} but has {len(rows)} rows"
+                )
             pwm = np.asarray(rows, dtype=np.float64)
             pwm = pwm / np.maximum(pwm.sum(axis=1, keepdims=True), 1e-12)
             motifs[name] = Motif(name, alt, pwm, nsites)

@@ -213,7 +213,9 @@ def train(
     if s.tf is not None:
         train_sampler = single_sampler(cells, space_train, s.seed, hard=True)
         valid_plan = _cap(
-            single_sampler(cells, space_valid, s.seed + 1, hard=False).epoch(0, shift=False), s.valid_max, s.seed
+            single_sampler(cells, space_valid, s.seed + 1, hard=False).epoch(0, shift=False),
+            s.valid_max,
+            s.seed,
         )
         cross_plan = None
         if s.valid_cell:

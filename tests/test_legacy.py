@@ -574,7 +574,17 @@ def test_predict_cli_on_imported_gabpa_needs_expression_values(
     for i, name in enumerate(("cpg", "cds", "intron", "promoter", "utr5", "utr3")):
         (beds / f"{name}.bed").write_text(f"chr1\t{500 * i}\t{500 * i + 700}\n")
     out = tmp_path / "p.tsv"
-    argv = ["predict", "--model", str(model), "--genome", str(genome), "--track", tracks[0], "--track", tracks[1]]
+    argv = [
+        "predict",
+        "--model",
+        str(model),
+        "--genome",
+        str(genome),
+        "--track",
+        tracks[0],
+        "--track",
+        tracks[1],
+    ]
     argv += ["--meta-values", str(meta), "--annotation-beds", str(beds), "--out", str(out), "--quiet"]
     assert main(argv) == 0
     table = pd.read_csv(out, sep="\t")
