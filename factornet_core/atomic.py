@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,3 +80,38 @@ def atomic_output(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path for ``final``; rename it to ``final`` only if the block succeeds."""
     with OutputSet() as outs:
         yield outs.path(final)
+
+
+@contextlib.contextmanager
+def atomic_folder(
+    out_dir: str | os.PathLike, force: bool = False, what: str = "output folder"
+) -> Iterator[Path]:
+    """Yield a temporary sibling folder; it becomes ``out_dir`` only if the block succeeds.
+
+    An existing non-empty ``out_dir`` is refused unless ``force`` (then replaced as a whole).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FactorNetError(f"{what} {str(out_dir)!r} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise FactorNetError(f"{what} {str(out_dir)!r} exists and is not empty: use --force to replace it")
+    parent = out_dir.parent
+    if not parent.is_dir():
+        raise FactorNetError(f"parent folder {str(parent)!r} of {what} {str(out_dir)!r} does not exist")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=parent))
+    except PermissionError:
+        raise FactorNetError(f"folder {str(parent)!r} is not writable") from None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700
+        if out_dir.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=parent))
+            os.replace(out_dir, old / "x")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -24,11 +24,8 @@ columns of the best ungapped alignment, either strand, with a minimum overlap.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import dna, intervals
+from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
 from factornet_core.meme import Motif, read_meme, write_meme
 
@@ -440,43 +438,6 @@ def open_inputs(
     return Inputs(loaded, genome, trackset, reader), table
 
 
-@contextlib.contextmanager
-def atomic_folder(out_dir: str | os.PathLike, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling folder; it becomes ``out_dir`` only if the block succeeds.
-
-    An existing non-empty ``out_dir`` is refused unless ``force`` (then replaced as a whole).
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FactorNetError(f"--out-dir {str(out_dir)!r} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise FactorNetError(
-            f"output folder {str(out_dir)!r} exists and is not empty: use --force to replace it"
-        )
-    parent = out_dir.parent
-    if not parent.is_dir():
-        raise FactorNetError(f"parent folder {str(parent)!r} of --out-dir does not exist")
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=parent))
-    except PermissionError:
-        raise FactorNetError(f"folder {str(parent)!r} is not writable") from None
-    try:
-        yield tmp
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)
-        if out_dir.is_dir():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=parent))
-            os.replace(out_dir, old / "x")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def safe_name(text: str) -> str:
     """A file-name-safe version of a region name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "region"
@@ -547,7 +508,7 @@ def interpret_motifs(
             {n: p for n, p, k in zip(names, found.pwms, found.n_sites) if k > 0}, known_motifs, min_overlap
         )
     table_out = kernel_table(found, ic, matches)
-    with atomic_folder(out_dir, force) as tmp:
+    with atomic_folder(out_dir, force, what="--out-dir") as tmp:
         write_meme(tmp / "kernels.meme", found.meme_motifs())
         table_out.to_csv(tmp / "kernels.tsv", sep="\t", index=False, float_format="%.6g", na_rep="NA")
         profile_table(found).to_csv(

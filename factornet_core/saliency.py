@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import intervals
+from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
-from factornet_core.motifs import Regions, atomic_folder, open_inputs, read_regions, safe_name
+from factornet_core.motifs import Regions, open_inputs, read_regions, safe_name
 
 
 # ------------------------------------------------------------------------------------ array functions
@@ -184,7 +185,7 @@ def interpret_saliency(
     track_names = list(card["track_names"])
     names = _region_names(table)
     rows = []
-    with atomic_folder(out_dir, force) as tmp:
+    with atomic_folder(out_dir, force, what="--out-dir") as tmp:
         for i, name in enumerate(names):
             chrom, start = table["chrom"].iloc[i], int(win_start[i])
             pos = np.arange(start, start + seq_len)

@@ -20,11 +20,9 @@ gives byte-identical files. Writing happens in :mod:`factornet_core.simulate_wri
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -32,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from factornet_core import intervals
+from factornet_core import intervals, meme
 from factornet_core import simulate_writers as w
+from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
 from factornet_core.samplesheet import write_samplesheet
 
@@ -100,34 +99,8 @@ def packaged_motifs_path() -> Path:
 
 
 def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
-    """MEME (version 4) text → ``{motif name: Motif}`` in file order."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except FileNotFoundError:
-        raise FactorNetError(f"motif file {str(path)!r} does not exist") from None
-    motifs: dict[str, Motif] = {}
-    i = 0
-    while i < len(lines):
-        fields = lines[i].split()
-        if fields[:1] == ["MOTIF"] and len(fields) >= 2:
-            name, tf = fields[1], fields[2] if len(fields) > 2 else fields[1]
-            j = i + 1
-            while j < len(lines) and not lines[j].startswith("letter-probability"):
-                j += 1
-            try:
-                width = int(lines[j].split("w=")[1].split()[0])
-                rows = [[float(x) for x in lines[j + 1 + k].split()] for k in range(width)]
-                probs = np.asarray(rows, dtype=np.float64)
-                if probs.shape != (width, 4):
-                    raise ValueError("not 4 columns")
-            except (IndexError, ValueError) as exc:
-                raise FactorNetError(f"{path}: motif {name!r} has a malformed matrix ({exc})") from None
-            motifs[name] = Motif(name, tf, probs / probs.sum(axis=1, keepdims=True))
-            i = j + width
-        i += 1
-    if not motifs:
-        raise FactorNetError(f"{path}: no MOTIF entries (expected MEME version 4 format)")
-    return motifs
+    """MEME (version 4) text → ``{motif name: Motif}`` in file order (parsed by :mod:`factornet_core.meme`)."""
+    return {name: Motif(m.name, m.alt_name or m.name, m.pwm) for name, m in meme.read_meme(path).items()}
 
 
 def resolve_tfs(motifs: dict[str, Motif], tfs: Sequence[str]) -> list[Motif]:
@@ -398,37 +371,6 @@ def _peaks(rng: np.random.Generator, el: pd.DataFrame, label: np.ndarray, tf: st
 
 
 # --------------------------------------------------------------------------------------------- output folder
-@contextlib.contextmanager
-def _atomic_folder(out_dir: Path, force: bool) -> Iterator[Path]:
-    """A temporary sibling folder renamed to ``out_dir`` when the block succeeds, removed when it fails."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FactorNetError(f"--out {str(out_dir)!r} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise FactorNetError(
-            f"output folder {str(out_dir)!r} exists and is not empty: use --force to replace it"
-        )
-    parent = out_dir.parent
-    if not parent.is_dir():
-        raise FactorNetError(f"parent folder {str(parent)!r} of --out does not exist")
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=parent))
-    except PermissionError:
-        raise FactorNetError(f"folder {str(parent)!r} is not writable") from None
-    try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        if out_dir.is_dir():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=parent))
-            os.replace(out_dir, old / "x")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -500,7 +442,7 @@ def simulate_dataset(
     tf_gene = np.array([g["name"] in named for g in genes], dtype=bool)
     level[tf_gene] = np.maximum(level[tf_gene], 2.5)
 
-    with _atomic_folder(out_dir, force) as tmp:
+    with atomic_folder(out_dir, force, what="--out") as tmp:
         summary = SimulationSummary(
             out_dir=out_dir.resolve(), seed=seed, cells=cells, tfs=tf_names, chrom_sizes=chrom_sizes,
             genome=tmp / "genome.fa", chrom_sizes_file=tmp / "chrom.sizes", samplesheet=tmp / "samplesheet.tsv",

@@ -41,3 +41,46 @@ def parse_chroms(text: str | None) -> list[str] | None:
     if not chroms:
         raise FactorNetError("empty chromosome list")
     return chroms
+
+
+def cell_inputs(args) -> tuple[dict[str, str], str | None]:
+    """Tracks (name → bigWig) and the expression table of one cell type, from ``--samplesheet``/``--cell``
+    and/or repeated ``--track NAME=BIGWIG`` (a ``--track`` overrides the samplesheet's track of that name)."""
+    tracks: dict[str, str] = {}
+    expression = getattr(args, "expression", None)
+    if args.samplesheet:
+        from factornet_core.samplesheet import read_samplesheet
+
+        if not args.cell:
+            raise FactorNetError("--samplesheet needs --cell (the cell type whose tracks to use)")
+        cell = read_samplesheet(args.samplesheet).cell(args.cell)
+        tracks.update({k: str(v) for k, v in cell.tracks.items()})
+        expression = expression or (str(cell.expression) if cell.expression else None)
+    elif args.cell:
+        raise FactorNetError("--cell needs --samplesheet")
+    for item in args.track:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise FactorNetError(f"--track expects NAME=BIGWIG, got {item!r}")
+        require_files(path, what=f"track {name}")
+        tracks[name] = path
+    if not tracks:
+        raise FactorNetError("no tracks: give --samplesheet and --cell, or --track NAME=BIGWIG")
+    return tracks, expression
+
+
+def load_annotations(args, required: bool = False) -> dict | None:
+    """The six bin features from ``--annotation-beds`` or ``--gtf`` + ``--cpg`` (None when neither is given)."""
+    require_files(args.gtf, args.cpg, what="annotation")
+    if not (args.annotation_beds or (args.gtf and args.cpg)):
+        if required or args.gtf or args.cpg:
+            raise FactorNetError("annotation features need --gtf and --cpg, or --annotation-beds")
+        return None
+    from factornet_core import annotations
+
+    if args.annotation_beds:
+        return annotations.features_from_beds(args.annotation_beds)
+    from factornet_core.genome import Genome
+
+    with Genome(args.genome) as genome:
+        return annotations.features_from_gtf(args.gtf, args.cpg, genome.chrom_sizes)

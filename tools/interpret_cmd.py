@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from factornet_core import FactorNetError
 from factornet_tools import common
 
 
@@ -74,31 +73,6 @@ def _shared(p) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing non-empty --out-dir")
 
 
-def _tracks(args) -> tuple[dict[str, str], str | None]:
-    """Tracks (name → bigWig) and the expression table from --samplesheet/--cell and --track."""
-    tracks: dict[str, str] = {}
-    expression = getattr(args, "expression", None)
-    if args.samplesheet:
-        from factornet_core.samplesheet import read_samplesheet
-
-        if not args.cell:
-            raise FactorNetError("--samplesheet needs --cell (the cell type whose tracks to use)")
-        cell = read_samplesheet(args.samplesheet).cell(args.cell)
-        tracks.update({k: str(v) for k, v in cell.tracks.items()})
-        expression = expression or (str(cell.expression) if cell.expression else None)
-    elif args.cell:
-        raise FactorNetError("--cell needs --samplesheet")
-    for item in args.track:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise FactorNetError(f"--track expects NAME=BIGWIG, got {item!r}")
-        common.require_files(path, what=f"track {name}")
-        tracks[name] = path
-    if not tracks:
-        raise FactorNetError("no tracks: give --samplesheet and --cell, or --track NAME=BIGWIG")
-    return tracks, expression
-
-
 def run_motifs(args) -> int:
     from factornet_core.motifs import interpret_motifs
 
@@ -106,7 +80,7 @@ def run_motifs(args) -> int:
     common.require_files(args.genome, what="genome")
     common.require_files(args.regions, args.peaks, what="regions")
     common.require_files(args.known, what="known motifs")
-    tracks, _ = _tracks(args)
+    tracks, _ = common.cell_inputs(args)
     result = interpret_motifs(
         args.model,
         args.genome,
@@ -138,17 +112,8 @@ def run_saliency(args) -> int:
     common.require_files(args.genome, what="genome")
     common.require_files(args.regions, what="regions")
     common.require_files(args.expression, args.gtf, args.cpg)
-    tracks, expression = _tracks(args)
-    annotations = None
-    if args.annotation_beds or (args.gtf and args.cpg):
-        from factornet_core import annotations as ann
-        from factornet_core.genome import Genome
-
-        if args.annotation_beds:
-            annotations = ann.features_from_beds(args.annotation_beds)
-        else:
-            with Genome(args.genome) as genome:
-                annotations = ann.features_from_gtf(args.gtf, args.cpg, genome.chrom_sizes)
+    tracks, expression = common.cell_inputs(args)
+    annotations = common.load_annotations(args)
     result = interpret_saliency(
         args.model,
         args.genome,

@@ -79,36 +79,10 @@ def run(args) -> int:
     common.require_files(args.model, what="model")
     common.require_files(args.genome, what="genome")
     common.require_files(args.bins, args.blacklist, args.gtf, args.cpg, args.expression, args.meta_values)
-    tracks: dict[str, str] = {}
-    expression = args.expression
-    if args.samplesheet:
-        from factornet_core.samplesheet import read_samplesheet
-
-        if not args.cell:
-            raise FactorNetError("--samplesheet needs --cell (the cell type to predict)")
-        cell = read_samplesheet(args.samplesheet).cell(args.cell)
-        tracks.update({k: str(v) for k, v in cell.tracks.items()})
-        expression = expression or (str(cell.expression) if cell.expression else None)
-    for item in args.track:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise FactorNetError(f"--track expects NAME=BIGWIG, got {item!r}")
-        common.require_files(path, what=f"track {name}")
-        tracks[name] = path
-    if not tracks:
-        raise FactorNetError("no tracks: give --samplesheet and --cell, or --track NAME=BIGWIG")
+    tracks, expression = common.cell_inputs(args)
     if args.batch_size < 1:
         raise FactorNetError("--batch-size must be ≥ 1")
-    annotations = None
-    if args.annotation_beds or (args.gtf and args.cpg):
-        from factornet_core import annotations as ann
-        from factornet_core.genome import Genome
-
-        if args.annotation_beds:
-            annotations = ann.features_from_beds(args.annotation_beds)
-        else:
-            with Genome(args.genome) as genome:
-                annotations = ann.features_from_gtf(args.gtf, args.cpg, genome.chrom_sizes)
+    annotations = common.load_annotations(args)
     result = predict(
         args.model,
         args.genome,

@@ -131,18 +131,7 @@ def run(args) -> int:
     common.require_files(args.samplesheet, what="samplesheet")
     common.require_files(args.genome, what="genome")
     common.require_files(args.gtf, args.cpg, args.blacklist, args.motif_file)
-    annotations = None
-    if args.gencode:
-        from factornet_core import annotations as ann
-        from factornet_core.genome import Genome
-
-        if args.annotation_beds:
-            annotations = ann.features_from_beds(args.annotation_beds)
-        elif args.gtf and args.cpg:
-            with Genome(args.genome) as genome:
-                annotations = ann.features_from_gtf(args.gtf, args.cpg, genome.chrom_sizes)
-        else:
-            raise FactorNetError("-g/--gencode needs --gtf and --cpg, or --annotation-beds")
+    annotations = common.load_annotations(args, required=True) if args.gencode else None
     motif_file = args.motif_file
     if args.motif and not motif_file:
         from importlib.resources import files
