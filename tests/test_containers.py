@@ -43,6 +43,7 @@ CONDA_ONLY = {"python", "pip", "bedtools"}
 IMPORT_NAME = {
     "pybigwig": "pyBigWig",
     "scikit-learn": "sklearn",
+    "biopython": "Bio",
     "tensorflow-cpu": "tensorflow",
     "tensorflow": "tensorflow",
 }
