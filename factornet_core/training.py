@@ -131,10 +131,11 @@ def train(
     out_path = Path(out_path)
     if out_path.suffix != ".keras":
         raise FactorNetError(f"model file name must end in .keras, got {out_path.name!r}")
-    if not out_path.resolve().parent.is_dir() or not os.access(out_path.resolve().parent, os.W_OK):
-        raise FactorNetError(
-            f"cannot write the model: folder {str(out_path.resolve().parent)!r} is not writable"
-        )
+    folder = out_path.resolve().parent
+    if not folder.is_dir():
+        raise FactorNetError(f"cannot write the model: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise FactorNetError(f"cannot write the model: folder {str(folder)!r} is not writable")
     s = settings
     if s.gencode and annotations is None:
         raise FactorNetError("-g/--gencode needs annotations: give --gtf and --cpg, or --annotation-beds")

@@ -153,7 +153,7 @@ def test_unwritable_output_and_no_positives(sim, tmp_path, capsys):
             "chr2",
         ]
     )
-    assert rc == 2 and "not writable" in capsys.readouterr().err
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
     with pytest.raises(FactorNetError, match="no conservative peaks on chromosome"):
         # all peaks lie on chr1/chr2; training only on chr2 with chr1 validation leaves positives only in valid
         empty = TrainSettings(

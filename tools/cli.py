@@ -49,6 +49,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Subcommands that run a Keras model (TensorFlow is imported before they start).
+USES_TENSORFLOW = {"train", "predict", "interpret", "import-legacy", "demo"}
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 silenced: its C++ start-up lines (oneDNN notice, absl
+    preamble) ignore TF_CPP_MIN_LOG_LEVEL and would clutter every run's stderr. A failing import is
+    repeated without the silencing so its error is seen."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        except Exception:
+            pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    import tensorflow  # noqa: F401,F811  (re-raises a real import error, now visible)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Quiet TensorFlow's C++ start-up chatter; set here (the executable), never in the library.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    if args.subcommand in USES_TENSORFLOW and "tensorflow" not in sys.modules:
+        _import_tensorflow_quietly()
     try:
         return int(args.func(args) or 0)
     except FactorNetError as exc:
