@@ -71,8 +71,13 @@ class Samplesheet:
         return [c.name for c in self.cells.values() if tf in c.conservative]
 
 
-def read_samplesheet(path: str | os.PathLike, check_files: bool = True) -> Samplesheet:
-    """Read and validate a samplesheet TSV (or an original FactorNet data folder)."""
+def read_samplesheet(
+    path: str | os.PathLike, check_files: bool = True, need_tracks: bool = True
+) -> Samplesheet:
+    """Read and validate a samplesheet TSV (or an original FactorNet data folder).
+
+    ``need_tracks=False`` accepts a sheet of peaks only (``factornet bin`` reads no signal).
+    """
     path = Path(path)
     if path.is_dir():
         return read_legacy_folder(path, check_files=check_files)
@@ -124,15 +129,15 @@ def read_samplesheet(path: str | os.PathLike, check_files: bool = True) -> Sampl
         else:
             getattr(entry, kind)[name] = file
     sheet = Samplesheet(path, cells)
-    _check_consistent(sheet)
+    _check_consistent(sheet, need_tracks)
     return sheet
 
 
-def _check_consistent(sheet: Samplesheet) -> None:
+def _check_consistent(sheet: Samplesheet, need_tracks: bool = True) -> None:
     if not sheet.cells:
         raise FactorNetError(f"samplesheet {sheet.path}: no cell types")
     first = next(iter(sheet.cells.values()))
-    if not first.tracks:
+    if need_tracks and not first.tracks:
         raise FactorNetError(f"samplesheet {sheet.path}: cell type {first.name!r} has no track rows")
     for cell in sheet.cells.values():
         if list(cell.tracks) != list(first.tracks):

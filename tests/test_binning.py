@@ -233,3 +233,17 @@ def test_cli_bin_on_dream_ctcf_equals_bedtools(tmp_path, chrom, capsys):
             "bedtools": expected[mismatch[:10]],
         }
     )
+
+
+def test_bin_accepts_a_samplesheet_of_peaks_only(tmp_path, capsys):
+    """``bin`` reads no signal, so a samplesheet without track rows is fine for it."""
+    (tmp_path / "c.bed").write_text("chr1\t100\t400\n")
+    (tmp_path / "sizes").write_text("chr1\t1000\n")
+    (tmp_path / "sheet.tsv").write_text("cell_type\tkind\tname\tpath\nX\tconservative\tCTCF\tc.bed\n")
+    out = tmp_path / "labels.tsv"
+    rc = main(["bin", "--chrom-sizes", str(tmp_path / "sizes"), "--samplesheet", str(tmp_path / "sheet.tsv"),
+                   "--out-labels", str(out)])  # fmt: skip
+    assert rc == 0
+    labels = out.read_text().splitlines()
+    assert labels[0] == "chr\tstart\tstop\tX" and len(labels) == 1 + 17
+    assert labels[1 + 4] == "chr1\t200\t400\tB" and labels[1 + 6] == "chr1\t300\t500\tA"

@@ -52,7 +52,7 @@ def run(args) -> int:
     if args.samplesheet and args.conservative:
         raise FactorNetError("give either --samplesheet or --conservative, not both")
     if args.samplesheet:
-        sheet = read_samplesheet(args.samplesheet)
+        sheet = read_samplesheet(args.samplesheet, need_tracks=False)
         tfs = sheet.tfs
         tf = args.tf or (tfs[0] if len(tfs) == 1 else None)
         if tf is None:
