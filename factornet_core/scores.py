@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from factornet_core import tabular
 from factornet_core.atomic import atomic_output
 from factornet_core.errors import FactorNetError
 
@@ -41,39 +42,12 @@ CHUNK_ROWS = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------- formatting
-# Each field is a ``(width, n) uint8`` matrix of ASCII bytes plus a same-shape validity mask (padding
-# is dropped when rows are joined). Field-major layout keeps every row operation contiguous.
+# Fields are ``(n, width) uint8`` ASCII blocks with 0 as padding, joined by :mod:`factornet_core.tabular`
+# (the same writer as bins and labels); scores are formatted here.
 _POW10 = 10.0 ** np.arange(-30, 80)  # _POW10[k + 30] == 10**k; covers float32's exponent range
 
 
-def _int_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative ints → right-aligned ASCII digits and validity mask."""
-    values = np.asarray(values, dtype=np.int64)
-    width = len(str(int(values.max()))) if values.size else 1
-    digits = np.empty((width, values.size), dtype=np.uint8)
-    valid = np.empty((width, values.size), dtype=bool)
-    rest = values.copy()
-    for j in range(width - 1, -1, -1):
-        rest, d = np.divmod(rest, 10)
-        digits[j] = 48 + d
-        # a leading position is valid while digits remain above it (the last one always is)
-        valid[j] = True if j == width - 1 else values >= 10 ** (width - 1 - j)
-    return digits, valid
-
-
-def _text_field(codes: np.ndarray, categories: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Categorical strings (``codes`` into ``categories``) → left-aligned bytes and validity mask."""
-    encoded = [str(c).encode() for c in categories] or [b""]
-    width = max(max(len(e) for e in encoded), 1)
-    table = np.zeros((width, len(encoded)), dtype=np.uint8)
-    for i, e in enumerate(encoded):
-        table[: len(e), i] = np.frombuffer(e, dtype=np.uint8)
-    lengths = np.array([len(e) for e in encoded])
-    valid = np.arange(width)[:, None] < lengths[None, :]
-    return table[:, codes], valid[:, codes]
-
-
-def _score_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _score_field(values: np.ndarray) -> np.ndarray:
     """float32 scores in [0, 1] → 9 significant digits, trailing zeros dropped.
 
     The text is exactly C's ``printf("%.9g")`` of the value: fixed-point from 1e-4 up
@@ -119,20 +93,8 @@ def _score_field(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if edge.any():
         out[0, edge] = np.where(x[edge] >= 1, ord("1"), ord("0"))
         valid[1:, edge] = False
-    return out, valid
-
-
-def _format_rows(fields: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """Join fields with tabs and rows with newlines, dropping padding bytes."""
-    n = fields[0][0].shape[1]
-    mats, masks = [], []
-    for i, (mat, valid) in enumerate(fields):
-        sep = ord("\n") if i == len(fields) - 1 else ord("\t")
-        mats += [mat, np.full((1, n), sep, np.uint8)]
-        masks += [valid, np.ones((1, n), bool)]
-    data = np.ascontiguousarray(np.concatenate(mats).T)
-    keep = np.ascontiguousarray(np.concatenate(masks).T)
-    return data[keep].tobytes()
+    out[~valid] = 0  # padding, dropped by tabular.rows_bytes
+    return np.ascontiguousarray(out.T)
 
 
 # --------------------------------------------------------------------------------------------- writing
@@ -217,11 +179,16 @@ class PredictionWriter:
         if n and (starts.min() < 0 or (ends < starts).any()):
             raise FactorNetError("prediction bins need 0 <= start <= end")
         codes, categories = pd.factorize(bins["chrom"].astype(str))
+        names = np.asarray(list(categories), dtype="S")
         for lo in range(0, n, CHUNK_ROWS):
             sl = slice(lo, min(lo + CHUNK_ROWS, n))
-            fields = [_text_field(codes[sl], list(categories)), _int_field(starts[sl]), _int_field(ends[sl])]
+            fields = [
+                tabular.str_field(names[codes[sl]]),
+                tabular.int_field(starts[sl]),
+                tabular.int_field(ends[sl]),
+            ]
             fields += [_score_field(matrix[sl, j]) for j in range(matrix.shape[1])]
-            data = _format_rows(fields)
+            data = tabular.rows_bytes(fields)
             self._pending.result()
             self._pending = self._pool.submit(self._sink, data)
 
