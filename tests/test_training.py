@@ -14,6 +14,10 @@ from factornet_tools.cli import main
 SMALL = dict(seq_len=400, kernel_width=20, kernels=16, lstm_units=8, dense_units=32, valid_chroms=["chr2"])
 
 
+def train_argv(sim, out) -> list[str]:
+    return ["train", "--samplesheet", str(sim.samplesheet), "--genome", str(sim.genome), "-o", str(out)]
+
+
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     return simulate_dataset(tmp_path_factory.mktemp("sim") / "data", seed=3, n_chroms=2, chrom_length=400_000)
@@ -111,13 +115,7 @@ def test_bad_input_one_line_exit_2_no_model(sim, tmp_path, capsys, extra, messag
     out = tmp_path / "bad.keras"
     rc = main(
         [
-            "train",
-            "--samplesheet",
-            str(sim.samplesheet),
-            "--genome",
-            str(sim.genome),
-            "-o",
-            str(out),
+            *train_argv(sim, out),
             "-e",
             "1",
             "-k",
@@ -140,13 +138,7 @@ def test_bad_input_one_line_exit_2_no_model(sim, tmp_path, capsys, extra, messag
 def test_unwritable_output_and_no_positives(sim, tmp_path, capsys):
     rc = main(
         [
-            "train",
-            "--samplesheet",
-            str(sim.samplesheet),
-            "--genome",
-            str(sim.genome),
-            "-o",
-            str(tmp_path / "missing" / "m.keras"),
+            *train_argv(sim, tmp_path / "missing" / "m.keras"),
             "-f",
             "CTCF",
             "-v",
