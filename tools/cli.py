@@ -19,13 +19,16 @@ SUBCOMMANDS = [
     "bin",
     "train",
     "predict",
+    "impute",
     "merge",
+    "call",
     "bag",
     "evaluate",
     "interpret",
     "simulate",
     "inspect",
     "import_legacy",
+    "models",
     "demo",
 ]
 
@@ -50,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands that run a Keras model (TensorFlow is imported before they start).
-USES_TENSORFLOW = {"train", "predict", "interpret", "import-legacy", "demo"}
+USES_TENSORFLOW = {"train", "predict", "impute", "interpret", "import-legacy", "demo"}
 
 
 def _import_tensorflow_quietly() -> None:
