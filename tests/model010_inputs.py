@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from conftest import write_bigwig, write_fasta
 
 DATA = Path(__file__).parent / "data"
