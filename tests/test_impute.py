@@ -282,3 +282,16 @@ def test_published_models_impute_equals_predict(published_models, tmp_path):
         np.testing.assert_array_equal(
             scores[column].to_numpy(), read_predictions(tmp_path / f"{column}.tsv.gz")[1].iloc[:, 0]
         )
+    # ... and the binding-site calls of the imputed columns (end to end: fetch → impute → call)
+    assert (
+        main(["call", str(tmp_path / "imp.tsv.gz"), "--top", "5", "--out-prefix", str(tmp_path / "calls")])
+        == 0
+    )
+    for column in result.columns:
+        rows = [
+            line.split("\t") for line in (tmp_path / f"calls.{column}.narrowPeak").read_text().splitlines()
+        ]
+        best = np.sort(scores[column].to_numpy())[::-1]
+        assert 1 <= len(rows) <= 5 and {r[3] for r in rows} == {column}
+        assert max(float(r[6]) for r in rows) == pytest.approx(float(best[0]))
+        assert all(0 <= int(r[9]) < int(r[2]) - int(r[1]) for r in rows)
