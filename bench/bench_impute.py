@@ -8,7 +8,9 @@ the ``meta`` models; six random annotation BEDs for the ``GENCODE`` models, so t
 1. ``impute``: the library call with all 13 models, in a fresh process: wall time, peak RSS (``ru_maxrss``);
 2. ``predict`` × 13: the library call once per model, one after the other in one fresh process (what a user
    would script), wall time (sum), peak RSS;
-3. the ratio predict-time / impute-time, and the check that every impute column equals its predict.
+3. the ratio predict-time / impute-time, and the check that every impute column equals its predict;
+4. ``read``: reading the same spans once (genome one-hot + both bigWigs, as the predictors read them), in the
+   parent process: the only work impute shares, so 13 predicts cost at most 12 of these more than impute.
 
 Usage::
 
@@ -104,6 +106,25 @@ def child(mode: str, spec: dict, out: Path) -> None:
     (out / f"{mode}.json").write_text(json.dumps({"seconds": seconds, "n_bins": n_bins, "peak_rss_mb": peak}))
 
 
+def read_only(spec: dict, chunk_bins: int = 2000) -> float:
+    """Seconds to read every span of the chromosome once, as predict/impute read them (no model)."""
+    from factornet_core import intervals
+    from factornet_core.fastpredict import MAX_SPAN, span_groups
+    from factornet_core.inputs import CellData, CellType
+    from factornet_core.windows import window_starts
+
+    data = CellData(CellType(spec["genome"], spec["tracks"]), ["Unique35", "DGF"], 1002, 200)
+    bins = intervals.tile_bins(data.chrom_sizes, ["chr1"], 200, 50)
+    starts = bins["start"].to_numpy()
+    t0 = time.perf_counter()
+    for lo in range(0, starts.size, chunk_bins):
+        w = window_starts(starts[lo : lo + chunk_bins], 200, 1002)
+        for group in span_groups(w, 1002, MAX_SPAN):
+            data.reader.region("chr1", int(w[group].min()), int(w[group].max()) + 1002)
+    data.close()
+    return time.perf_counter() - t0
+
+
 def compare(spec: dict, out: Path) -> float:
     """Largest |impute − predict| over all columns (0 means identical)."""
     from factornet_core.scores import read_predictions
@@ -138,6 +159,7 @@ def main() -> int:
     imp = run_child("impute", spec, out)
     pred = run_child("predict", spec, out)
     diff = compare(spec, out)
+    read = read_only(spec)
     n = imp["n_bins"]
     print(
         f"chromosome {args.length:,} bp, {n:,} bins, {len(spec['models'])} published models (cpu count {os.cpu_count()})"
@@ -149,6 +171,10 @@ def main() -> int:
         f"predict: {pred['seconds']:8.1f} s  {n * len(spec['models']) / pred['seconds']:8.0f} model-windows/s  peak RSS {pred['peak_rss_mb']:.0f} MB (13 runs, one process)"
     )
     print(f"ratio predict/impute: {pred['seconds'] / imp['seconds']:.2f}x; max |impute - predict| = {diff}")
+    print(
+        f"reading every span once: {read:.1f} s = {100 * read / (pred['seconds'] / len(spec['models'])):.1f} % of one "
+        f"predict; best possible ratio from reading once ~ {pred['seconds'] / (pred['seconds'] - 12 * read):.2f}x"
+    )
     return 0
 
 
