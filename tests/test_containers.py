@@ -253,7 +253,7 @@ def test_dockerfile_conventions(flavor):
     users = [rest for w, rest in instructions if w == "USER"]
     assert users and users[-1].split(":")[0] not in {"0", "root"}, "the image must end as a non-root user"
     labels = docker_labels(path)
-    assert labels["org.opencontainers.image.licenses"] == PYPROJECT["license"]["text"] == "MIT"
+    assert labels["org.opencontainers.image.licenses"] == PYPROJECT["license"] == "MIT"
     assert labels["org.opencontainers.image.source"].startswith("https://github.com/factornet-suite/")
     assert labels["org.opencontainers.image.title"] == PYPROJECT["name"]
     assert labels["org.opencontainers.image.description"]
