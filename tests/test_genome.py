@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
 import struct
+import subprocess
 import zlib
 
 import numpy as np
