@@ -6,14 +6,13 @@ padded as N, so windows at chromosome ends need no special casing upstream.
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
 import numpy as np
 import pyfaidx
 
-from factornet_core import dna
+from factornet_core import dna, textio
 from factornet_core.errors import FactorNetError
 
 N_CODE = 4
@@ -107,10 +106,10 @@ def _plain_name(path: Path) -> str:
 
 def _refuse_plain_gzip(path: Path) -> None:
     """pyfaidx reads bgzip but not plain gzip; say so instead of failing obscurely."""
+    if not textio.is_gzip(path):
+        return
     with open(path, "rb") as handle:
         head = handle.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return
     # BGZF blocks carry the 'BC' extra subfield (SAM spec, section 4.1).
     is_bgzf = len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
     if not is_bgzf:
@@ -119,7 +118,7 @@ def _refuse_plain_gzip(path: Path) -> None:
             f"decompress it with 'gunzip -c {path.name} > {_plain_name(path)}' (or recompress that with bgzip)"
         )
     try:
-        with gzip.open(path) as handle:
+        with textio.open_text(path) as handle:
             handle.read(1)
-    except OSError as exc:
+    except (*textio.GZIP_ERRORS, OSError) as exc:
         raise FactorNetError(f"genome {str(path)!r} is not readable gzip: {exc}") from None
