@@ -16,6 +16,7 @@ from factornet_core import FactorNetError, __version__
 
 # Order here is the order in `factornet --help`.
 SUBCOMMANDS = [
+    "prepare",
     "bin",
     "train",
     "predict",
