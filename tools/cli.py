@@ -14,24 +14,35 @@ import sys
 
 from factornet_core import FactorNetError, __version__
 
-# Order here is the order in `factornet --help`.
-SUBCOMMANDS = [
-    "prepare",
-    "bin",
-    "train",
-    "predict",
-    "merge",
-    "bag",
-    "evaluate",
-    "interpret",
-    "simulate",
-    "inspect",
-    "import_legacy",
-    "demo",
-]
+# Order here is the order in `factornet --help`; the one-line summaries live here so that
+# `factornet --help` and `--version` import no subcommand module (pandas, TensorFlow, matplotlib) at all.
+SUBCOMMANDS: dict[str, str] = {
+    "prepare": "make a normalised cut-site bigWig from DNase-seq/ATAC-seq alignments",
+    "bin": "tile chromosomes into 200/50 bp bins and label them B/A/U from peaks",
+    "train": "train a FactorNet model (single-task with -f TF, else multi-task in one cell type)",
+    "predict": "predict TF binding scores for a cell type (bins BED, chromosomes, or the whole genome)",
+    "merge": "concatenate prediction shards (e.g. one per chromosome) into one file",
+    "bag": "combine predictions of several models (rank or mean average)",
+    "evaluate": "score predictions: auROC, auPR (PRROC Davis-Goadrich), recall at FDR, PR/ROC plots",
+    "interpret": "interpret a model: first-layer kernel motifs, or saliency maps of regions",
+    "simulate": "write a simulated dataset with known binding sites",
+    "inspect": "print a model file's FactorNet card",
+    "import-legacy": "convert an original FactorNet model folder (Keras 1.1 / Theano) to a .keras model",
+    "demo": "run simulate → bin → train → predict → bag → evaluate → interpret on built-in data",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen_subcommand(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (first non-option word), if it is one of ours."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in SUBCOMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``factornet`` parser. Only the subcommand named in ``argv`` gets its full parser (and imports
+    its module); the others are listed by name and summary. ``argv=None`` builds every full parser."""
     parser = argparse.ArgumentParser(
         prog="factornet",
         description="FactorNet: predict transcription-factor binding in new cell types from DNA sequence "
@@ -39,13 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"factornet {__version__}")
     sub = parser.add_subparsers(dest="subcommand", metavar="<subcommand>")
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"factornet_tools.{name}_cmd")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"factornet_tools.{name}_cmd":
-                continue  # subcommand not built yet
-            raise
+    chosen = _chosen_subcommand(argv) if argv is not None else None
+    for name, summary in SUBCOMMANDS.items():
+        if argv is not None and name != chosen:
+            sub.add_parser(name, help=summary, add_help=False)
+            continue
+        module = importlib.import_module(f"factornet_tools.{name.replace('-', '_')}_cmd")
         module.register(sub)
     return parser
 
@@ -77,7 +87,8 @@ def _import_tensorflow_quietly() -> None:
 def main(argv: list[str] | None = None) -> int:
     # Quiet TensorFlow's C++ start-up chatter; set here (the executable), never in the library.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -9,11 +9,28 @@ from collections.abc import Callable
 from factornet_core import FactorNetError
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` only where it tells the reader something: not for required options, flags,
+    empty or ``None`` defaults, nor where the help text already speaks of its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.required
+            or action.default in (None, False, "", [], ())
+            or action.default is argparse.SUPPRESS
+            or isinstance(action, argparse._StoreTrueAction)
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
 def add_subparser(
     sub: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], **kwargs
 ) -> argparse.ArgumentParser:
     """Add subcommand ``name`` with the options every subcommand shares (``--debug``)."""
-    kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+    kwargs.setdefault("formatter_class", HelpFormatter)
     parser = sub.add_parser(name, **kwargs)
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.set_defaults(func=run, prog_name=parser.prog)
