@@ -20,6 +20,7 @@ from factornet_tools import common
 # Order here is the order in `factornet --help`; the one-line summaries live here so that
 # `factornet --help` and `--version` import no subcommand module (pandas, TensorFlow, matplotlib) at all.
 SUBCOMMANDS: dict[str, str] = {
+    "prepare": "make a normalised cut-site bigWig from DNase-seq/ATAC-seq alignments",
     "bin": "tile chromosomes into 200/50 bp bins and label them B/A/U from peaks",
     "train": "train a FactorNet model (single-task with -f TF, else multi-task in one cell type)",
     "predict": "predict TF binding scores for a cell type (bins BED, chromosomes, or the whole genome)",
