@@ -522,7 +522,7 @@ class ImportResult:
     weights_file: Path
 
 
-def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> ModelCard:
+def build_card(legacy: LegacyFolder, arch: LegacyArchitecture, extra_provenance: dict | None = None) -> ModelCard:
     """The card of an imported model, through :func:`factornet_core.card.make_card` as training does.
 
     Original FactorNet stored no PCA basis for its expression PCs, so a model with ``meta`` gets
@@ -550,12 +550,16 @@ def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> ModelCard:
             "keras_version": arch.keras_version,
             "genome": "hg19",
             "license": "FactorNet (Quang & Xie), MIT licence, github.com/uci-cbcl/FactorNet",
+            **(extra_provenance or {}),
         },
     )
 
 
 def import_legacy(
-    folder: str | os.PathLike, out_path: str | os.PathLike, weights: str | os.PathLike | None = None
+    folder: str | os.PathLike,
+    out_path: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    provenance: dict | None = None,
 ) -> ImportResult:
     """Convert an original FactorNet model folder into one ``.keras`` file with a complete card.
 
@@ -570,6 +574,8 @@ def import_legacy(
         ``meta.txt`` as the original repository publishes them.
     out_path : the ``.keras`` file to write (atomically).
     weights : a weights HDF5 file to use instead of the folder's.
+    provenance : extra keys for the card's ``provenance`` (the model catalogue records its name and the
+        weights' sha256 there, which makes a second ``models fetch`` a no-op).
 
     Returns
     -------
@@ -593,6 +599,6 @@ def import_legacy(
     converted = convert_weights(arch, read_weights(legacy.weights), legacy.weights)
     model = build_model(arch.config)
     _set_weights(model, arch, converted, legacy.weights)
-    card = build_card(legacy, arch)
+    card = build_card(legacy, arch, provenance)
     save_model(model, card, out_path)
     return ImportResult(card, int(model.count_params()), legacy.weights)
