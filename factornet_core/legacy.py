@@ -522,7 +522,9 @@ class ImportResult:
     weights_file: Path
 
 
-def build_card(legacy: LegacyFolder, arch: LegacyArchitecture, extra_provenance: dict | None = None) -> ModelCard:
+def build_card(
+    legacy: LegacyFolder, arch: LegacyArchitecture, extra_provenance: dict | None = None
+) -> ModelCard:
     """The card of an imported model, through :func:`factornet_core.card.make_card` as training does.
 
     Original FactorNet stored no PCA basis for its expression PCs, so a model with ``meta`` gets
