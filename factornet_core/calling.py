@@ -233,14 +233,13 @@ def call_tf(
 
 
 def _write_narrowpeak(path: Path, table: pd.DataFrame) -> None:
-    from factornet_core.tabular import open_output
+    from factornet_core.textio import write_text
 
     lines = [
         f"{r.chrom}\t{r.start}\t{r.end}\t{r.name}\t{r.score}\t.\t{r.signalValue:.9g}\t-1\t-1\t{r.peak}\n"
         for r in table.itertuples(index=False)
     ]
-    with open_output(path) as handle:
-        handle.write("".join(lines).encode())
+    write_text(path, "".join(lines))
 
 
 def call(

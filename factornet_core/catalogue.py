@@ -198,7 +198,7 @@ def is_cached(entry: CatalogueEntry, dest: str | os.PathLike | None = None) -> b
         card = read_card(path)
     except FactorNetError:
         return False
-    return dict(card.provenance).get("weights_sha256") == entry.weights.sha256
+    return card.provenance.get("weights_sha256") == entry.weights.sha256
 
 
 # ------------------------------------------------------------------------------------------- download

@@ -27,7 +27,7 @@ from factornet_core import __version__
 from factornet_core.atomic import OutputSet
 from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
-from factornet_core.intervals import label_bins, read_bed, read_labels
+from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
 
@@ -72,7 +72,8 @@ def align_labels(
         row = pred_bins.iloc[int(np.flatnonzero(missing)[0])]
         hint = ""
         if not set(pred_bins["chrom"]) & set(label_bins_["chrom"]):
-            hint = " — no chromosome in common: different chromosome naming (chr1 vs 1)?"
+            found = naming_hint(pred_bins["chrom"].unique(), label_bins_["chrom"].unique(), "the labels")
+            hint = f" — no chromosome in common{': ' + found if found else ''}"
         raise FactorNetError(
             f"{source}: {int(missing.sum())} predicted bins have no label (first {row.chrom}:{row.start}-"
             f"{row.end}): predictions and labels must use the same bins{hint}"
@@ -186,8 +187,9 @@ def evaluate(
         conservative = read_bed(peaks, what="peaks")
         relaxed_df = read_bed(relaxed, what="relaxed peaks", allow_empty=True) if relaxed else None
         if not set(conservative["chrom"]) & set(bins["chrom"]):
+            found = naming_hint(conservative["chrom"].unique(), bins["chrom"].unique(), "the predictions")
             raise FactorNetError(
-                f"{peaks}: no peak lies on a predicted chromosome — different chromosome naming (chr1 vs 1)?"
+                f"{peaks}: no peak lies on a predicted chromosome{': ' + found if found else ''}"
             )
         score(tf_name, cell or ".", label_bins(bins, conservative, relaxed_df), 0, peaks)
     else:

@@ -29,7 +29,6 @@ What the legacy graph is, and how it maps onto :func:`factornet_core.model.build
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -523,7 +522,9 @@ class ImportResult:
     weights_file: Path
 
 
-def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> ModelCard:
+def build_card(
+    legacy: LegacyFolder, arch: LegacyArchitecture, extra_provenance: dict | None = None
+) -> ModelCard:
     """The card of an imported model, through :func:`factornet_core.card.make_card` as training does.
 
     Original FactorNet stored no PCA basis for its expression PCs, so a model with ``meta`` gets
@@ -551,6 +552,7 @@ def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> ModelCard:
             "keras_version": arch.keras_version,
             "genome": "hg19",
             "license": "FactorNet (Quang & Xie), MIT licence, github.com/uci-cbcl/FactorNet",
+            **(extra_provenance or {}),
         },
     )
 
@@ -574,7 +576,7 @@ def import_legacy(
         ``meta.txt`` as the original repository publishes them.
     out_path : the ``.keras`` file to write (atomically).
     weights : a weights HDF5 file to use instead of the folder's.
-    provenance : extra keys for the card's ``provenance`` (the catalogue records its name and the
+    provenance : extra keys for the card's ``provenance`` (the model catalogue records its name and the
         weights' sha256 there, which makes a second ``models fetch`` a no-op).
 
     Returns
@@ -599,8 +601,6 @@ def import_legacy(
     converted = convert_weights(arch, read_weights(legacy.weights), legacy.weights)
     model = build_model(arch.config)
     _set_weights(model, arch, converted, legacy.weights)
-    card = build_card(legacy, arch)
-    if provenance:
-        card = dataclasses.replace(card, provenance={**card.provenance, **provenance})
+    card = build_card(legacy, arch, provenance)
     save_model(model, card, out_path)
     return ImportResult(card, int(model.count_params()), legacy.weights)
