@@ -16,6 +16,9 @@ a track's name is its identity across cell types, and the first cell type's orde
 
 The original FactorNet data folders (``bigwig.txt``, ``chip.txt``, ``meta.txt`` beside per-cell
 ``<CELL>.<track>.bigWig``-style files) are read by :func:`read_legacy_folder`.
+
+Which cell types, TF(s), peaks, tracks and expression a run uses is decided in one place:
+:class:`Selection` (:func:`select_tf`, :func:`select_multi_task`, :func:`cell_inputs`).
 """
 
 from __future__ import annotations
@@ -213,3 +216,119 @@ def write_samplesheet(path: str | os.PathLike, rows: list[tuple[str, str, str, s
         handle.write("\t".join(COLUMNS) + "\n")
         for row in rows:
             handle.write("\t".join(row) + "\n")
+
+
+# --------------------------------------------------------------------------------------------- selection
+@dataclass(frozen=True)
+class Selection:
+    """What one run takes from a samplesheet: cell types, TF(s), and through them peaks/tracks/expression.
+
+    The one place that applies the selection rules (``factornet train``, ``bin``, ``predict``'s cell
+    resolution, the demo; the Nextflow ``planRun`` mirrors them in Groovy):
+
+    * **one TF** (:func:`select_tf`): the cell types are the given ones, else every cell type with
+      conservative peaks for the TF; each must have them. Without a TF, a samplesheet with exactly one
+      TF selects it.
+    * **multi-task** (:func:`select_multi_task`): exactly one cell type; its TFs are the TFs with
+      conservative peaks there.
+    * a **validation cell type** (cross-cell validation) must have conservative peaks for every TF.
+
+    ``cells`` keep the order given (or the samplesheet's order).
+    """
+
+    sheet: Samplesheet
+    cells: tuple[str, ...]
+    tfs: tuple[str, ...]
+    valid_cell: str | None = None
+    multi_task: bool = False  # chosen by select_multi_task (all TFs of one cell type, even if only one)
+
+    @property
+    def all_cells(self) -> list[str]:
+        """Training cell types, then the validation cell type (if any): the reader order."""
+        return [*self.cells, *([self.valid_cell] if self.valid_cell else [])]
+
+    def peaks(self, cell: str, tf: str) -> tuple[Path, Path | None]:
+        """(conservative, relaxed or None) peak files of ``cell`` for ``tf``."""
+        entry = self.sheet.cell(cell)
+        return entry.conservative[tf], entry.relaxed.get(tf)
+
+    def tracks(self, cell: str) -> dict[str, Path]:
+        """Track name → bigWig of ``cell``, in the model's input order."""
+        return dict(self.sheet.cell(cell).tracks)
+
+    def expression(self, cell: str) -> Path | None:
+        return self.sheet.cell(cell).expression
+
+
+def select_tf(
+    sheet: Samplesheet, tf: str | None, cells: list[str] | None = None, valid_cell: str | None = None
+) -> Selection:
+    """Select one TF and its cell types (rules in :class:`Selection`); :class:`FactorNetError` otherwise."""
+    if tf is None:
+        if len(sheet.tfs) != 1:
+            raise FactorNetError(
+                f"the samplesheet has several TFs ({', '.join(sheet.tfs)}): choose one with --tf"
+                if sheet.tfs
+                else f"samplesheet {sheet.path.name} has no peaks (no conservative rows)"
+            )
+        tf = sheet.tfs[0]
+    with_tf = sheet.cells_with_tf(tf)
+    if not with_tf:
+        raise FactorNetError(
+            f"TF {tf!r} has no conservative peaks in the samplesheet (TFs there: {', '.join(sheet.tfs) or 'none'})"
+        )
+    chosen = list(cells or with_tf)
+    for name in chosen:
+        if tf not in sheet.cell(name).conservative:
+            raise FactorNetError(f"cell type {name!r} has no conservative peaks for {tf}")
+    if valid_cell and tf not in sheet.cell(valid_cell).conservative:
+        raise FactorNetError(f"validation cell type {valid_cell!r} has no conservative peaks for {tf}")
+    return Selection(sheet, tuple(chosen), (tf,), valid_cell)
+
+
+def select_multi_task(
+    sheet: Samplesheet, cells: list[str] | None = None, valid_cell: str | None = None
+) -> Selection:
+    """Select one cell type and all its TFs (rules in :class:`Selection`)."""
+    chosen = list(cells or sheet.cells)
+    if len(chosen) != 1:
+        raise FactorNetError(
+            f"multi-task training (no -f/--tf) uses one cell type; the samplesheet has {len(chosen)}: "
+            "choose one with --cell, or give -f TF for single-task training"
+        )
+    cell = sheet.cell(chosen[0])
+    tfs = list(cell.conservative)
+    if not tfs:
+        raise FactorNetError(f"cell type {cell.name!r} has no conservative peaks")
+    if valid_cell:
+        lacking = [tf for tf in tfs if tf not in sheet.cell(valid_cell).conservative]
+        if lacking:
+            raise FactorNetError(f"validation cell type {valid_cell!r} lacks peaks for {', '.join(lacking)}")
+    return Selection(sheet, tuple(chosen), tuple(tfs), valid_cell, multi_task=True)
+
+
+def cell_inputs(
+    samplesheet: str | os.PathLike | None,
+    cell: str | None,
+    tracks: dict[str, str] | None = None,
+    expression: str | None = None,
+) -> tuple[dict[str, str], str | None]:
+    """Tracks (name → bigWig) and expression table of one cell type to predict on.
+
+    From ``samplesheet`` + ``cell`` and/or explicit ``tracks`` (which override the samplesheet's track of
+    the same name); an explicit ``expression`` wins over the samplesheet's. Raises
+    :class:`FactorNetError` when a cell is given without a samplesheet (or the reverse) or no track results.
+    """
+    out: dict[str, str] = {}
+    if samplesheet:
+        if not cell:
+            raise FactorNetError("--samplesheet needs --cell (the cell type whose tracks to use)")
+        entry = read_samplesheet(samplesheet).cell(cell)
+        out.update({k: str(v) for k, v in entry.tracks.items()})
+        expression = expression or (str(entry.expression) if entry.expression else None)
+    elif cell:
+        raise FactorNetError("--cell needs --samplesheet")
+    out.update(tracks or {})
+    if not out:
+        raise FactorNetError("no tracks: give --samplesheet and --cell, or --track NAME=BIGWIG")
+    return out, expression

@@ -353,13 +353,6 @@ def _peaks(rng: np.random.Generator, el: pd.DataFrame, label: np.ndarray, tf: st
     )
 
 
-# --------------------------------------------------------------------------------------------- output folder
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 # --------------------------------------------------------------------------------------------- entry point
 def simulate_dataset(
     out_dir: str | os.PathLike,

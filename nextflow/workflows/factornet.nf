@@ -37,7 +37,9 @@ def selectRows(List rows, Closure keep) {
 
 /*
  * What to train, predict and evaluate, from the parameters and the parsed samplesheet; fails early with
- * a message naming the parameter to fix.
+ * a message naming the parameter to fix. The selection rules are factornet_core.samplesheet's
+ * (select_tf / select_multi_task), restated here because Groovy cannot call the Python library before
+ * any task runs: a TF needs conservative peaks in the training cell types; multi-task uses one cell type.
  */
 def planRun(Map sheet, List rows) {
     def cells = sheet.cell_types
@@ -64,6 +66,9 @@ def planRun(Map sheet, List rows) {
     def seeds = csvParam(params.seeds).collect { s -> s as Integer }
     if (!seeds) {
         error("give --seeds (comma-separated integers, e.g. 1,2: one model per seed, bagged)")
+    }
+    if (params.multitask && trainCells.size() != 1) {
+        error("--multitask trains on one cell type (as 'factornet train' without --tf); --train_cells has ${trainCells.size()}: ${trainCells.join(', ')}")
     }
     def models = params.multitask
         ? [[model: 'multitask', tf: null, tfs: tfs]]

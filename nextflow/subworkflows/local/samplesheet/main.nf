@@ -9,8 +9,8 @@
  * plugin: the test profile runs with the network closed).
  *
  * Because the samplesheet names its files by relative path, a process cannot simply stage the
- * sheet: STAGED_SAMPLESHEET below stages every file under inputs/f<i>/ and the process writes a
- * copy of the sheet whose paths point there (see stagedSamplesheetText).
+ * sheet: each process stages its rows' files under inputs/f<i>/ and writes a copy of the sheet whose
+ * paths point there.
  */
 
 /*
@@ -37,16 +37,6 @@ def checkSamplesheetRow(Map row, sheet, int line) {
         error("${where}: file '${row.path}' does not exist (paths are relative to the samplesheet's folder)")
     }
     return [cell_type: row.cell_type.trim(), kind: row.kind.trim(), name: row.name.trim(), path: f]
-}
-
-/*
- * The samplesheet text a process writes next to its staged inputs: row i points to inputs/f<i+1>/<basename>,
- * matching `path(files, stageAs: 'inputs/f*\/*')`.
- */
-def stagedSamplesheetText(List rows) {
-    def lines = ['cell_type\tkind\tname\tpath']
-    rows.eachWithIndex { r, i -> lines << "${r.cell_type}\t${r.kind}\t${r.name}\tinputs/f${i + 1}/${r.path.name}" }
-    return lines.join('\n') + '\n'
 }
 
 /*
