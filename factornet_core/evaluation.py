@@ -6,7 +6,9 @@ Every predicted bin must have a label (bins are joined on chrom/start/end); labe
 not predicted are counted and reported, not scored. Ambiguous (A) bins are excluded from all metrics.
 
 Outputs (all or nothing): ``PREFIX.metrics.json``, ``PREFIX.metrics.tsv`` (one row per (TF, cell)),
-``PREFIX.pr.png`` and ``PREFIX.roc.png``.
+``PREFIX.pr.png`` and ``PREFIX.roc.png``. The JSON's ``calibration`` block holds, per (TF, cell), the
+lowest score reaching each FDR level on a 0.001 grid (:func:`factornet_core.calling.fdr_grid`), which
+``factornet call --fdr`` turns into a threshold.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from matplotlib.figure import Figure
 
 from factornet_core import __version__
 from factornet_core.atomic import OutputSet
+from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
-from factornet_core.intervals import label_bins, read_bed, read_labels
+from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
 
@@ -69,7 +72,8 @@ def align_labels(
         row = pred_bins.iloc[int(np.flatnonzero(missing)[0])]
         hint = ""
         if not set(pred_bins["chrom"]) & set(label_bins_["chrom"]):
-            hint = " — no chromosome in common: different chromosome naming (chr1 vs 1)?"
+            found = naming_hint(pred_bins["chrom"].unique(), label_bins_["chrom"].unique(), "the labels")
+            hint = f" — no chromosome in common{': ' + found if found else ''}"
         raise FactorNetError(
             f"{source}: {int(missing.sum())} predicted bins have no label (first {row.chrom}:{row.start}-"
             f"{row.end}): predictions and labels must use the same bins{hint}"
@@ -149,6 +153,7 @@ def evaluate(
     rows: list[dict] = []
     pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
     roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
+    calibration: list[dict] = []
 
     def score(tf_name: str, cell_name: str, codes: np.ndarray, extra: int, source) -> None:
         try:
@@ -166,14 +171,25 @@ def evaluate(
         pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
         fpr, tpr, _ = roc_curve(y, s)
         roc_curves.append((f"{label} (auROC {metrics['auroc']:.3f})", fpr, tpr))
+        levels, min_scores = fdr_grid(y, s)
+        calibration.append(
+            {
+                "tf": tf_name,
+                "cell": cell_name,
+                "step": CALIBRATION_STEP,
+                "fdr": levels,
+                "min_score": min_scores,
+            }
+        )
 
     if peaks is not None:
         tf_name = _select_tfs(names, tf, "--peaks covers one TF")
         conservative = read_bed(peaks, what="peaks")
         relaxed_df = read_bed(relaxed, what="relaxed peaks", allow_empty=True) if relaxed else None
         if not set(conservative["chrom"]) & set(bins["chrom"]):
+            found = naming_hint(conservative["chrom"].unique(), bins["chrom"].unique(), "the predictions")
             raise FactorNetError(
-                f"{peaks}: no peak lies on a predicted chromosome — different chromosome naming (chr1 vs 1)?"
+                f"{peaks}: no peak lies on a predicted chromosome{': ' + found if found else ''}"
             )
         score(tf_name, cell or ".", label_bins(bins, conservative, relaxed_df), 0, peaks)
     else:
@@ -213,6 +229,8 @@ def evaluate(
         "auprc_method": "Davis-Goadrich interpolation as R PRROC pr.curve()$auc.davis.goadrich",
         "recall_at_fdr_method": "ENCODE-DREAM scoring script (sklearn precision_recall_curve)",
         "results": table.to_dict(orient="records"),
+        # for `factornet call --fdr F`: the lowest score with FDR <= level, per reached level
+        "calibration": calibration,
     }
     paths = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", ".pr.png", ".roc.png")]
     with OutputSet() as outs:

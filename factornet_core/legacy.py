@@ -558,9 +558,16 @@ def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> dict:
 
 
 def import_legacy(
-    folder: str | os.PathLike, out_path: str | os.PathLike, weights: str | os.PathLike | None = None
+    folder: str | os.PathLike,
+    out_path: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    provenance: dict | None = None,
 ) -> ImportResult:
-    """Convert an original FactorNet model folder to one ``.keras`` file with a complete card."""
+    """Convert an original FactorNet model folder to one ``.keras`` file with a complete card.
+
+    ``provenance``: extra keys for the card's ``provenance`` (the catalogue records its name and the
+    weights' sha256 there, which makes a second ``models fetch`` a no-op).
+    """
     from factornet_core.model import build_model
     from factornet_core.modelfile import save_model
 
@@ -573,5 +580,6 @@ def import_legacy(
     model = build_model(arch.config)
     _set_weights(model, arch, converted, legacy.weights)
     card = build_card(legacy, arch)
+    card["provenance"].update(provenance or {})
     save_model(model, card, out_path)
     return ImportResult(card, int(model.count_params()), legacy.weights)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from factornet_core import intervals, meme
+from factornet_core import intervals, meme, tracks
 from factornet_core import simulate_writers as w
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
@@ -464,7 +464,7 @@ def simulate_dataset(
             summary.cpg, [(c, s, e, "CpG_island") for c, d in data.items() for s, e in zip(*d["cpg"])]
         )
         w.write_bed(summary.blacklist, [(c, s, e) for c, d in data.items() for s, e in zip(*d["blacklist"])])
-        w.write_bigwig(summary.mapability, chrom_sizes, {c: d["mapability"] for c, d in data.items()})
+        tracks.write_bigwig(summary.mapability, chrom_sizes, {c: d["mapability"] for c, d in data.items()})
         rows: list[tuple[str, str, str, str]] = []
         peaks: dict[tuple[str, str], pd.DataFrame] = {}
         for j, cell in enumerate(cells):
@@ -473,7 +473,7 @@ def simulate_dataset(
                 on = (elements["chrom"] == c).to_numpy()
                 signal[c] = _dnase(_rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j])
             summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
-            w.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
+            tracks.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
             if reads is not None:
                 summary.bams[cell] = tmp / f"{cell}.DNASE.bam"
                 write_cut_bam(

@@ -8,11 +8,14 @@ Each subcommand module exposes ``register(subparsers)``, which adds its parser a
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
+import signal
 import sys
 
 from factornet_core import FactorNetError, __version__
+from factornet_tools import common
 
 # Order here is the order in `factornet --help`; the one-line summaries live here so that
 # `factornet --help` and `--version` import no subcommand module (pandas, TensorFlow, matplotlib) at all.
@@ -22,12 +25,14 @@ SUBCOMMANDS: dict[str, str] = {
     "train": "train a FactorNet model (single-task with -f TF, else multi-task in one cell type)",
     "predict": "predict TF binding scores for a cell type (bins BED, chromosomes, or the whole genome)",
     "merge": "concatenate prediction shards (e.g. one per chromosome) into one file",
+    "call": "turn per-bin scores into binding-site calls (narrowPeak), one set per TF",
     "bag": "combine predictions of several models (rank or mean average)",
     "evaluate": "score predictions: auROC, auPR (PRROC Davis-Goadrich), recall at FDR, PR/ROC plots",
     "interpret": "interpret a model: first-layer kernel motifs, or saliency maps of regions",
     "simulate": "write a simulated dataset with known binding sites",
     "inspect": "print a model file's FactorNet card",
     "import-legacy": "convert an original FactorNet model folder (Keras 1.1 / Theano) to a .keras model",
+    "models": "published FactorNet models: list the catalogue, fetch (download, verify, convert) into a cache",
     "demo": "run simulate → bin → train → predict → bag → evaluate → interpret on built-in data",
 }
 
@@ -61,7 +66,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 # Subcommands that run a Keras model (TensorFlow is imported before they start).
-USES_TENSORFLOW = {"train", "predict", "interpret", "import-legacy", "demo"}
+USES_TENSORFLOW = {"train", "predict", "impute", "interpret", "import-legacy", "demo"}
 
 
 def _import_tensorflow_quietly() -> None:
@@ -93,21 +98,59 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    if args.subcommand in USES_TENSORFLOW and "tensorflow" not in sys.modules:
-        _import_tensorflow_quietly()
+    debug = getattr(args, "debug", False)
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        common.check_outputs_are_not_inputs(args)
+        if args.subcommand in USES_TENSORFLOW and "tensorflow" not in sys.modules:
+            _import_tensorflow_quietly()
         return int(args.func(args) or 0)
     except FactorNetError as exc:
-        if getattr(args, "debug", False):
+        if debug:
             raise
         print(f"{args.prog_name}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (OSError, UnicodeDecodeError) as exc:
+        # Caused by the user's files or machine (missing/unreadable path, a folder given for a file, a
+        # full disk, a file that is not UTF-8 text), never by our logic: one line, as for FactorNetError.
+        if debug:
+            raise
+        print(f"{args.prog_name}: error: {_describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except Terminated:
+        print(f"{args.prog_name}: terminated (SIGTERM); no partial output was kept", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"{args.prog_name}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+class Terminated(BaseException):
+    """SIGTERM (what Slurm, Galaxy and Nextflow send on cancel) turned into an exception, so that every
+    atomic output's ``finally``/``__exit__`` discards its temporary files on the way out."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}): is it binary or another encoding?"
+        )
+    name = getattr(exc, "filename", None)
+    where = f" {str(name)!r}" if name else ""
+    if isinstance(exc, IsADirectoryError):
+        return f"{where.strip()} is a folder, expected a file"
+    if getattr(exc, "errno", None) == errno.ENOSPC:
+        return f"no space left on the device while writing{where}: free space or choose another output folder"
+    return f"{exc.strerror or exc}{':' if where else ''}{where}"
 
 
 if __name__ == "__main__":
