@@ -11,7 +11,9 @@ Format (tab-separated, header required, ``#`` lines ignored, paths relative to t
     HepG2       labels        CTCF        HepG2.CTCF.labels.tsv.gz
 
 ``kind`` is one of :data:`KINDS`. ``name`` is the track name (``track``), the TF (``conservative``,
-``relaxed``, ``labels``) or ``.`` (``expression``). Every cell type must list the same track names:
+``relaxed``, ``labels``) or ``.`` (``expression``). ``bam`` and ``fragments`` rows (one or more per cell
+type and track name: replicates) are alignments for ``factornet prepare``, which turns them into the
+track's bigWig; ``train``/``predict`` need the ``track`` row and refuse a track given only as alignments. Every cell type must list the same track names:
 a track's name is its identity across cell types, and the first cell type's order is the input order.
 
 The original FactorNet data folders (``bigwig.txt``, ``chip.txt``, ``meta.txt`` beside per-cell
@@ -29,7 +31,8 @@ from pathlib import Path
 
 from factornet_core.errors import FactorNetError
 
-KINDS = ("track", "conservative", "relaxed", "expression", "labels")
+KINDS = ("track", "conservative", "relaxed", "expression", "labels", "bam", "fragments")
+ALIGNMENT_KINDS = ("bam", "fragments")  # inputs of `factornet prepare`; several rows per track allowed
 COLUMNS = ("cell_type", "kind", "name", "path")
 
 
@@ -43,6 +46,7 @@ class CellType:
     relaxed: dict[str, Path] = field(default_factory=dict)
     labels: dict[str, Path] = field(default_factory=dict)
     expression: Path | None = None
+    alignments: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)  # track → [(kind, path)]
 
     @property
     def tfs(self) -> list[str]:
@@ -100,7 +104,7 @@ def read_samplesheet(
         )
     col = {name: header.index(name) for name in COLUMNS}
     cells: dict[str, CellType] = {}
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, ...]] = set()
     for lineno, line in lines[1:]:
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) < len(header):
@@ -113,7 +117,7 @@ def read_samplesheet(
             raise FactorNetError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
         if not cell or not name or not rel:
             raise FactorNetError(f"{where}: cell_type, name and path must not be empty")
-        key = (cell, kind, name)
+        key = (cell, kind, name, rel) if kind in ALIGNMENT_KINDS else (cell, kind, name)
         if key in seen:
             raise FactorNetError(f"{where}: duplicate entry {kind} {name!r} for cell type {cell!r}")
         seen.add(key)
@@ -125,6 +129,8 @@ def read_samplesheet(
         entry = cells.setdefault(cell, CellType(cell))
         if kind == "track":
             entry.tracks[name] = file
+        elif kind in ALIGNMENT_KINDS:
+            entry.alignments.setdefault(name, []).append((kind, file))
         elif kind == "expression":
             if entry.expression is not None:
                 raise FactorNetError(f"{where}: a second expression table for cell type {cell!r}")
@@ -140,6 +146,15 @@ def _check_consistent(sheet: Samplesheet, need_tracks: bool = True) -> None:
     if not sheet.cells:
         raise FactorNetError(f"samplesheet {sheet.path}: no cell types")
     first = next(iter(sheet.cells.values()))
+    for cell in sheet.cells.values() if need_tracks else ():
+        pending = [name for name in cell.alignments if name not in cell.tracks]
+        if pending:
+            kind, path = cell.alignments[pending[0]][0]
+            raise FactorNetError(
+                f"samplesheet {sheet.path}: track {pending[0]!r} of cell type {cell.name!r} is given only as "
+                f"{kind} rows: make its bigWig first ('factornet prepare --{kind} "
+                f"{path.name} ... -o {cell.name}.{pending[0]}.bw') and add it as a 'track' row"
+            )
     if need_tracks and not first.tracks:
         raise FactorNetError(f"samplesheet {sheet.path}: cell type {first.name!r} has no track rows")
     for cell in sheet.cells.values():

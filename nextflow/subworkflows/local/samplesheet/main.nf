@@ -3,7 +3,8 @@
  *
  *   cell_type <TAB> kind <TAB> name <TAB> path
  *
- * kind ∈ track | conservative | relaxed | expression | labels; name is the track name (track),
+ * kind ∈ track | conservative | relaxed | expression | labels | bam | fragments (alignments, made into
+ * the track `name` by FACTORNET_PREPARE when the cell type has no track row of that name); name is the track name (track),
  * the TF (conservative, relaxed, labels) or '.' (expression); paths are relative to the
  * samplesheet's folder; lines starting with '#' are ignored. Parsed with splitCsv (no nf-schema
  * plugin: the test profile runs with the network closed).
@@ -26,8 +27,8 @@ def checkSamplesheetRow(Map row, sheet, int line) {
             error("${where}: column '${col}' is empty")
         }
     }
-    if (!(row.kind in ['track', 'conservative', 'relaxed', 'expression', 'labels'])) {
-        error("${where}: kind '${row.kind}' is not one of track, conservative, relaxed, expression, labels")
+    if (!(row.kind in ['track', 'conservative', 'relaxed', 'expression', 'labels', 'bam', 'fragments'])) {
+        error("${where}: kind '${row.kind}' is not one of track, conservative, relaxed, expression, labels, bam, fragments")
     }
     if (row.kind == 'expression' && row.name != '.') {
         error("${where}: an expression row must have name '.' (got '${row.name}')")
@@ -55,7 +56,7 @@ def parseSamplesheet(sheet) {
         id         : sheet.baseName,
         cell_types : rows.collect { r -> r.cell_type }.unique(),
         tfs        : rows.findAll { r -> r.kind in ['conservative', 'labels'] }.collect { r -> r.name }.unique(),
-        tracks     : rows.findAll { r -> r.kind == 'track' }.collect { r -> r.name }.unique(),
+        tracks     : rows.findAll { r -> r.kind in ['track', 'bam', 'fragments'] }.collect { r -> r.name }.unique(),
     ]
     return [meta, rows, rows.collect { r -> r.path }]
 }
