@@ -48,10 +48,10 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
     train_cell, target_cell, valid_chrom, test_chrom = "CellA", "CellC", "chr2", "chr3"
 
     log(f"2/7 bin: labels for CTCF on {test_chrom}")
-    from factornet_core.samplesheet import read_samplesheet
+    from factornet_core.samplesheet import read_samplesheet, select_tf
 
-    cells = read_samplesheet(sheet).cells
-    peaks = {c: binning.PeakFiles(cells[c].conservative["CTCF"], cells[c].relaxed.get("CTCF")) for c in cells}
+    ctcf = select_tf(read_samplesheet(sheet), "CTCF")
+    peaks = {c: binning.PeakFiles(*ctcf.peaks(c, "CTCF")) for c in ctcf.cells}
     from factornet_core.genome import Genome
 
     with Genome(genome) as g:
@@ -83,7 +83,7 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
         log(f"4/7 predict: {target_cell} (never trained on), {test_chrom}")
         predict.predict(
             model,
-            CellType(genome, cells[target_cell].tracks),
+            CellType(genome, ctcf.tracks(target_cell)),
             pred,
             predict.PredictOptions(chroms=[test_chrom], blacklist=sim.blacklist),
         )
@@ -110,8 +110,8 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
     model = out / f"CTCF.seed{seed}.keras"
     summary = motifs.interpret_motifs(
         model,
-        CellType(genome, cells[train_cell].tracks),
-        cells[train_cell].conservative["CTCF"],
+        CellType(genome, ctcf.tracks(train_cell)),
+        ctcf.peaks(train_cell, "CTCF")[0],
         out / "motifs",
         peaks=True,
         known=sim.motifs,
@@ -121,11 +121,11 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
         best = summary.known_matches.sort_values("similarity", ascending=False).iloc[0]
         result.best_motif_match = (str(best["kernel"]), str(best["known_motif"]), float(best["similarity"]))
         log(f"    best kernel match: {best['kernel']} ~ {best['known_motif']} (r = {best['similarity']:.2f})")
-    target_peaks = intervals.read_bed(cells[target_cell].conservative["CTCF"], what="narrowPeak")
+    target_peaks = intervals.read_bed(ctcf.peaks(target_cell, "CTCF")[0], what="narrowPeak")
     on_test = target_peaks[target_peaks["chrom"] == test_chrom].head(1)
     site = out / "saliency_site.bed"
     site.write_text("".join(f"{r.chrom}\t{r.start}\t{r.end}\n" for r in on_test.itertuples()))
     saliency.interpret_saliency(
-        model, CellType(genome, cells[target_cell].tracks), site, out / "saliency", positive_only=True
+        model, CellType(genome, ctcf.tracks(target_cell)), site, out / "saliency", positive_only=True
     )
     return result

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from factornet_core import __version__
 from factornet_core.atomic import OutputSet
 from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
+from factornet_core.figures import write_curves
 from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
@@ -40,7 +40,6 @@ METRIC_COLUMNS = [
     "n_unbound",
     "n_ambiguous",
 ]
-MAX_PLOT_POINTS = 5000
 
 
 @dataclass
@@ -95,31 +94,6 @@ def _select_tfs(names: list[str], tf: str | None, what: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- plots
-def _thin(x: np.ndarray, y: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points, evenly spaced along the curve's index, ends kept."""
-    if x.size <= max_points:
-        return x, y
-    idx = np.unique(np.linspace(0, x.size - 1, max_points).round().astype(np.int64))
-    return x[idx], y[idx]
-
-
-def _plot(curves: list[tuple[str, np.ndarray, np.ndarray]], kind: str, path: Path, title: str) -> None:
-    fig = Figure(figsize=(5.5, 5), dpi=100)
-    ax = fig.add_subplot()
-    for label, x, y in curves:
-        x, y = _thin(x, y)
-        ax.plot(x, y, lw=1.5, label=label)
-    if kind == "roc":
-        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-        ax.set(xlabel="False positive rate", ylabel="True positive rate")
-    else:
-        ax.set(xlabel="Recall", ylabel="Precision")
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
-    ax.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-
-
 # --------------------------------------------------------------------------------------------- workflow
 def evaluate(
     predictions: str | os.PathLike,
@@ -237,8 +211,8 @@ def evaluate(
         tmp = [outs.path(p) for p in paths]
         tmp[0].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
         table.to_csv(tmp[1], sep="\t", index=False, float_format="%.6f")
-        _plot(pr_curves, "pr", tmp[2], f"Precision-recall: {model}")
-        _plot(roc_curves, "roc", tmp[3], f"ROC: {model}")
+        write_curves(pr_curves, "pr", tmp[2], f"Precision-recall: {model}")
+        write_curves(roc_curves, "roc", tmp[3], f"ROC: {model}")
     return EvaluationResult(table, paths)
 
 

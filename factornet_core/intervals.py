@@ -1,7 +1,7 @@
 """Genomic intervals: BED/narrowPeak reading (the one parser), the chr1-vs-1 naming hint, 200/50 bp bin tiling, coverage, the bin labelling rule,
 and DREAM label files.
 
-Labelling rule (the seed's majority-nucleotide rule, as in the ENCODE-DREAM challenge): for a bin of
+Labelling rule (original FactorNet's majority-nucleotide rule, as in the ENCODE-DREAM challenge): for a bin of
 ``bin_size`` bp and one (cell type, TF),
 
 * **B** (bound) if more than half of the bin (≥ 101 bp of 200) lies inside the union of the

@@ -36,6 +36,7 @@ from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
 from factornet_core.meme import Motif, read_meme
 from factornet_core.samplesheet import write_samplesheet
+from factornet_core.simulate_reads import write_cut_bam
 
 DEFAULT_TFS = ("CTCF", "GABPA")
 DECOY_MOTIFS = ("JUND_f1", "CEBPB_f1")
@@ -72,6 +73,7 @@ class SimulationSummary:
     mapability: Path
     readme: Path
     dnase: dict[str, Path] = field(default_factory=dict)
+    bams: dict[str, Path] = field(default_factory=dict)
     expression: dict[str, Path] = field(default_factory=dict)
     conservative: dict[tuple[str, str], Path] = field(default_factory=dict)
     relaxed: dict[tuple[str, str], Path] = field(default_factory=dict)
@@ -353,13 +355,6 @@ def _peaks(rng: np.random.Generator, el: pd.DataFrame, label: np.ndarray, tf: st
     )
 
 
-# --------------------------------------------------------------------------------------------- output folder
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 # --------------------------------------------------------------------------------------------- entry point
 def simulate_dataset(
     out_dir: str | os.PathLike,
@@ -372,13 +367,18 @@ def simulate_dataset(
     genes_per_mb: float = 30.0,
     motifs_path: str | os.PathLike | None = None,
     force: bool = False,
+    reads: str | None = None,
 ) -> SimulationSummary:
     """Write the simulated dataset into ``out_dir`` (created atomically) and describe it.
 
     Sizes: ``n_chroms`` chromosomes ``chr1..chrN`` of ``chrom_length`` bp, ``n_cells`` cell types
     (``CellA``, ``CellB``, …), ``sites_per_mb`` bound sites per Mb per TF (a bit over half of them
-    accessible in a given cell), ``genes_per_mb`` genes per Mb.
+    accessible in a given cell), ``genes_per_mb`` genes per Mb. ``reads`` (``"single"`` or ``"paired"``)
+    also writes per cell type ``<CELL>.DNASE.bam`` whose reads' 5′ ends are the DNASE cuts
+    (:mod:`factornet_core.simulate_reads`), listed as ``bam`` rows of the samplesheet.
     """
+    if reads not in (None, "single", "paired"):
+        raise FactorNetError(f"--reads must be 'single' or 'paired', got {reads!r}")
     if seed < 0:
         raise FactorNetError(f"--seed must be ≥ 0, got {seed}")
     if not 1 <= n_chroms <= 100:
@@ -450,6 +450,12 @@ def simulate_dataset(
                 signal[c] = _dnase(_rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j])
             summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
             tracks.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
+            if reads is not None:
+                summary.bams[cell] = tmp / f"{cell}.DNASE.bam"
+                write_cut_bam(
+                    summary.bams[cell], chrom_sizes, signal, _rng(seed, 5, j), paired=reads == "paired"
+                )
+                rows.append((cell, "bam", "DNASE", summary.bams[cell].name))
             rows += [
                 (cell, "track", "DNASE", f"{cell}.DNASE.bw"),
                 (cell, "track", "MAPABILITY", "MAPABILITY.bw"),

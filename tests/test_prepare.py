@@ -410,3 +410,62 @@ def test_library_never_prints_and_pure_read_cuts(capfd):
                                      np.array([15, 20, 20, 19]), 100, (4, -5))  # fmt: skip
     assert pos.tolist() == [9, 14] and dropped == {"duplicate": 1, "low_mapq": 1}
     assert capfd.readouterr() == ("", "")
+
+
+# --------------------------------------------------------------------------------------------- simulator
+@pytest.mark.parametrize("reads", ["single", "paired"])
+def test_prepare_on_simulated_reads_reproduces_the_simulators_cut_track(tmp_path, reads):
+    from factornet_core import simulate
+    from factornet_core.samplesheet import read_samplesheet
+
+    sim = simulate.simulate_dataset(
+        tmp_path / "sim", seed=3, n_chroms=2, chrom_length=60_000, n_cells=2, tfs=("CTCF",), reads=reads
+    )
+    for cell in sim.cells:
+        bam = sim.bams[cell]
+        rc = cli.main(["prepare", "--quiet", "--bam", str(bam), "--genome", str(sim.genome),
+                       "--normalize", "none", "-o", str(tmp_path / f"{cell}.bw")])  # fmt: skip
+        assert rc == 0
+        want, got = dense(sim.dnase[cell]), dense(tmp_path / f"{cell}.bw")
+        assert list(got) == list(want)
+        for chrom in want:
+            np.testing.assert_array_equal(got[chrom], want[chrom])
+        qc = json.loads((tmp_path / f"{cell}.bw.qc.json").read_text())
+        # the noise the filters must remove is really there
+        assert (
+            qc["dropped"]["duplicate"] > 0
+            and qc["dropped"]["low_mapq"] > 0
+            and qc["dropped"]["secondary"] > 0
+        )
+        assert qc["cuts_written"] == int(sum(v.sum() for v in want.values()))
+    with pysam.AlignmentFile(str(sim.bams[sim.cells[0]])) as bam:
+        recs = list(bam.fetch("chr1"))
+        assert bam.header.to_dict()["HD"]["SO"] == "coordinate"
+    assert any(r.cigartuples[0][0] == 4 for r in recs if not r.is_reverse)  # 5′ soft clips
+    assert any(r.cigartuples[-1][0] == 4 for r in recs if r.is_reverse)
+    assert {r.is_reverse for r in recs} == {True, False}
+    assert any(r.is_proper_pair for r in recs) == (reads == "paired")
+    # the samplesheet lists the BAMs; train/predict (need_tracks) still read it: the track rows exist
+    sheet = read_samplesheet(sim.samplesheet)
+    assert sheet.cells["CellA"].alignments == {"DNASE": [("bam", sim.bams["CellA"])]}
+
+
+def test_samplesheet_bam_rows_without_track_are_refused_with_a_prepare_hint(tmp_path):
+    from factornet_core.samplesheet import read_samplesheet
+
+    for name in ("a.bam", "b.bam", "f.tsv.gz"):
+        (tmp_path / name).write_bytes(b"x")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(
+        "cell_type\tkind\tname\tpath\nK562\tbam\tDNASE\ta.bam\nK562\tbam\tDNASE\tb.bam\nK562\tfragments\tATAC\tf.tsv.gz\n"
+    )
+    parsed = read_samplesheet(sheet, need_tracks=False)
+    assert [p.name for _, p in parsed.cells["K562"].alignments["DNASE"]] == ["a.bam", "b.bam"]
+    with pytest.raises(
+        FactorNetError, match=r"'DNASE' of cell type 'K562' is given only as bam rows.*factornet prepare"
+    ):
+        read_samplesheet(sheet)
+    # the same BAM twice is a mistake, not a replicate
+    sheet.write_text("cell_type\tkind\tname\tpath\nK562\tbam\tDNASE\ta.bam\nK562\tbam\tDNASE\ta.bam\n")
+    with pytest.raises(FactorNetError, match="duplicate entry bam"):
+        read_samplesheet(sheet, need_tracks=False)

@@ -62,28 +62,17 @@ def parse_chroms(text: str | None) -> list[str] | None:
 
 def cell_inputs(args) -> tuple[dict[str, str], str | None]:
     """Tracks (name → bigWig) and the expression table of one cell type, from ``--samplesheet``/``--cell``
-    and/or repeated ``--track NAME=BIGWIG`` (a ``--track`` overrides the samplesheet's track of that name)."""
-    tracks: dict[str, str] = {}
-    expression = getattr(args, "expression", None)
-    if args.samplesheet:
-        from factornet_core.samplesheet import read_samplesheet
+    and/or repeated ``--track NAME=BIGWIG`` (rules: :func:`factornet_core.samplesheet.cell_inputs`)."""
+    from factornet_core.samplesheet import cell_inputs as resolve
 
-        if not args.cell:
-            raise FactorNetError("--samplesheet needs --cell (the cell type whose tracks to use)")
-        cell = read_samplesheet(args.samplesheet).cell(args.cell)
-        tracks.update({k: str(v) for k, v in cell.tracks.items()})
-        expression = expression or (str(cell.expression) if cell.expression else None)
-    elif args.cell:
-        raise FactorNetError("--cell needs --samplesheet")
+    tracks: dict[str, str] = {}
     for item in args.track:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise FactorNetError(f"--track expects NAME=BIGWIG, got {item!r}")
         require_files(path, what=f"track {name}")
         tracks[name] = path
-    if not tracks:
-        raise FactorNetError("no tracks: give --samplesheet and --cell, or --track NAME=BIGWIG")
-    return tracks, expression
+    return resolve(args.samplesheet, args.cell, tracks, getattr(args, "expression", None))
 
 
 def load_annotations(args, required: bool = False) -> dict | None:
