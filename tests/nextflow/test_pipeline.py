@@ -55,7 +55,9 @@ def _read_gz(path: Path) -> bytes:
 MODULE_NAMES = [
     "bag",
     "bin",
+    "call",
     "evaluate",
+    "impute",
     "interpretmotifs",
     "merge",
     "predict",
@@ -83,7 +85,9 @@ def test_every_module_has_the_nf_core_parts():
         ):
             assert part in text, f"{name}/main.nf lacks {part!r}"
         gpu = "label 'process_gpu'" in text
-        assert gpu == (name in {"train", "predict", "interpretmotifs"}), f"{name}: process_gpu label"
+        assert gpu == (name in {"train", "predict", "impute", "interpretmotifs"}), (
+            f"{name}: process_gpu label"
+        )
         meta = (MODULES / name / "meta.yml").read_text()
         assert f'name: "factornet_{name}"' in meta
         for emit in re.findall(r"emit: (\w+)", text):
@@ -169,6 +173,47 @@ def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
         "CellB.DNASE.bw",
         "CellB.DNASE.bw.qc.json",
     ]
+
+
+def test_impute_entry_stub_run(tmp_path):
+    """-entry IMPUTE: one cell type's tracks + two models → one impute task per chromosome → merge → call."""
+    (tmp_path / "genome.fa").write_text(">chr1\nACGT\n>chr2\nACGT\n")
+    (tmp_path / "genome.fa.fai").write_text("chr1\t4\t6\t4\t5\nchr2\t4\t17\t4\t5\n")
+    for name in ("HepG2.DGF.bw", "Unique35.bw", "K562.DGF.bw"):
+        (tmp_path / name).write_bytes(b"stub")
+    (tmp_path / "sheet.tsv").write_text(
+        "cell_type\tkind\tname\tpath\n"
+        "HepG2\ttrack\tDGF\tHepG2.DGF.bw\nHepG2\ttrack\tUnique35\tUnique35.bw\nK562\ttrack\tDGF\tK562.DGF.bw\n"
+    )
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("FOXA1__onePeak_DGF.keras", "MAX__onePeak_Unique35_DGF.keras"):
+        (models / name).write_bytes(b"stub")
+    run = nextflow("run", str(PIPELINE), "-entry", "IMPUTE", "-stub-run", "--input", "sheet.tsv", "--genome",
+                   "genome.fa", "--impute_cell", "HepG2", "--models", str(models / "*.keras"), "--outdir", "out",
+                   "--max_cpus", "2", "--max_memory", "4.GB", cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    submitted = sorted(re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout))
+    assert submitted == [
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_CALL (HepG2)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (HepG2.chr1)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (HepG2.chr2)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_MERGE (HepG2)",
+    ]
+    out = tmp_path / "out"
+    assert (out / "calls" / "HepG2.narrowPeak").is_file()
+    assert _read_gz(out / "predictions" / "HepG2.tsv.gz").startswith(b"chr\tstart\tstop")
+    # both models staged in each impute task (one folder per model); only HepG2's two tracks
+    tasks = [p.parent for p in (tmp_path / "work").glob("*/*/models")]
+    assert len(tasks) == 2
+    for task in tasks:
+        assert sorted(p.name for p in task.glob("models/m*/*")) == sorted(
+            ["FOXA1__onePeak_DGF.keras", "MAX__onePeak_Unique35_DGF.keras"]
+        )
+        assert sorted(p.name for p in task.glob("inputs/f*/*")) == ["HepG2.DGF.bw", "Unique35.bw"]
+    versions = (out / "pipeline_info" / "software_versions.yml").read_text()
+    for process in ("IMPUTE", "MERGE", "CALL"):
+        assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
 # --------------------------------------------------------------------------------------------- real run
