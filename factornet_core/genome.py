@@ -97,6 +97,13 @@ class Genome:
         self.close()
 
 
+def _plain_name(path: Path) -> str:
+    """The decompressed file's name for the advice: never the input's own name (pasting the advice must
+    not truncate the file it reads)."""
+    name = path.name[: -len(".gz")] if path.name.endswith(".gz") else f"{path.name}.fa"
+    return name if name != path.name else f"{name}.plain"
+
+
 def _refuse_plain_gzip(path: Path) -> None:
     """pyfaidx reads bgzip but not plain gzip; say so instead of failing obscurely."""
     if not textio.is_gzip(path):
@@ -108,7 +115,7 @@ def _refuse_plain_gzip(path: Path) -> None:
     if not is_bgzf:
         raise FactorNetError(
             f"genome {str(path)!r} is gzip- but not bgzip-compressed: "
-            f"recompress with 'gunzip -c {path.name} | bgzip > {path.stem}.gz' or decompress it"
+            f"decompress it with 'gunzip -c {path.name} > {_plain_name(path)}' (or recompress that with bgzip)"
         )
     try:
         with textio.open_text(path) as handle:

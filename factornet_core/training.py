@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from factornet_core import __version__, intervals, resume
+from factornet_core.card import Features, make_card
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
 from factornet_core.samplesheet import Samplesheet, Selection, read_samplesheet, select_multi_task, select_tf
@@ -372,19 +373,14 @@ def _build_card(
     sizes = run.genome.chrom_sizes
     tfs, cells = list(run.selection.tfs), list(run.selection.cells)
     train_chroms, valid_chroms = run.train_chroms, run.valid_chroms
-    return {
-        "kind": "factornet",
-        "mode": "single-task" if s.tf else "multi-task",
-        "config": cfg.to_dict(),
-        "track_names": list(cfg.track_names),
-        "tfs": list(tfs),
-        "seq_len": cfg.seq_len,
-        "bin_size": intervals.BIN_SIZE,
-        "bin_stride": intervals.BIN_STRIDE,
-        "features": {"expression": bool(s.expression), "gencode": bool(s.gencode)},
-        "metadata_names": meta_names,
-        "chrom_naming": "ucsc" if all(c.startswith("chr") for c in sizes) else "plain",
-        "training": {
+    return make_card(
+        cfg.to_dict(),
+        tfs,
+        mode="single-task" if s.tf else "multi-task",
+        features=Features(expression=bool(s.expression), gencode=bool(s.gencode)),
+        metadata_names=meta_names,
+        chrom_naming="ucsc" if all(c.startswith("chr") for c in sizes) else "plain",
+        training={
             **{k: v for k, v in asdict(s).items() if k not in ("resume", "workers")},
             "train_chroms": train_chroms,
             "valid_chroms": valid_chroms,
@@ -393,12 +389,12 @@ def _build_card(
             "epochs_run": len(history),
             "stopped_early": stopped,
         },
-        "provenance": {
+        provenance={
             "samplesheet": str(Path(samplesheet).name),
             "genome": str(Path(genome_path).name),
             "created_by": f"factornet {__version__} train",
         },
-    }
+    )
 
 
 # ------------------------------------------------------------------------------------------- helpers

@@ -18,7 +18,7 @@ def register(sub) -> None:
         run,
         help="tile chromosomes into 200/50 bp bins and label them B/A/U from peaks",
         description="Tile chromosomes into bins (default 200 bp stepping 50 bp) and label each bin per cell "
-        "type: B if >50%% of the bin lies in conservative peaks, else A if it overlaps any relaxed or "
+        "type: B if >50% of the bin lies in conservative peaks, else A if it overlaps any relaxed or "
         "conservative peak, else U (the ENCODE-DREAM rule). Writes a DREAM label TSV (all bins) and a bins BED "
         "for prediction (blacklisted bins left out).",
     )
