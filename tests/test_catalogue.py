@@ -213,9 +213,9 @@ def test_fetch_converts_verifies_and_second_fetch_downloads_nothing(tmp_path):
     assert sorted(first.files) == sorted(f.name for f in entry.files)
     assert first.bytes == sum(f.size for f in entry.files)
     assert sorted(p.name for p in dest.iterdir()) == ["EGR1__onePeak_DGF.keras"]  # raw downloads removed
-    card = read_card(path).to_dict()
-    assert card["tfs"] == ["EGR1"] and card["track_names"] == ["DGF"]
-    assert card["provenance"]["weights_sha256"] == entry.weights.sha256
+    card = read_card(path)
+    assert card.tfs == ("EGR1",) and card.track_names == ("DGF",)
+    assert card.provenance["weights_sha256"] == entry.weights.sha256
     # same weights as a direct import of the shared folder
     direct = tmp_path / "direct.keras"
     import_legacy(LEGACY_MODELS / "EGR1__onePeak_DGF", direct)

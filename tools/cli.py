@@ -24,7 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bin": "tile chromosomes into 200/50 bp bins and label them B/A/U from peaks",
     "train": "train a FactorNet model (single-task with -f TF, else multi-task in one cell type)",
     "predict": "predict TF binding scores for a cell type (bins BED, chromosomes, or the whole genome)",
-    "impute": "apply many models to one cell type's DNase/ATAC tracks: one score column per model",
+    "impute": "apply many models to one cell type's DNase/ATAC tracks: one column per model",
     "merge": "concatenate prediction shards (e.g. one per chromosome) into one file",
     "call": "turn per-bin scores into binding-site calls (narrowPeak), one set per TF",
     "bag": "combine predictions of several models (rank or mean average)",

@@ -146,6 +146,35 @@ def test_test_profile_stub_run(tmp_path):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
+def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
+    """A cell type whose DNASE track is given only as BAM replicates: PREPARE runs for it (and only it),
+    and its bigWig feeds PREDICT in place of the missing track row."""
+    from factornet_core.simulate import simulate_dataset
+
+    sim = simulate_dataset(
+        tmp_path / "data", seed=1, n_chroms=2, chrom_length=20_000, n_cells=2, tfs=("CTCF",), reads="single"
+    )
+    lines = sim.samplesheet.read_text().splitlines()
+    keep = [ln for ln in lines if not ln.startswith("CellB\ttrack\tDNASE")]
+    keep.append("CellB\tbam\tDNASE\tCellA.DNASE.bam")  # a second replicate: both are pooled in one task
+    sheet = tmp_path / "data" / "bams.tsv"
+    sheet.write_text("\n".join(keep) + "\n")
+    run = nextflow(
+        "run", str(PIPELINE), "-profile", "test", "-stub-run", "--simulate", "false", "--input", str(sheet),
+        "--genome", str(sim.genome), "--outdir", "out",
+        "--train_cells", "CellA", "--target_cells", "CellB", "--tfs", "CTCF", "--seeds", "1",
+        "--predict_chroms", "chr1", "--interpret", "false", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    submitted = re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout)
+    assert [s for s in submitted if "PREPARE" in s] == ["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
+    assert "FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)" in submitted
+    assert sorted(p.name for p in (tmp_path / "out" / "tracks").iterdir()) == [
+        "CellB.DNASE.bw",
+        "CellB.DNASE.bw.qc.json",
+    ]
+
+
 def test_impute_entry_stub_run(tmp_path):
     """-entry IMPUTE: one cell type's tracks + two models → one impute task per chromosome → merge → call."""
     (tmp_path / "genome.fa").write_text(">chr1\nACGT\n>chr2\nACGT\n")
@@ -185,35 +214,6 @@ def test_impute_entry_stub_run(tmp_path):
     versions = (out / "pipeline_info" / "software_versions.yml").read_text()
     for process in ("IMPUTE", "MERGE", "CALL"):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
-
-
-def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
-    """A cell type whose DNASE track is given only as BAM replicates: PREPARE runs for it (and only it),
-    and its bigWig feeds PREDICT in place of the missing track row."""
-    from factornet_core.simulate import simulate_dataset
-
-    sim = simulate_dataset(
-        tmp_path / "data", seed=1, n_chroms=2, chrom_length=20_000, n_cells=2, tfs=("CTCF",), reads="single"
-    )
-    lines = sim.samplesheet.read_text().splitlines()
-    keep = [ln for ln in lines if not ln.startswith("CellB\ttrack\tDNASE")]
-    keep.append("CellB\tbam\tDNASE\tCellA.DNASE.bam")  # a second replicate: both are pooled in one task
-    sheet = tmp_path / "data" / "bams.tsv"
-    sheet.write_text("\n".join(keep) + "\n")
-    run = nextflow(
-        "run", str(PIPELINE), "-profile", "test", "-stub-run", "--simulate", "false", "--input", str(sheet),
-        "--genome", str(sim.genome), "--outdir", "out",
-        "--train_cells", "CellA", "--target_cells", "CellB", "--tfs", "CTCF", "--seeds", "1",
-        "--predict_chroms", "chr1", "--interpret", "false", cwd=tmp_path,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout
-    submitted = re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout)
-    assert [s for s in submitted if "PREPARE" in s] == ["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
-    assert "FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)" in submitted
-    assert sorted(p.name for p in (tmp_path / "out" / "tracks").iterdir()) == [
-        "CellB.DNASE.bw",
-        "CellB.DNASE.bw.qc.json",
-    ]
 
 
 # --------------------------------------------------------------------------------------------- real run
