@@ -241,7 +241,7 @@ def galaxy_server(
     wrappers_dir: Path = REPO / "galaxy_wrappers",
     tool_ids: list[str] | None = None,
     work: Path | None = None,
-    start_timeout: float = 300,
+    start_timeout: float = 600,
 ) -> Iterator[GalaxyServer]:
     """Start an offline Galaxy serving the wrappers (all, or ``tool_ids``); stop its process group on exit.
 
@@ -380,7 +380,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-dir", type=Path, default=None, help="default: a new temporary folder")
     p.add_argument("--keep-work", action="store_true", help="keep the work folder (always kept on failure)")
     p.add_argument("--parallel-tests", type=int, default=2)
-    p.add_argument("--start-timeout", type=float, default=300, help="seconds to wait for /api/version")
+    p.add_argument(
+        "--start-timeout",
+        type=float,
+        default=600,
+        help="seconds to wait for /api/version (~50 s quiet, 5+ min busy)",
+    )
     p.add_argument(
         "--test-timeout",
         type=float,
