@@ -31,6 +31,18 @@ def factornet_bin() -> Path | None:
 
 @pytest.fixture(scope="session")
 def galaxy(tmp_path_factory) -> rgt.GalaxyServer:
+    # Development: FACTORNET_GALAXY_URL + FACTORNET_GALAXY_KEY reuse a server already started with galaxy_server().
+    if os.environ.get("FACTORNET_GALAXY_URL"):
+        yield rgt.GalaxyServer(
+            url=os.environ["FACTORNET_GALAXY_URL"],
+            admin_key=os.environ["FACTORNET_GALAXY_KEY"],
+            work=tmp_path_factory.mktemp("galaxy"),
+            env=dict(os.environ),
+            galaxy_bin=GALAXY_VENV / "bin",
+            tools=rgt.discover_wrappers(rgt.REPO / "galaxy_wrappers"),
+            start_s=0.0,
+        )
+        return
     if not (GALAXY_VENV / "bin" / "galaxy-web").exists():
         pytest.skip(f"no Galaxy venv at {GALAXY_VENV}; run tests/galaxy/install_galaxy.sh")
     project_bin = factornet_bin()
