@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
+from factornet_core.inputs import CellType
 
 # A small architecture (the paper's shape, fewer units) so two seeds train in a few minutes on 2 cores.
 DEMO_ARCH = {"seq_len": 1000, "kernel_width": 26, "kernels": 32, "lstm_units": 16, "dense_units": 64}
@@ -81,7 +82,10 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
         pred = out / f"CTCF.{target_cell}.seed{s}.tsv.gz"
         log(f"4/7 predict: {target_cell} (never trained on), {test_chrom}")
         predict.predict(
-            model, genome, cells[target_cell].tracks, pred, chroms=[test_chrom], blacklist=sim.blacklist
+            model,
+            CellType(genome, cells[target_cell].tracks),
+            pred,
+            predict.PredictOptions(chroms=[test_chrom], blacklist=sim.blacklist),
         )
         preds.append(pred)
 
@@ -106,8 +110,7 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
     model = out / f"CTCF.seed{seed}.keras"
     summary = motifs.interpret_motifs(
         model,
-        genome,
-        cells[train_cell].tracks,
+        CellType(genome, cells[train_cell].tracks),
         cells[train_cell].conservative["CTCF"],
         out / "motifs",
         peaks=True,
@@ -123,6 +126,6 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
     site = out / "saliency_site.bed"
     site.write_text("".join(f"{r.chrom}\t{r.start}\t{r.end}\n" for r in on_test.itertuples()))
     saliency.interpret_saliency(
-        model, genome, cells[target_cell].tracks, site, out / "saliency", positive_only=True
+        model, CellType(genome, cells[target_cell].tracks), site, out / "saliency", positive_only=True
     )
     return result

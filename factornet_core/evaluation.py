@@ -6,7 +6,9 @@ Every predicted bin must have a label (bins are joined on chrom/start/end); labe
 not predicted are counted and reported, not scored. Ambiguous (A) bins are excluded from all metrics.
 
 Outputs (all or nothing): ``PREFIX.metrics.json``, ``PREFIX.metrics.tsv`` (one row per (TF, cell)),
-``PREFIX.pr.png`` and ``PREFIX.roc.png``.
+``PREFIX.pr.png`` and ``PREFIX.roc.png``. The JSON's ``calibration`` block holds, per (TF, cell), the
+lowest score reaching each FDR level on a 0.001 grid (:func:`factornet_core.calling.fdr_grid`), which
+``factornet call --fdr`` turns into a threshold.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from matplotlib.figure import Figure
 
 from factornet_core import __version__
 from factornet_core.atomic import OutputSet
+from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
@@ -150,6 +153,7 @@ def evaluate(
     rows: list[dict] = []
     pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
     roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
+    calibration: list[dict] = []
 
     def score(tf_name: str, cell_name: str, codes: np.ndarray, extra: int, source) -> None:
         try:
@@ -167,6 +171,16 @@ def evaluate(
         pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
         fpr, tpr, _ = roc_curve(y, s)
         roc_curves.append((f"{label} (auROC {metrics['auroc']:.3f})", fpr, tpr))
+        levels, min_scores = fdr_grid(y, s)
+        calibration.append(
+            {
+                "tf": tf_name,
+                "cell": cell_name,
+                "step": CALIBRATION_STEP,
+                "fdr": levels,
+                "min_score": min_scores,
+            }
+        )
 
     if peaks is not None:
         tf_name = _select_tfs(names, tf, "--peaks covers one TF")
@@ -215,6 +229,8 @@ def evaluate(
         "auprc_method": "Davis-Goadrich interpolation as R PRROC pr.curve()$auc.davis.goadrich",
         "recall_at_fdr_method": "ENCODE-DREAM scoring script (sklearn precision_recall_curve)",
         "results": table.to_dict(orient="records"),
+        # for `factornet call --fdr F`: the lowest score with FDR <= level, per reached level
+        "calibration": calibration,
     }
     paths = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", ".pr.png", ".roc.png")]
     with OutputSet() as outs:

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from factornet_core import intervals, meme, tracks
+from factornet_core import intervals, tracks
 from factornet_core import simulate_writers as w
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
+from factornet_core.meme import Motif, read_meme
 from factornet_core.samplesheet import write_samplesheet
 
 DEFAULT_TFS = ("CTCF", "GABPA")
@@ -49,19 +50,6 @@ _PER_TF = {"bound": 1.0, "weak": 0.25, "decoy_closed": 0.35}
 _OPEN_NOMOTIF, _PER_DECOY = 1.5, 0.4
 _AMPLITUDE = {"bound": 2.0, "weak": 1.1, "open_nomotif": 2.0, "decoy_motif": 2.0, "decoy_closed": 0.0}
 _BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class Motif:
-    """A PWM: ``probs`` is ``(width, 4) float64`` letter probabilities (A, C, G, T), rows sum to 1."""
-
-    name: str
-    tf: str
-    probs: np.ndarray
-
-    @property
-    def width(self) -> int:
-        return int(self.probs.shape[0])
 
 
 @dataclass
@@ -96,11 +84,6 @@ class SimulationSummary:
 def packaged_motifs_path() -> Path:
     """The MEME file shipped with the package (HOCOMOCO v9 subset, see ``data/README.md``)."""
     return Path(str(resources.files("factornet_core") / "data" / "motifs.meme"))
-
-
-def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
-    """MEME (version 4) text → ``{motif name: Motif}`` in file order (parsed by :mod:`factornet_core.meme`)."""
-    return {name: Motif(m.name, m.alt_name or m.name, m.pwm) for name, m in meme.read_meme(path).items()}
 
 
 def resolve_tfs(motifs: dict[str, Motif], tfs: Sequence[str]) -> list[Motif]:
@@ -285,10 +268,10 @@ def _chromosome(ci: int, chrom: str, length: int, p: dict, motifs: dict[str, Mot
         motif = motifs[name]
         for weak in (False, True):
             idx = np.flatnonzero((mname == name) & ((kind == "weak") == weak))
-            probs = 0.35 * motif.probs + 0.65 * BACKGROUND if weak else motif.probs
+            probs = 0.35 * motif.pwm + 0.65 * BACKGROUND if weak else motif.pwm
             planted = sample_motif(probs, idx.size, rng)
             minus = strand[idx] == "-"
-            score[idx] = score_codes(planted, log_odds(motif.probs))
+            score[idx] = score_codes(planted, log_odds(motif.pwm))
             planted[minus] = revcomp_codes(planted[minus])
             codes[start[idx, None] + np.arange(motif.width)[None, :]] = planted
     seq = _BASES[codes]

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import __version__, intervals
+from factornet_core.card import Features, make_card
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
 from factornet_core.samplesheet import Samplesheet, read_samplesheet
@@ -344,19 +345,14 @@ def train(
     finally:
         keras.mixed_precision.set_global_policy(policy)
 
-    card = {
-        "kind": "factornet",
-        "mode": "single-task" if s.tf else "multi-task",
-        "config": cfg.to_dict(),
-        "track_names": list(cfg.track_names),
-        "tfs": list(tfs),
-        "seq_len": cfg.seq_len,
-        "bin_size": intervals.BIN_SIZE,
-        "bin_stride": intervals.BIN_STRIDE,
-        "features": {"expression": bool(s.expression), "gencode": bool(s.gencode)},
-        "metadata_names": meta_names,
-        "chrom_naming": "ucsc" if all(c.startswith("chr") for c in sizes) else "plain",
-        "training": {
+    card = make_card(
+        cfg.to_dict(),
+        tfs,
+        mode="single-task" if s.tf else "multi-task",
+        features=Features(expression=bool(s.expression), gencode=bool(s.gencode)),
+        metadata_names=meta_names,
+        chrom_naming="ucsc" if all(c.startswith("chr") for c in sizes) else "plain",
+        training={
             **{k: v for k, v in asdict(s).items() if k not in ("resume", "workers")},
             "train_chroms": train_chroms,
             "valid_chroms": valid_chroms,
@@ -365,12 +361,12 @@ def train(
             "epochs_run": len(history),
             "stopped_early": stopped,
         },
-        "provenance": {
+        provenance={
             "samplesheet": str(Path(samplesheet).name),
             "genome": str(Path(genome_path).name),
             "created_by": f"factornet {__version__} train",
         },
-    }
+    )
     arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
     stem = out_path.with_suffix("")
     save_model(net, card, out_path, arrays)

@@ -35,7 +35,7 @@ def test_learns_planted_binding(sim, tmp_path):
     best = result.history[result.best_epoch - 1]
     assert best["val_auPR"] >= 0.9, result.history
     assert best["val_loss"] == min(h["val_loss"] for h in result.history)
-    card = read_card(out)
+    card = read_card(out).to_dict()
     assert card["tfs"] == ["CTCF"] and card["track_names"] == ["DNASE", "MAPABILITY"]
     assert card["training"]["valid_chroms"] == ["chr2"] and card["training"]["train_chroms"] == ["chr1"]
     assert card["training"]["best_epoch"] == result.best_epoch
@@ -60,7 +60,7 @@ def test_multitask_with_metadata_and_cross_cell_validation(sim, tmp_path):
         cells=["CellA"], valid_cell="CellB", epochs=1, expression=True, gencode=True, **SMALL
     )
     result = train(sim.samplesheet, sim.genome, tmp_path / "mt.keras", settings, annotations=feats)
-    card = read_card(tmp_path / "mt.keras")
+    card = read_card(tmp_path / "mt.keras").to_dict()
     assert card["mode"] == "multi-task" and card["tfs"] == ["CTCF", "GABPA"]
     assert card["metadata_names"] == [f"PC{i}" for i in range(1, 9)] + list(annotations.FEATURES)
     assert {"cross_val_loss", "cross_val_auPR"} <= set(result.history[0])
@@ -96,7 +96,7 @@ def test_resume_continues_after_a_kill(sim, tmp_path):
 def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
     settings = TrainSettings(tf="CTCF", epochs=1, motif="CTCF_f2", motif_file=str(sim.motifs), **SMALL)
     train(sim.samplesheet, sim.genome, tmp_path / "mo.keras", settings)
-    assert read_card(tmp_path / "mo.keras")["training"]["motif"] == "CTCF_f2"
+    assert read_card(tmp_path / "mo.keras").training["motif"] == "CTCF_f2"
 
 
 @pytest.mark.parametrize(

@@ -25,12 +25,14 @@ SUBCOMMANDS: dict[str, str] = {
     "train": "train a FactorNet model (single-task with -f TF, else multi-task in one cell type)",
     "predict": "predict TF binding scores for a cell type (bins BED, chromosomes, or the whole genome)",
     "merge": "concatenate prediction shards (e.g. one per chromosome) into one file",
+    "call": "turn per-bin scores into binding-site calls (narrowPeak), one set per TF",
     "bag": "combine predictions of several models (rank or mean average)",
     "evaluate": "score predictions: auROC, auPR (PRROC Davis-Goadrich), recall at FDR, PR/ROC plots",
     "interpret": "interpret a model: first-layer kernel motifs, or saliency maps of regions",
     "simulate": "write a simulated dataset with known binding sites",
     "inspect": "print a model file's FactorNet card",
     "import-legacy": "convert an original FactorNet model folder (Keras 1.1 / Theano) to a .keras model",
+    "models": "published FactorNet models: list the catalogue, fetch (download, verify, convert) into a cache",
     "demo": "run simulate → bin → train → predict → bag → evaluate → interpret on built-in data",
 }
 
@@ -64,7 +66,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 # Subcommands that run a Keras model (TensorFlow is imported before they start).
-USES_TENSORFLOW = {"train", "predict", "interpret", "import-legacy", "demo"}
+USES_TENSORFLOW = {"train", "predict", "impute", "interpret", "import-legacy", "demo"}
 
 
 def _import_tensorflow_quietly() -> None:
