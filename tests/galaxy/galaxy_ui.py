@@ -160,7 +160,7 @@ class ToolForm:
         )
         button.click()
 
-    def screenshot(self, path: Path, width: int = 900, colors: int = 48) -> Path:
+    def screenshot(self, path: Path, width: int = 900, colors: int = 16) -> Path:
         """The form (centre panel) as a small palette PNG: ``width`` px wide, ``colors`` colours."""
         from PIL import Image
 

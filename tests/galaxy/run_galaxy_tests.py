@@ -338,6 +338,8 @@ def run_tool_tests(
     results = results or server.work / f"results-{tool_id or 'all'}.json"
     cmd = [str(server.galaxy_bin / "galaxy-tool-test"), "-u", server.url, "-a", server.admin_key]
     cmd += ["-j", str(results), "--parallel-tests", str(parallel_tests)]
+    # Tests of built-in genomes use data tables (tool_data_table_conf.xml.test); galaxy-tool-test skips them unless told.
+    cmd += ["--with-reference-data"]
     # -t takes one id; without it galaxy-tool-test runs every tool the server has, i.e. exactly the wrappers.
     if tool_id is None and len(tools) == 1:
         tool_id = tools[0]["id"]

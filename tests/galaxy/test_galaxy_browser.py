@@ -59,15 +59,6 @@ def test_train_and_predict_in_the_browser(galaxy, browser, tmp_path):
     uploaded = api.wait_history(history, 3, timeout=900)
     assert [d["state"] for d in uploaded] == ["ok"] * 3, uploaded
 
-    # Every FactorNet form renders (with the history's data preselected); keep a picture of each.
-    shots = Path(os.environ.get("FACTORNET_SCREENSHOTS") or tmp_path / "screenshots")
-    shots = shots if shots.is_absolute() else REPO / shots
-    for tool in galaxy.tools:
-        form = ToolForm(browser, galaxy.url, tool["id"])
-        assert form.driver.find_element(form.By.CSS_SELECTOR, "[id^='form-element-']")
-        png = form.screenshot(shots / f"{tool['id']}.png")
-        assert 5_000 < png.stat().st_size < 150_000, (png, png.stat().st_size)
-
     # Train: one cell type, its DNase track and CTCF peaks (preselected: the only bigWig / narrowPeak), chr2 to
     # validate, a tiny network for two epochs.
     form = ToolForm(browser, galaxy.url, "factornet_train")
@@ -114,4 +105,13 @@ def test_train_and_predict_in_the_browser(galaxy, browser, tmp_path):
         lambda d: len(d.find_elements(form.By.CSS_SELECTOR, "#current-history-panel [data-state='ok']")) >= 7
     )
     assert not browser.find_elements(form.By.CSS_SELECTOR, "#current-history-panel [data-state='error']")
+    # Every FactorNet form renders, with this history's data preselected; keep a picture of each.
+    shots = Path(os.environ.get("FACTORNET_SCREENSHOTS") or tmp_path / "screenshots")
+    shots = shots if shots.is_absolute() else REPO / shots
+    for tool in galaxy.tools:
+        form = ToolForm(browser, galaxy.url, tool["id"])
+        assert form.driver.find_element(form.By.CSS_SELECTOR, "[id^='form-element-']")
+        png = form.screenshot(shots / f"{tool['id']}.png")
+        assert 5_000 < png.stat().st_size < 150_000, (png, png.stat().st_size)
+
     print(f"browser test {time.monotonic() - t0:.0f} s")

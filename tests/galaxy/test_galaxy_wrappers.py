@@ -89,3 +89,13 @@ def test_wrappers_lint_clean():
     linted = proc.stdout.count("Linting tool ")
     n_tools = sum(1 for p in WRAPPERS.glob("*.xml") if ET.parse(p).getroot().tag == "tool")
     assert linted == n_tools, proc.stdout
+
+
+def test_readme_shows_a_small_screenshot_of_every_form():
+    """galaxy_wrappers/README.md shows each tool's form (made by test_galaxy_browser.py), each a small PNG."""
+    readme = (WRAPPERS / "README.md").read_text()
+    for tool in _tools():
+        png = WRAPPERS / "screenshots" / f"{tool.get('id')}.png"
+        assert f"](screenshots/{png.name})" in readme, f"README does not show {png.name}"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert 5_000 < png.stat().st_size < 150_000, f"{png.name}: {png.stat().st_size} bytes"
