@@ -131,20 +131,35 @@ class ToolForm:
         time.sleep(2)  # data selects fill in from the history after the form renders
 
     def set_text(self, name: str, value: str) -> None:
-        field = self.wait.until(self.EC.element_to_be_clickable((self.By.ID, name)))
-        field.clear()
+        # the row's text box (an integer/float row also has a slider: the first input is the box)
+        css = f"[id='form-element-{name}'] input:not([type=range]):not([type=hidden])"
+        field = self.wait.until(self.EC.presence_of_element_located((self.By.CSS_SELECTOR, css)))
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
+        # select-all + type: clear() on a number box lets the form put its value back before the keys arrive
+        from selenium.webdriver.common.keys import Keys
+
+        field.send_keys(Keys.CONTROL, "a")
         field.send_keys(value)
+        time.sleep(0.3)
+        if field.get_attribute("value") != value:
+            raise AssertionError(f"{name}: typed {value!r}, the form shows {field.get_attribute('value')!r}")
 
     def click_button(self, text: str) -> None:
-        """A repeat's "Insert ..." button, by its text."""
-        xpath = f"//button[normalize-space(.)={json.dumps(text)}]"
-        self.wait.until(self.EC.element_to_be_clickable((self.By.XPATH, xpath))).click()
+        """A repeat's "Insert ..." button, by its label (the button also holds a screen-reader tooltip)."""
+        label = json.dumps(text)
+        xpath = f"//button[.//*[@data-description='repeat insert' and normalize-space(.)={label}]]"
+        self._click(self.wait.until(self.EC.presence_of_element_located((self.By.XPATH, xpath))))
+
+    def _click(self, element) -> None:
+        """Scroll into view and click (a plain click can land on a sticky header above the element)."""
+        self.driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element
+        )
         time.sleep(1)
 
     def expand_section(self, title: str) -> None:
         xpath = f"//div[contains(@class,'portlet-header')][.//*[normalize-space(text())={json.dumps(title)}]]"
-        self.wait.until(self.EC.element_to_be_clickable((self.By.XPATH, xpath))).click()
-        time.sleep(1)
+        self._click(self.wait.until(self.EC.presence_of_element_located((self.By.XPATH, xpath))))
 
     def selected_text(self, name: str) -> str:
         """What a select (data or options) shows as chosen."""
@@ -158,7 +173,7 @@ class ToolForm:
                 else False
             )
         )
-        button.click()
+        self._click(button)
 
     def screenshot(self, path: Path, width: int = 900, colors: int = 16) -> Path:
         """The form (centre panel) as a small palette PNG: ``width`` px wide, ``colors`` colours."""
