@@ -76,7 +76,7 @@ def test_every_module_has_the_nf_core_parts():
         for part in (
             "tag ",
             "label 'process_",
-            'conda "${moduleDir}/environment.yml"',
+            'conda "bioconda::factornet=',  # the Bioconda package (recipes/factornet)
             "tuple val(meta)",
             "emit: versions",
             "task.ext.args",
