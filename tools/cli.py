@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "predict",
     "merge",
     "bag",
+    "baseline",
     "evaluate",
     "interpret",
     "simulate",
