@@ -45,7 +45,7 @@ def main() -> None:
     seeds = [int(x) for x in args.seeds.split(",")]
     t0 = time.perf_counter()
     p = recipe.prepare(out, s)
-    files = {m: recipe.baseline(p, out, m, s) for m in recipe.BASELINES}
+    files = dict(recipe.baselines(p, out, s))
     groups: dict[str, list[str]] = {m: [m] for m in recipe.BASELINES}
     for setting in args.settings.split(","):
         preds = []
@@ -56,7 +56,12 @@ def main() -> None:
             files[name] = pred
             preds.append(pred)
             groups.setdefault(f"{setting} init", []).append(name)
-            print(f"{name}: {time.perf_counter() - t:.0f} s, {res.n_train} samples/epoch", flush=True)
+            single = recipe.score(p, {name: pred}, out / f"eval.{setting}.seed{seed}", s).table
+            print(
+                f"{name}: held-out auPR {single['auprc'].iloc[0]:.3f}, {time.perf_counter() - t:.0f} s, "
+                f"{res.n_train} samples/epoch",
+                flush=True,
+            )
         bagged = out / f"{setting}.bagged.tsv.gz"
         bagging.bag_prediction_files(preds, bagged)
         files[f"{setting} bagged"] = bagged

@@ -68,7 +68,6 @@ class BaselineResult:
     features: list[str]
     n_train_bound: int = 0
     n_train_unbound: int = 0
-    importances: dict[str, float] = field(default_factory=dict)
 
 
 def feature_names(track_names: Sequence[str], track: str) -> list[str]:
@@ -93,8 +92,12 @@ def run_baseline(
     bins_bed: str | os.PathLike | None = None,
     blacklist: str | os.PathLike | None = None,
     dream: bool = False,
+    also: Mapping[str, str | os.PathLike] | None = None,
 ) -> BaselineResult:
     """Score the bins of one cell type (``tracks``: name → bigWig) and write ``out_path`` atomically.
+
+    ``also`` (method → path) writes other methods' files from the same features: one pass over the
+    target's sequence and tracks for several baselines.
 
     Parameters
     ----------
@@ -114,13 +117,17 @@ def run_baseline(
     from factornet_core.tracks import TrackSet
 
     s = settings
-    if s.method in NEEDS_MOTIF and motif_pwm is None:
-        raise FactorNetError(f"baseline {s.method} needs the TF's motif: give --motif NAME or --motif-file")
-    if s.method == "gbm" and not s.train_cells:
+    outputs = {s.method: out_path, **(also or {})}
+    for method in outputs:
+        if method not in METHODS:
+            raise FactorNetError(f"unknown baseline method {method!r}: choose from {', '.join(METHODS)}")
+        if method in NEEDS_MOTIF and motif_pwm is None:
+            raise FactorNetError(f"baseline {method} needs the TF's motif: give --motif NAME or --motif-file")
+    if "gbm" in outputs and not s.train_cells:
         raise FactorNetError(
             "baseline gbm is trained: name the training cell types with --train-cells (and --samplesheet)"
         )
-    if s.method == "gbm" and samplesheet is None:
+    if "gbm" in outputs and samplesheet is None:
         raise FactorNetError("baseline gbm needs --samplesheet (the training cell types' tracks and peaks)")
     track_names = list(tracks)
     track = s.track or track_names[0]
@@ -136,17 +143,18 @@ def run_baseline(
     names = feature_names(track_names, track)
     result = BaselineResult(s.method, len(bins), int(blacklisted.sum()), names)
     model = None
-    if s.method == "gbm":
+    if "gbm" in outputs:
         model = _fit_gbm(s, genome, track_names, track, lo, samplesheet, black, result)
     with TrackSet(tracks) as target:
         target.check_chroms({c: sizes[c] for c in bins["chrom"].unique()})
         keep = ~blacklisted
         x = features_for_bins(genome, target, track_names.index(track), bins.loc[keep], lo)
     genome.close()
-    raw = np.zeros(len(bins), dtype=np.float64)
-    if keep.any():
-        raw[keep] = _score(s.method, x, model)
-    write_predictions(out_path, bins[["chrom", "start", "end"]], {s.tf: raw}, dream=dream)
+    for method, path in outputs.items():
+        raw = np.zeros(len(bins), dtype=np.float64)
+        if keep.any():
+            raw[keep] = _score(method, x, model)
+        write_predictions(path, bins[["chrom", "start", "end"]], {s.tf: raw}, dream=dream)
     return result
 
 
@@ -159,7 +167,8 @@ def _score(method: str, x: np.ndarray, model) -> np.ndarray:
         return scaled_ranks(x[:, 2])
     if method == "pwm_x_accessibility":
         return rank_product(x[:, 0], x[:, 2])
-    return model.predict_proba(x)[:, 1]
+    with _one_thread():
+        return model.predict_proba(x)[:, 1]
 
 
 def _target_bins(
@@ -245,8 +254,18 @@ def _fit_gbm(s: BaselineSettings, genome, track_names, track, lo, samplesheet, b
             f"unbound bins on {', '.join(chroms)}: both are needed"
         )
     model = HistGradientBoostingClassifier(random_state=s.seed, **GBM_PARAMS)
-    model.fit(x, y)
+    with _one_thread():
+        model.fit(x, y)
     return model
+
+
+def _one_thread():
+    """OpenMP limited to one thread for the boosting: its spin-waiting threads slow a fit ~50-fold on a
+    shared, oversubscribed machine (measured: the demo's baselines took 970 s at load 27), and a 1e5-row
+    fit takes seconds on one core."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 # --------------------------------------------------------------------------------------------- features

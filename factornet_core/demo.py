@@ -56,7 +56,7 @@ def run_demo(
 
     files: dict[str, Path] = {}
     log(f"3/7 baselines: {', '.join(recipe.BASELINES)} (gbm trained on {cells})")
-    baselines = {m: recipe.baseline(p, out, m, s, seed=seed) for m in recipe.BASELINES}
+    baselines = recipe.baselines(p, out, s, seed=seed)
 
     preds = []
     for k, model_seed in enumerate((seed, seed + 1)):

@@ -92,33 +92,34 @@ def prepare(out_dir: str | os.PathLike, s: RecipeSettings) -> Prepared:
     return Prepared(sim, labels, motif.pwm)
 
 
-def baseline(p: Prepared, out_dir: str | os.PathLike, method: str, s: RecipeSettings, seed: int = 0) -> Path:
-    """One baseline's predictions for the target cell type on the test chromosome."""
+def baselines(p: Prepared, out_dir: str | os.PathLike, s: RecipeSettings, seed: int = 0) -> dict[str, Path]:
+    """The four baselines' predictions for the target cell type on the test chromosome (one feature pass)."""
     from factornet_core.baseline import BaselineSettings, run_baseline
     from factornet_core.samplesheet import read_samplesheet
 
     sim = p.sim
     tracks = read_samplesheet(sim.samplesheet).cell(s.target_cell).tracks
     settings = BaselineSettings(
-        method=method,
+        method="gbm",
         tf=s.tf,
-        train_cells=list(s.train_cells) if method == "gbm" else None,
+        train_cells=list(s.train_cells),
         valid_chroms=[s.valid_chrom],
         exclude_chroms=[s.test_chrom],
         seed=seed,
     )
-    out = Path(out_dir) / f"{s.tf}.{s.target_cell}.{method}.tsv.gz"
+    outs = {m: Path(out_dir) / f"{s.tf}.{s.target_cell}.{m}.tsv.gz" for m in BASELINES}
     run_baseline(
         settings,
         sim.genome,
         tracks,
-        out,
+        outs["gbm"],
         p.motif_pwm,
         samplesheet=sim.samplesheet,
         chroms=[s.test_chrom],
         blacklist=sim.blacklist,
+        also={m: path for m, path in outs.items() if m != "gbm"},
     )
-    return out
+    return outs
 
 
 def train_and_predict(

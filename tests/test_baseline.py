@@ -195,3 +195,20 @@ def test_features_without_motif_keep_track_columns(sim):
     assert x[0, 3] == pytest.approx(vals[2100:3100].mean()) and x[0, 4] == pytest.approx(
         vals[100:5100].mean()
     )
+
+
+def test_several_methods_from_one_feature_pass_equal_separate_runs(sim, tmp_path):
+    motif = next(m for m in read_meme(sim.motifs).values() if m.name.startswith("CTCF"))
+    tracks = {"DNASE": sim.dnase["CellC"], "MAPABILITY": sim.mapability}
+    kw = {"chroms": ["chr3"], "blacklist": sim.blacklist}
+    one = {m: tmp_path / f"one.{m}.tsv.gz" for m in ("pwm", "accessibility", "pwm_x_accessibility")}
+    bl.run_baseline(bl.BaselineSettings("pwm", "CTCF"), sim.genome, tracks, one["pwm"], motif.pwm,
+                    also={m: p for m, p in one.items() if m != "pwm"}, **kw)  # fmt: skip
+    for method, path in one.items():
+        alone = tmp_path / f"alone.{method}.tsv.gz"
+        bl.run_baseline(bl.BaselineSettings(method, "CTCF"), sim.genome, tracks, alone, motif.pwm, **kw)
+        assert alone.read_bytes() == path.read_bytes(), method
+    with pytest.raises(Exception, match="baseline gbm is trained"):
+        bl.run_baseline(bl.BaselineSettings("pwm", "CTCF"), sim.genome, tracks, tmp_path / "x.tsv.gz",
+                        motif.pwm, also={"gbm": tmp_path / "g.tsv.gz"}, **kw)  # fmt: skip
+    assert not (tmp_path / "x.tsv.gz").exists()
