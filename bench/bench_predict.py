@@ -149,12 +149,14 @@ def keras_rates(net, x, meta, batch_size: int, repeats: int, res: dict) -> np.nd
 
 def child_predict(work: Path, length: int, out: Path) -> None:
     """Run in a fresh process: the library ``predict`` over one whole chromosome; print JSON."""
+    from factornet_core.inputs import CellType
     from factornet_core.predict import predict
 
     fasta, dnase, mapab = make_chromosome(work / f"chr_{length}", length)
     model = work / "paper.keras"
     t0 = time.perf_counter()
-    result = predict(model, fasta, {"DNASE": dnase, "MAPABILITY": mapab}, out, meta_values=work / "meta.txt")
+    cell = CellType(fasta, {"DNASE": dnase, "MAPABILITY": mapab}, meta_values=work / "meta.txt")
+    result = predict(model, cell, out)
     seconds = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB → MB
     print(

@@ -27,40 +27,26 @@ from pathlib import Path
 
 import numpy as np
 
-from factornet_core import intervals
 from factornet_core.simulate import simulate_dataset
 
 PAPER = dict(seq_len=1000, kernel_width=26, kernels=32, lstm_units=32, dense_units=128)
 
 
 def make_plan(data: Path, sim, seed: int = 1):
+    """One training epoch's plan, set up as ``factornet train`` does (public sampling API)."""
     from factornet_core.genome import Genome
-    from factornet_core.samplesheet import read_samplesheet
-    from factornet_core.sampling import BinSpace, Excluder, PeakSet, SingleTaskSampler
+    from factornet_core.samplesheet import read_samplesheet, select_tf
+    from factornet_core.sampling import training_samples
     from factornet_core.tracks import TrackSet
     from factornet_core.windows import WindowReader
 
-    sheet = read_samplesheet(sim.samplesheet)
+    selection = select_tf(read_samplesheet(sim.samplesheet), "CTCF")
     genome = Genome(sim.genome)
     sizes = genome.chrom_sizes
     train_chroms = [c for c in sizes if c != "chr2"]
-    cells = sheet.cells_with_tf("CTCF")
-    readers, sets = [], []
-    for cell in cells:
-        readers.append(WindowReader(genome, TrackSet(sheet.cells[cell].tracks), PAPER["seq_len"]))
-        cons = intervals.read_bed(sheet.cells[cell].conservative["CTCF"])
-        rel = intervals.read_bed(sheet.cells[cell].relaxed["CTCF"])
-        on = cons[cons["chrom"].isin(train_chroms)]
-        sets.append(
-            PeakSet(
-                on["chrom"].to_numpy(dtype=object),
-                on["start"].to_numpy(),
-                on["end"].to_numpy(),
-                Excluder([cons, rel, None]),
-            )
-        )
-    space = BinSpace(sizes, train_chroms, intervals.BIN_SIZE, intervals.BIN_STRIDE)
-    return SingleTaskSampler(sets, space, 1.0, seed).epoch(0), readers
+    samples = training_samples(selection, sizes, train_chroms, ["chr2"], seed=seed)
+    readers = [WindowReader(genome, TrackSet(selection.tracks(c)), PAPER["seq_len"]) for c in selection.cells]
+    return samples.train.epoch(0), readers
 
 
 def loader_rate(plan, readers, repeats: int) -> float:
@@ -122,16 +108,7 @@ def plain_fit(plan, readers) -> tuple[float, float]:
 def ours(sim, epochs: int, work: Path) -> dict:
     from factornet_core import training
 
-    timings = {"score": [], "save": []}
-
-    def timed(name, fn):
-        def wrapper(*a, **k):
-            t0 = time.perf_counter()
-            out = fn(*a, **k)
-            timings[name].append(time.perf_counter() - t0)
-            return out
-
-        return wrapper
+    timings = {"validation": [], "resume_state": []}
 
     class Hook(training.Progress):
         def __init__(self):
@@ -142,6 +119,9 @@ def ours(sim, epochs: int, work: Path) -> dict:
 
         def batch_end(self, batch, loss):
             self.ends.append(time.perf_counter())
+
+        def timing(self, what, seconds):
+            timings[what].append(seconds)
 
         def epoch_end(self, record):
             e = self.ends
@@ -154,17 +134,12 @@ def ours(sim, epochs: int, work: Path) -> dict:
             )
 
     hook = Hook()
-    score, save = training._score, training._save_state
-    training._score, training._save_state = timed("score", score), timed("save", save)
-    try:
-        settings = training.TrainSettings(
-            tf="CTCF", epochs=epochs, patience=epochs, seed=1, valid_chroms=["chr2"], **PAPER
-        )
-        t0 = time.perf_counter()
-        result = training.train(sim.samplesheet, sim.genome, work / "bench.keras", settings, progress=hook)
-        total = time.perf_counter() - t0
-    finally:
-        training._score, training._save_state = score, save
+    settings = training.TrainSettings(
+        tf="CTCF", epochs=epochs, patience=epochs, seed=1, valid_chroms=["chr2"], **PAPER
+    )
+    t0 = time.perf_counter()
+    result = training.train(sim.samplesheet, sim.genome, work / "bench.keras", settings, progress=hook)
+    total = time.perf_counter() - t0
     return {"epochs": hook.epochs, "total_s": total, "n_train": result.n_train, **timings}
 
 
@@ -211,8 +186,8 @@ def main() -> None:
         f"  whole run {r['total_s']:.0f} s for {args.epochs} x {r['n_train']} samples = "
         f"{args.epochs * r['n_train'] / r['total_s']:.0f} samples/s; first-batch latency per epoch "
         f"{_join((e['first_batch_s'] for e in r['epochs']), '.1f')} s; validation "
-        f"{_join(r['score'], '.1f')} s; resume state "
-        f"{_join(r['save'], '.1f')} s"
+        f"{_join(r['validation'], '.1f')} s; resume state "
+        f"{_join(r['resume_state'], '.1f')} s"
     )
     print(
         f"ratios: ours/plain fit {steady_ours / steady:.2f}x, loader/ours {loader / steady_ours:.1f}x, "

@@ -87,14 +87,14 @@ def run_demo(
 
     log("7/7 interpret: kernel motifs (vs the planted motifs) and a saliency map of a bound site")
     from factornet_core import intervals, motifs, saliency
+    from factornet_core.inputs import CellType
     from factornet_core.samplesheet import read_samplesheet
 
     sim = p.sim
     sheet = read_samplesheet(sim.samplesheet).cells
     summary = motifs.interpret_motifs(
         first_model,
-        sim.genome,
-        sheet[s.train_cells[0]].tracks,
+        CellType(sim.genome, sheet[s.train_cells[0]].tracks),
         sheet[s.train_cells[0]].conservative["CTCF"],
         out / "motifs",
         peaks=True,
@@ -110,7 +110,11 @@ def run_demo(
     site = out / "saliency_site.bed"
     site.write_text("".join(f"{r.chrom}\t{r.start}\t{r.end}\n" for r in on_test.itertuples()))
     saliency.interpret_saliency(
-        first_model, sim.genome, sheet[s.target_cell].tracks, site, out / "saliency", positive_only=True
+        first_model,
+        CellType(sim.genome, sheet[s.target_cell].tracks),
+        site,
+        out / "saliency",
+        positive_only=True,
     )
     result.figures["kernel logos and their best matches"] = out / "motifs"
     result.figures["saliency of one bound site"] = out / "saliency"

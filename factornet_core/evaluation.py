@@ -9,7 +9,9 @@ Several prediction files (models and baselines) are scored side by side on the s
 cover the same bins (checked before any scoring). Outputs (all or nothing): ``PREFIX.metrics.json``,
 ``PREFIX.metrics.tsv`` (one row per (file, TF, cell)), ``PREFIX.pr.png`` (every curve, with the
 prevalence line), ``PREFIX.roc.png`` (every curve, with the diagonal) and ``PREFIX.aupr.png`` (auPR
-bars).
+bars). The JSON's ``calibration`` block holds, per (TF, cell) of the **first** file, the lowest score
+reaching each FDR level on a 0.001 grid (:func:`factornet_core.calling.fdr_grid`), which
+``factornet call --fdr`` turns into a threshold.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from factornet_core import __version__
 from factornet_core.atomic import OutputSet
+from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
-from factornet_core.intervals import label_bins, read_bed, read_labels
+from factornet_core.figures import aupr_bars_figure, curves_figure
+from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
 
@@ -40,7 +43,6 @@ METRIC_COLUMNS = [
     "n_unbound",
     "n_ambiguous",
 ]
-MAX_PLOT_POINTS = 5000
 
 
 @dataclass
@@ -49,7 +51,7 @@ class EvaluationResult:
 
     table: pd.DataFrame
     outputs: list[Path] = field(default_factory=list)
-    figures: dict[str, Figure] = field(default_factory=dict)  # output suffix → the figure written
+    figures: dict = field(default_factory=dict)  # output suffix → the matplotlib Figure written
 
 
 # --------------------------------------------------------------------------------------------- labels
@@ -73,7 +75,8 @@ def align_labels(
         row = pred_bins.iloc[int(np.flatnonzero(missing)[0])]
         hint = ""
         if not set(pred_bins["chrom"]) & set(label_bins_["chrom"]):
-            hint = " — no chromosome in common: different chromosome naming (chr1 vs 1)?"
+            found = naming_hint(pred_bins["chrom"].unique(), label_bins_["chrom"].unique(), "the labels")
+            hint = f" — no chromosome in common{': ' + found if found else ''}"
         raise FactorNetError(
             f"{source}: {int(missing.sum())} predicted bins have no label (first {row.chrom}:{row.start}-"
             f"{row.end}): predictions and labels must use the same bins{hint}"
@@ -95,53 +98,6 @@ def _select_tfs(names: list[str], tf: str | None, what: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- plots
-def _thin(x: np.ndarray, y: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points, evenly spaced along the curve's index, ends kept."""
-    if x.size <= max_points:
-        return x, y
-    idx = np.unique(np.linspace(0, x.size - 1, max_points).round().astype(np.int64))
-    return x[idx], y[idx]
-
-
-def plot_curves(
-    curves: list[tuple[str, np.ndarray, np.ndarray]], kind: str, title: str, prevalence: float | None = None
-) -> Figure:
-    """One figure with every curve: ``kind`` ``"pr"`` (recall, precision; a dotted line at
-    ``prevalence``, the auPR of a random ranking) or ``"roc"`` (FPR, TPR; the diagonal)."""
-    fig = Figure(figsize=(6, 5.5), dpi=100)
-    ax = fig.add_subplot()
-    for label, x, y in curves:
-        x, y = _thin(x, y)
-        ax.plot(x, y, lw=1.5, label=label)
-    if kind == "roc":
-        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="random (diagonal)")
-        ax.set(xlabel="False positive rate (unbound bins called bound)", ylabel="True positive rate (recall)")
-    else:
-        if prevalence is not None:
-            ax.axhline(prevalence, ls=":", c="grey", lw=0.8, label=f"random (prevalence {prevalence:.3f})")
-        ax.set(xlabel="Recall (fraction of bound bins found)", ylabel="Precision (fraction of calls bound)")
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
-    ax.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def plot_aupr_bars(table: pd.DataFrame, title: str) -> Figure:
-    """Horizontal bars of auPR, one per table row (labelled ``model`` [+ TF, cell when several])."""
-    several = table[["tf", "cell"]].drop_duplicates().shape[0] > 1
-    labels = [f"{r.model} {r.tf} {r.cell}" if several else str(r.model) for r in table.itertuples()]
-    fig = Figure(figsize=(6, 0.45 * len(table) + 1.4), dpi=100)
-    ax = fig.add_subplot()
-    y = np.arange(len(table))[::-1]
-    ax.barh(y, table["auprc"].to_numpy(), color="tab:blue")
-    for yi, v in zip(y, table["auprc"].to_numpy()):
-        ax.text(min(v + 0.01, 0.9), yi, f"{v:.3f}", va="center", fontsize=8)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set(xlim=(0, 1), xlabel="auPR (Davis-Goadrich, ambiguous bins excluded)", title=title)
-    fig.tight_layout()
-    return fig
-
-
 def check_same_bins(first: pd.DataFrame, other: pd.DataFrame, first_path, other_path) -> None:
     """Side-by-side scoring needs one set of bins: raise naming both files and the first difference."""
     keys = ("chrom", "start", "end")
@@ -226,8 +182,9 @@ def evaluate(
         conservative = read_bed(peaks, what="peaks")
         relaxed_df = read_bed(relaxed, what="relaxed peaks", allow_empty=True) if relaxed else None
         if not set(conservative["chrom"]) & set(bins["chrom"]):
+            found = naming_hint(conservative["chrom"].unique(), bins["chrom"].unique(), "the predictions")
             raise FactorNetError(
-                f"{peaks}: no peak lies on a predicted chromosome — different chromosome naming (chr1 vs 1)?"
+                f"{peaks}: no peak lies on a predicted chromosome{': ' + found if found else ''}"
             )
         targets.append((tf_name, cell or ".", label_bins(bins, conservative, relaxed_df), 0, peaks))
     else:
@@ -262,6 +219,7 @@ def evaluate(
     pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
     roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
     prevalence = []
+    calibration: list[dict] = []
     for tf_name, cell_name, codes, extra, source in targets:
         keep = codes != 2
         y = (codes[keep] == 1).astype(np.int8)
@@ -281,6 +239,18 @@ def evaluate(
             pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
             fpr, tpr, _ = roc_curve(y, s[keep])
             roc_curves.append((f"{label} (auROC {metrics['auroc']:.3f})", fpr, tpr))
+            if model == models[0]:
+                levels, min_scores = fdr_grid(y, s[keep])
+                calibration.append(
+                    {
+                        "tf": tf_name,
+                        "cell": cell_name,
+                        "model": model,
+                        "step": CALIBRATION_STEP,
+                        "fdr": levels,
+                        "min_score": min_scores,
+                    }
+                )
 
     table = pd.DataFrame(rows, columns=["model", "tf", "cell", *METRIC_COLUMNS, "labelled_not_predicted"])
     prefix = str(out_prefix)
@@ -293,16 +263,18 @@ def evaluate(
         "auprc_method": "Davis-Goadrich interpolation as R PRROC pr.curve()$auc.davis.goadrich",
         "recall_at_fdr_method": "ENCODE-DREAM scoring script (sklearn precision_recall_curve)",
         "results": table.to_dict(orient="records"),
+        # for `factornet call --fdr F`: the first file's lowest score with FDR <= level, per reached level
+        "calibration": calibration,
     }
     figures = {
-        ".pr.png": plot_curves(
+        ".pr.png": curves_figure(
             pr_curves,
             "pr",
             f"Precision-recall: {subject}, {where}",
             prevalence[0] if len(targets) == 1 else None,
         ),
-        ".roc.png": plot_curves(roc_curves, "roc", f"ROC: {subject}, {where}"),
-        ".aupr.png": plot_aupr_bars(table, f"auPR: {where}"),
+        ".roc.png": curves_figure(roc_curves, "roc", f"ROC: {subject}, {where}"),
+        ".aupr.png": aupr_bars_figure(table, f"auPR: {where}"),
     }
     paths_out = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", *figures)]
     with OutputSet() as outs:

@@ -25,7 +25,7 @@ Memory: a span covers at most ``max_span`` bp (default 2¹⁷), so the features 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -169,17 +169,7 @@ class SharedConvPredictor:
         self, reader: WindowReader, chrom: str, bin_starts: np.ndarray, meta: np.ndarray | None = None
     ) -> np.ndarray:
         """Scores for bins on one chromosome, in the order given (any bins: grid or not)."""
-        starts = window_starts(bin_starts, reader.bin_size, self.seq_len)
-        meta = self._meta(meta, starts.size)
-        out = None
-        for group in span_groups(starts, self.seq_len, self.max_span):
-            lo = int(starts[group].min())
-            span = reader.region(chrom, lo, int(starts[group].max()) + self.seq_len)
-            part = self.predict_span(span, starts[group] - lo, meta[group])
-            if out is None:
-                out = np.empty((starts.size, part.shape[1]), dtype=np.float32)
-            out[group] = part
-        return out if out is not None else np.zeros((0, 0), np.float32)
+        return predict_bins_shared([self], reader, chrom, bin_starts, [meta])[0]
 
     def _meta(self, meta: np.ndarray | None, n: int) -> np.ndarray:
         if self.n_meta == 0:
@@ -187,3 +177,49 @@ class SharedConvPredictor:
         if meta is None or meta.shape != (n, self.n_meta):
             raise ValueError(f"the model needs metadata of shape ({n}, {self.n_meta})")
         return np.asarray(meta, dtype=np.float32)
+
+
+def predict_bins_shared(
+    predictors: Sequence[SharedConvPredictor],
+    reader: WindowReader,
+    chrom: str,
+    bin_starts: np.ndarray,
+    metas: Sequence[np.ndarray | None],
+    channels: Sequence[Sequence[int] | None] | None = None,
+) -> list[np.ndarray]:
+    """Several models' scores for the same bins, each span read ONCE and given to every model.
+
+    This is how ``factornet impute`` applies many published models to one cell type (the paper's
+    "one assay → dozens of TF binding profiles"), and :meth:`SharedConvPredictor.predict_bins` is its
+    one-model case, so a model scores identically in ``predict`` and ``impute``.
+
+    Parameters
+    ----------
+    predictors : models with the same ``seq_len`` and ``max_span``.
+    reader : reads ``(S, 4 + n_tracks)`` spans; its tracks may be a superset of a model's.
+    chrom, bin_starts : bins on one chromosome (bp, 0-based), any order.
+    metas : per model, ``(n, n_meta) float32`` metadata rows or None.
+    channels : per model, the reader channels it takes in its input order (A/C/G/T first), or None
+        for all of them.
+
+    Returns
+    -------
+    list of ``(n, n_tasks_i) float32``, one per model, bins in the order given.
+    """
+    if len({(p.seq_len, p.max_span) for p in predictors}) > 1:
+        raise ValueError("models sharing spans need the same seq_len and max_span")
+    first = predictors[0]
+    channels = channels or [None] * len(predictors)
+    starts = window_starts(bin_starts, reader.bin_size, first.seq_len)
+    metas = [p._meta(m, starts.size) for p, m in zip(predictors, metas)]
+    outs: list[np.ndarray | None] = [None] * len(predictors)
+    for group in span_groups(starts, first.seq_len, first.max_span):
+        lo = int(starts[group].min())
+        span = reader.region(chrom, lo, int(starts[group].max()) + first.seq_len)
+        for i, predictor in enumerate(predictors):
+            view = span if channels[i] is None else span[:, list(channels[i])]
+            part = predictor.predict_span(view, starts[group] - lo, metas[i][group])
+            if outs[i] is None:
+                outs[i] = np.empty((starts.size, part.shape[1]), dtype=np.float32)
+            outs[i][group] = part
+    return [o if o is not None else np.zeros((0, 0), np.float32) for o in outs]

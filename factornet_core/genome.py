@@ -6,14 +6,13 @@ padded as N, so windows at chromosome ends need no special casing upstream.
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
 import numpy as np
 import pyfaidx
 
-from factornet_core import dna
+from factornet_core import dna, textio
 from factornet_core.errors import FactorNetError
 
 N_CODE = 4
@@ -98,21 +97,28 @@ class Genome:
         self.close()
 
 
+def _plain_name(path: Path) -> str:
+    """The decompressed file's name for the advice: never the input's own name (pasting the advice must
+    not truncate the file it reads)."""
+    name = path.name[: -len(".gz")] if path.name.endswith(".gz") else f"{path.name}.fa"
+    return name if name != path.name else f"{name}.plain"
+
+
 def _refuse_plain_gzip(path: Path) -> None:
     """pyfaidx reads bgzip but not plain gzip; say so instead of failing obscurely."""
+    if not textio.is_gzip(path):
+        return
     with open(path, "rb") as handle:
         head = handle.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return
     # BGZF blocks carry the 'BC' extra subfield (SAM spec, section 4.1).
     is_bgzf = len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
     if not is_bgzf:
         raise FactorNetError(
             f"genome {str(path)!r} is gzip- but not bgzip-compressed: "
-            f"recompress with 'gunzip -c {path.name} | bgzip > {path.stem}.gz' or decompress it"
+            f"decompress it with 'gunzip -c {path.name} > {_plain_name(path)}' (or recompress that with bgzip)"
         )
     try:
-        with gzip.open(path) as handle:
+        with textio.open_text(path) as handle:
             handle.read(1)
-    except OSError as exc:
+    except (*textio.GZIP_ERRORS, OSError) as exc:
         raise FactorNetError(f"genome {str(path)!r} is not readable gzip: {exc}") from None

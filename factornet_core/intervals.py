@@ -1,7 +1,7 @@
-"""Genomic intervals: BED/narrowPeak reading, 200/50 bp bin tiling, coverage, the bin labelling rule,
+"""Genomic intervals: BED/narrowPeak reading (the one parser), the chr1-vs-1 naming hint, 200/50 bp bin tiling, coverage, the bin labelling rule,
 and DREAM label files.
 
-Labelling rule (the seed's majority-nucleotide rule, as in the ENCODE-DREAM challenge): for a bin of
+Labelling rule (original FactorNet's majority-nucleotide rule, as in the ENCODE-DREAM challenge): for a bin of
 ``bin_size`` bp and one (cell type, TF),
 
 * **B** (bound) if more than half of the bin (≥ 101 bp of 200) lies inside the union of the
@@ -14,19 +14,17 @@ Labels are held as ``int8`` codes :data:`U`, :data:`B`, :data:`A`; :data:`LABEL_
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from factornet_core import tabular
 from factornet_core.errors import FactorNetError
+from factornet_core.textio import GZIP_ERRORS, open_output, read_text_lines
+from factornet_core.textio import open_text as open_text  # re-exported: callers import it from here too
 
 U, B, A = 0, 1, 2
 LABEL_CHARS = np.array(["U", "B", "A"])
@@ -36,41 +34,33 @@ BED_COLUMNS = ["chrom", "start", "end"]
 
 
 # --------------------------------------------------------------------------------------------- reading
-def open_text(path: str | os.PathLike) -> io.TextIOBase:
-    """Open a plain or gzip-compressed text file for reading."""
-    path = Path(path)
-    if not path.exists():
-        raise FactorNetError(f"file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise FactorNetError(f"{str(path)!r} is a directory, expected a file")
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+def naming_hint(names: Iterable[str], known: Iterable[str], known_as: str = "the other file") -> str:
+    """The chr1-vs-1 trap, explained: ``""`` unless a name of ``names`` missing from ``known`` is there
+    with the ``chr`` prefix added or dropped.
 
-
-def read_text_lines(path: str | os.PathLike) -> list[str]:
-    """All lines of a (gzip) text file; a truncated or corrupt gzip becomes a clear error."""
-    try:
-        with open_text(path) as handle:
-            return handle.read().splitlines()
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
-
-
-def read_bed(path: str | os.PathLike, what: str = "BED", allow_empty: bool = False) -> pd.DataFrame:
-    """Read BED/narrowPeak (plain or gz) → DataFrame with ``chrom, start, end`` (+ ``name`` if present).
-
-    Header lines (``track``, ``browser``, ``#``) and blank lines are skipped. Any malformed line
-    raises :class:`FactorNetError` naming ``file:line``.
+    Returns e.g. ``"the genome has 'chr1': the files use different chromosome naming (chr1 vs 1)"``;
+    callers put it after their own message. This is the one place that phrases the hint.
     """
+    known = set(known)
+    for name in names:
+        if name in known:
+            continue
+        alt = name[3:] if name.startswith("chr") else "chr" + name
+        if alt in known:
+            return f"{known_as} has {alt!r}: the files use different chromosome naming (chr1 vs 1)"
+    return ""
+
+
+def _parse_intervals(
+    path: str | os.PathLike, what: str, allow_empty: bool, extra: dict[str, int]
+) -> pd.DataFrame:
+    """The one BED-family parser: ``chrom, start, end, name`` plus float columns ``extra`` (name → 0-based
+    field index; a missing or non-numeric field reads as NaN)."""
     chroms: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     names: list[str] = []
+    more: dict[str, list[float]] = {key: [] for key in extra}
     for lineno, line in enumerate(read_text_lines(path), 1):
         if not line or line[0] == "#" or line.startswith(("track", "browser")):
             continue
@@ -91,6 +81,8 @@ def read_bed(path: str | os.PathLike, what: str = "BED", allow_empty: bool = Fal
         starts.append(start)
         ends.append(end)
         names.append(fields[3] if len(fields) > 3 else ".")
+        for key, col in extra.items():
+            more[key].append(_float(fields[col]) if len(fields) > col else np.nan)
     if not chroms and not allow_empty:
         raise FactorNetError(f"{path}: no intervals in {what} file")
     return pd.DataFrame(
@@ -99,8 +91,37 @@ def read_bed(path: str | os.PathLike, what: str = "BED", allow_empty: bool = Fal
             "start": np.asarray(starts, dtype=np.int64),
             "end": np.asarray(ends, dtype=np.int64),
             "name": pd.Series(names, dtype=object),
+            **{key: np.asarray(values, dtype=np.float64) for key, values in more.items()},
         }
     )
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def read_bed(path: str | os.PathLike, what: str = "BED", allow_empty: bool = False) -> pd.DataFrame:
+    """Read BED/narrowPeak (plain or gz) → DataFrame with ``chrom, start, end, name`` (``.`` if absent).
+
+    Header lines (``track``, ``browser``, ``#``) and blank lines are skipped. Any malformed line
+    raises :class:`FactorNetError` naming ``file:line``.
+    """
+    return _parse_intervals(path, what, allow_empty, {})
+
+
+def read_narrowpeak(
+    path: str | os.PathLike, what: str = "narrowPeak", allow_empty: bool = False
+) -> pd.DataFrame:
+    """Read narrowPeak (ENCODE format, BED6+4; plain or gz) → :func:`read_bed`'s columns plus
+    ``signal`` (column 7, signalValue) and ``summit`` (column 10, offset from ``start`` in bp), both
+    ``float64``, NaN where the file has fewer columns or a non-number; ``summit = -1`` means "no summit".
+
+    A plain 3- or 4-column BED reads too (all NaN), so callers may accept either.
+    """
+    return _parse_intervals(path, what, allow_empty, {"signal": 6, "summit": 9})
 
 
 def check_in_genome(
@@ -116,13 +137,10 @@ def check_in_genome(
     unknown = sorted(chrom_set - set(chrom_sizes))
     if unknown and len(unknown) == len(chrom_set):
         example = unknown[0]
-        alt = example[3:] if example.startswith("chr") else "chr" + example
-        hint = (
-            f": the genome has {alt!r} — the files use different chromosome naming (chr1 vs 1)"
-            if alt in chrom_sizes
-            else ""
+        hint = naming_hint([example], chrom_sizes, "the genome")
+        raise FactorNetError(
+            f"{path}: no {what} chromosome is in the genome (first: {example!r}){': ' + hint if hint else ''}"
         )
-        raise FactorNetError(f"{path}: no {what} chromosome is in the genome (first: {example!r}){hint}")
     if unknown:
         df = df.loc[df["chrom"].isin(chrom_sizes)].reset_index(drop=True)
     sizes = df["chrom"].map(chrom_sizes).to_numpy()
@@ -138,7 +156,7 @@ def check_in_genome(
 
 def write_bed(path: str | os.PathLike, df: pd.DataFrame) -> None:
     """Write ``chrom, start, end`` as a headerless BED (gzip if ``path`` ends in .gz)."""
-    with tabular.open_output(path) as handle:
+    with open_output(path) as handle:
         tabular.write_table(handle, df["chrom"].array, df["start"].to_numpy(), df["end"].to_numpy())
 
 
@@ -265,7 +283,7 @@ def write_labels(path: str | os.PathLike, bins: pd.DataFrame, labels: Mapping[st
     """DREAM label TSV(.gz): header ``chr start stop <CELL>...``, values B/A/U."""
     letters = np.frombuffer(b"UBA", dtype=np.uint8)
     extra = [letters[np.asarray(codes)][:, None] for codes in labels.values()]
-    with tabular.open_output(path) as handle:
+    with open_output(path) as handle:
         handle.write(("\t".join(["chr", "start", "stop", *labels]) + "\n").encode())
         tabular.write_table(
             handle, bins["chrom"].array, bins["start"].to_numpy(), bins["end"].to_numpy(), extra
@@ -278,7 +296,7 @@ def read_labels(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, np.nda
         table = pd.read_csv(path, sep="\t", dtype={"chr": str}, compression="infer")
     except FileNotFoundError:
         raise FactorNetError(f"labels file {str(path)!r} does not exist") from None
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+    except (*GZIP_ERRORS, OSError) as exc:
         raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise FactorNetError(f"{path}: not a DREAM label TSV ({exc})") from None

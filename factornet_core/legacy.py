@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from factornet_core import __version__
+from factornet_core.card import Features, ModelCard, make_card
 from factornet_core.errors import FactorNetError
 
 PROVENANCE = "imported from FactorNet Keras-1"
@@ -516,36 +517,34 @@ def _set_weights(model, arch: LegacyArchitecture, converted: dict, path) -> None
 # --------------------------------------------------------------------------------------- import
 @dataclass
 class ImportResult:
-    card: dict
+    card: ModelCard
     n_weights: int
     weights_file: Path
 
 
-def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> dict:
-    """The FactorNet card of an imported model (same keys as :mod:`factornet_core.training` writes)."""
-    from factornet_core import intervals
+def build_card(
+    legacy: LegacyFolder, arch: LegacyArchitecture, extra_provenance: dict | None = None
+) -> ModelCard:
+    """The card of an imported model, through :func:`factornet_core.card.make_card` as training does.
+
+    Original FactorNet stored no PCA basis for its expression PCs, so a model with ``meta`` gets
+    ``expression_source="meta_values"``: a cell type's values must be given (the original
+    ``data/<CELL>/meta.txt``, ``value name`` lines). Original models use UCSC chromosome names (hg19).
+    """
     from factornet_core.annotations import FEATURES
 
     cfg = arch.config
     gencode = "gencode" in legacy.features
     meta = "meta" in legacy.features
-    return {
-        "kind": "factornet",
-        "mode": "single-task" if cfg.n_tasks == 1 else "multi-task",
-        "config": cfg.to_dict(),
-        "track_names": list(cfg.track_names),
-        "tfs": list(legacy.tfs),
-        "seq_len": cfg.seq_len,
-        "bin_size": intervals.BIN_SIZE,
-        "bin_stride": intervals.BIN_STRIDE,
-        "features": {"expression": meta, "gencode": gencode},
-        # no PCA basis exists for the original expression PCs: a cell type's values must be given
-        # (the original data/<CELL>/meta.txt, 'value name' lines)
-        "expression_source": "meta_values" if meta else None,
-        "metadata_names": list(legacy.meta_names) + (list(FEATURES) if gencode else []),
-        "chrom_naming": "ucsc",
-        "training": {},
-        "provenance": {
+    return make_card(
+        cfg.to_dict(),
+        legacy.tfs,
+        mode="single-task" if cfg.n_tasks == 1 else "multi-task",
+        features=Features(expression=meta, gencode=gencode),
+        metadata_names=list(legacy.meta_names) + (list(FEATURES) if gencode else []),
+        chrom_naming="ucsc",
+        expression_source="meta_values" if meta else None,
+        provenance={
             "created_by": PROVENANCE,
             "imported_by": f"factornet {__version__} import-legacy",
             "source_folder": legacy.folder.name,
@@ -553,14 +552,44 @@ def build_card(legacy: LegacyFolder, arch: LegacyArchitecture) -> dict:
             "keras_version": arch.keras_version,
             "genome": "hg19",
             "license": "FactorNet (Quang & Xie), MIT licence, github.com/uci-cbcl/FactorNet",
+            **(extra_provenance or {}),
         },
-    }
+    )
 
 
 def import_legacy(
-    folder: str | os.PathLike, out_path: str | os.PathLike, weights: str | os.PathLike | None = None
+    folder: str | os.PathLike,
+    out_path: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    provenance: dict | None = None,
 ) -> ImportResult:
-    """Convert an original FactorNet model folder to one ``.keras`` file with a complete card."""
+    """Convert an original FactorNet model folder into one ``.keras`` file with a complete card.
+
+    Implements the weight conversion described in the module docstring: Keras 1 / Theano layouts
+    (flipped ``(width, 1, channels, kernels)`` convolution kernels, per-gate LSTM weights, the
+    metadata-first concatenation of some models) are mapped onto :func:`factornet_core.model.build_model`.
+
+    Parameters
+    ----------
+    folder : an original FactorNet model folder: ``model.json`` (Keras 1 architecture), weights
+        (``best_model.hdf5``/``final_model.hdf5``), ``bigwig.txt``, ``chip.txt``, ``feature.txt``,
+        ``meta.txt`` as the original repository publishes them.
+    out_path : the ``.keras`` file to write (atomically).
+    weights : a weights HDF5 file to use instead of the folder's.
+    provenance : extra keys for the card's ``provenance`` (the model catalogue records its name and the
+        weights' sha256 there, which makes a second ``models fetch`` a no-op).
+
+    Returns
+    -------
+    ImportResult
+        The written card, the number of weights, the weights file used.
+
+    Raises
+    ------
+    FactorNetError
+        A missing file, an unknown layer, weights that do not fit ``model.json``, tracks or metadata
+        that disagree with the architecture, or an output name not ending in ``.keras``.
+    """
     from factornet_core.model import build_model
     from factornet_core.modelfile import save_model
 
@@ -572,6 +601,6 @@ def import_legacy(
     converted = convert_weights(arch, read_weights(legacy.weights), legacy.weights)
     model = build_model(arch.config)
     _set_weights(model, arch, converted, legacy.weights)
-    card = build_card(legacy, arch)
+    card = build_card(legacy, arch, provenance)
     save_model(model, card, out_path)
     return ImportResult(card, int(model.count_params()), legacy.weights)

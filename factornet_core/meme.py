@@ -15,12 +15,27 @@ from factornet_core.errors import FactorNetError
 from factornet_core.intervals import read_text_lines
 
 
-@dataclass
+@dataclass(eq=False)  # identity equality: a field-wise == would compare the PWM arrays
 class Motif:
+    """One motif: ``pwm`` is ``(width, 4) float64`` letter probabilities (A, C, G, T), rows sum to 1.
+
+    ``alt_name`` is the MEME alternative name (the TF, in HOCOMOCO files); ``nsites`` the number of
+    sites the matrix was counted from (0: unknown).
+    """
+
     name: str
     alt_name: str
-    pwm: np.ndarray  # (width, 4) probabilities, rows sum to 1
+    pwm: np.ndarray
     nsites: int = 0
+
+    @property
+    def tf(self) -> str:
+        """The TF this motif stands for: the alternative name, else the name."""
+        return self.alt_name or self.name
+
+    @property
+    def width(self) -> int:
+        return int(self.pwm.shape[0])
 
 
 def read_meme(path: str | os.PathLike) -> dict[str, Motif]:

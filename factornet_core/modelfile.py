@@ -3,9 +3,9 @@
 The ``.keras`` file is a zip. Keras writes ``config.json``, ``metadata.json`` and
 ``model.weights.h5``; we add two members that Keras ignores on load:
 
-* ``factornet_card.json`` — the card (CONTRACT): track names in order, TF names, sequence length,
-  bin size/stride, feature flags, metadata names, chromosome naming, training parameters,
-  provenance, package version;
+* ``factornet_card.json`` — the card (:class:`factornet_core.card.ModelCard`, CONTRACT): track
+  names in order, TF names, sequence length, bin size/stride, feature flags, metadata names,
+  chromosome naming, training parameters, provenance, package version, card version;
 * ``factornet_arrays.npz`` — numeric side data such as the expression PCA basis, saved with
   ``allow_pickle=False``.
 
@@ -15,9 +15,9 @@ Loading uses Keras safe mode; nothing is pickled.
 from __future__ import annotations
 
 import io
-import json
 import os
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,48 +25,61 @@ import numpy as np
 
 from factornet_core import __version__
 from factornet_core.atomic import atomic_output
+from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
 
 CARD_MEMBER = "factornet_card.json"
 ARRAYS_MEMBER = "factornet_arrays.npz"
-CARD_FORMAT = 1
 
 
 @dataclass
 class LoadedModel:
     model: object  # keras.Model (kept untyped so importing this module does not import Keras)
-    card: dict
+    card: ModelCard
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def save_model(
-    model, card: dict, path: str | os.PathLike, arrays: dict[str, np.ndarray] | None = None
+    model,
+    card: ModelCard | Mapping,
+    path: str | os.PathLike,
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write ``model`` + ``card`` (+ ``arrays``) to one ``.keras`` file, atomically."""
+    """Write ``model`` + ``card`` (+ ``arrays``) to one ``.keras`` file, atomically.
+
+    ``card`` may be a plain mapping (e.g. in tests); it is validated as a :class:`ModelCard` first,
+    so no file with an invalid card is ever written.
+    """
     path = Path(path)
     if path.suffix != ".keras":
         raise FactorNetError(f"model file name must end in .keras, got {path.name!r}")
-    card = {"format": CARD_FORMAT, "factornet_version": __version__, **card}
+    if not isinstance(card, ModelCard):
+        card = ModelCard.from_dict({"factornet_version": __version__, **card})
     with atomic_output(path) as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(CARD_MEMBER, json.dumps(card, indent=2, sort_keys=True))
+            archive.writestr(CARD_MEMBER, card.to_json())
             if arrays:
                 buffer = io.BytesIO()
                 np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
                 archive.writestr(ARRAYS_MEMBER, buffer.getvalue())
 
 
-def read_card(path: str | os.PathLike) -> dict:
-    """The card alone, without importing Keras (fast: used by ``factornet inspect`` and checks)."""
+def read_card(path: str | os.PathLike) -> ModelCard:
+    """The card alone, without importing Keras (fast: used by ``factornet inspect`` and checks).
+
+    Cards of every known version load (see :mod:`factornet_core.card`); a missing, damaged or
+    tampered card raises :class:`FactorNetError`.
+    """
     with _open_archive(path) as archive:
         try:
-            return json.loads(archive.read(CARD_MEMBER))
+            text = archive.read(CARD_MEMBER)
         except KeyError:
             raise FactorNetError(
                 f"{path}: a Keras file without a FactorNet card — not made by 'factornet train' "
                 "(use 'factornet import-legacy' for original FactorNet models)"
             ) from None
+    return ModelCard.from_json(text, where=f"{path}: model card")
 
 
 def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:

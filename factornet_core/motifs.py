@@ -1,4 +1,4 @@
-"""First-layer kernels as motifs (the seed's Fig. 3B/C, after DeepBind/DanQ).
+"""First-layer kernels as motifs (original FactorNet paper Fig. 3B/C, after DeepBind/DanQ).
 
 For every kernel of ``conv_motifs`` (the shared strand model) the subsequences whose **activation**
 reaches ``threshold × the kernel's maximum activation`` are collected and counted into a position
@@ -24,8 +24,6 @@ columns of the best ungapped alignment, either strand, with a minimum overlap.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from factornet_core import dna, intervals
+from factornet_core import dna
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
+from factornet_core.inputs import CellInputs, CellType, PathLike
 from factornet_core.meme import Motif, read_meme, write_meme
+from factornet_core.regions import centred_windows, read_regions
 
 SCAN_CHUNK = 20_000  # positions per im2col block: bounds memory for long merged spans
 
@@ -301,58 +301,7 @@ def match_known(
     return pd.DataFrame(rows)
 
 
-# ------------------------------------------------------------------------------------------- regions
-@dataclass
-class Regions:
-    """Regions to interpret: ``chrom, start, end, name, centre`` (centre = summit for narrowPeak)."""
-
-    table: pd.DataFrame
-    path: str
-
-
-def read_regions(path: str | os.PathLike, peaks: bool = False) -> Regions:
-    """BED regions (centre = midpoint) or narrowPeak peaks (centre = start + summit when given).
-
-    narrowPeak rows are ordered by ``signalValue`` (column 7), strongest first, so ``--max-regions``
-    keeps the strongest peaks; BED rows keep file order.
-    """
-    what = "narrowPeak" if peaks else "regions BED"
-    df = intervals.read_bed(path, what=what, allow_empty=True)
-    if df.empty:
-        raise FactorNetError(f"{path}: no regions in the {what} file: give at least one interval")
-    centre = (df["start"] + df["end"]) // 2
-    if peaks:
-        signal, summit = [], []
-        for line in intervals.read_text_lines(path):
-            if not line or line[0] == "#" or line.startswith(("track", "browser")):
-                continue
-            fields = line.split("\t") if "\t" in line else line.split()
-            signal.append(_float(fields[6]) if len(fields) > 6 else np.nan)
-            summit.append(_float(fields[9]) if len(fields) > 9 else np.nan)
-        summit = np.asarray(summit)
-        ok = np.isfinite(summit) & (summit >= 0)
-        centre = np.where(ok, df["start"].to_numpy() + np.where(ok, summit, 0).astype(np.int64), centre)
-        df = df.assign(centre=centre, _signal=np.nan_to_num(np.asarray(signal), nan=-np.inf))
-        df = df.sort_values("_signal", ascending=False, kind="stable").drop(columns="_signal")
-        df = df.reset_index(drop=True)
-    else:
-        df = df.assign(centre=centre.to_numpy())
-    return Regions(df, str(path))
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return np.nan
-
-
-def centred_windows(regions: pd.DataFrame, seq_len: int) -> pd.DataFrame:
-    """``seq_len`` windows centred on each region's ``centre`` (``chrom, start, end``; may pass the ends)."""
-    start = regions["centre"].to_numpy(np.int64) - seq_len // 2
-    return pd.DataFrame({"chrom": regions["chrom"].to_numpy(), "start": start, "end": start + seq_len})
-
-
+# ------------------------------------------------------------------------------------------- spans
 def merged_spans(windows: pd.DataFrame, chrom_sizes: Mapping[str, int]) -> pd.DataFrame:
     """Windows clipped to their chromosome and merged where they overlap or touch (genome order)."""
     rows = []
@@ -374,75 +323,6 @@ def merged_spans(windows: pd.DataFrame, chrom_sizes: Mapping[str, int]) -> pd.Da
     return pd.DataFrame(rows, columns=["chrom", "start", "end"])
 
 
-# ------------------------------------------------------------------------------------- shared set-up
-@dataclass
-class Inputs:
-    """A loaded model with the genome and tracks it is applied to (the card checked against both)."""
-
-    loaded: object  # LoadedModel
-    genome: object  # Genome
-    trackset: object  # TrackSet
-    reader: object  # WindowReader
-
-    def close(self) -> None:
-        self.trackset.close()
-        self.genome.close()
-
-
-def check_track_names(card: dict, names: Sequence[str]) -> None:
-    want = list(card["track_names"])
-    if sorted(want) != sorted(names):
-        raise FactorNetError(
-            f"the model was trained on tracks {want}, the inputs give {list(names)}: "
-            "provide tracks with exactly these names"
-        )
-
-
-def open_inputs(
-    model_path: str | os.PathLike,
-    genome_path: str | os.PathLike,
-    tracks: Mapping[str, str | os.PathLike],
-    regions: Regions,
-) -> tuple[Inputs, pd.DataFrame]:
-    """Check card ↔ tracks ↔ genome ↔ regions before any work; load the model.
-
-    Returns the opened inputs and the regions on the genome (outside the genome is an error).
-    """
-    from factornet_core.genome import Genome
-    from factornet_core.modelfile import load_model, read_card
-    from factornet_core.predict import check_chrom_naming
-    from factornet_core.tracks import TrackSet
-    from factornet_core.windows import WindowReader
-
-    card = read_card(model_path)
-    check_track_names(card, list(tracks))
-    genome = Genome(genome_path)
-    try:
-        sizes = genome.chrom_sizes
-        check_chrom_naming(card, sizes)
-        table = regions.table
-        unknown = sorted(set(table["chrom"]) - set(sizes))
-        if unknown:
-            raise FactorNetError(
-                f"{regions.path}: region chromosome {unknown[0]!r} is not in the genome "
-                f"({len(unknown)} unknown in all): regions must lie inside the genome"
-            )
-        intervals.check_in_genome(table, sizes, regions.path, what="region")
-        trackset = TrackSet({name: tracks[name] for name in card["track_names"]})
-        trackset.check_chroms({c: sizes[c] for c in dict.fromkeys(table["chrom"])})
-        loaded = load_model(model_path)
-        reader = WindowReader(genome, trackset, int(card["seq_len"]), int(card.get("bin_size", 200)))
-    except BaseException:
-        genome.close()
-        raise
-    return Inputs(loaded, genome, trackset, reader), table
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a region name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "region"
-
-
 # ------------------------------------------------------------------------------------------ entry point
 @dataclass
 class MotifSummary:
@@ -455,14 +335,13 @@ class MotifSummary:
 
 
 def interpret_motifs(
-    model_path: str | os.PathLike,
-    genome_path: str | os.PathLike,
-    tracks: Mapping[str, str | os.PathLike],
-    regions_path: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    model_path: PathLike,
+    cell: CellType,
+    regions_path: PathLike,
+    out_dir: PathLike,
     *,
     peaks: bool = False,
-    known: str | os.PathLike | None = None,
+    known: PathLike | None = None,
     threshold: float = 0.5,
     max_regions: int | None = None,
     min_overlap: int = 5,
@@ -471,42 +350,80 @@ def interpret_motifs(
 ) -> MotifSummary:
     """``factornet interpret motifs``: kernel PWMs, logos, track profiles and known-motif matches.
 
-    Writes into ``out_dir`` (all or nothing): ``kernels.meme``, ``kernels.tsv``,
-    ``kernel_track_profiles.tsv`` (+ ``.png``), ``kernels_heatmap.png``, ``logos/kernel_XX.png`` and,
-    with ``known``, ``known_matches.tsv``.
-    """
-    from factornet_core import logos
-    from factornet_core.model import strand_model
+    Implements the first-layer kernel analysis of Quang & Xie (2019), Fig. 3B/C (after DeepBind and
+    DanQ), as described in the module docstring.
 
+    Parameters
+    ----------
+    model_path : ``.keras`` model with a FactorNet card.
+    cell : genome and tracks (named as in the card); metadata files are not needed.
+    regions_path : BED (windows centred on midpoints) or, with ``peaks``, narrowPeak (centred on
+        summits, strongest first).
+    out_dir : folder to write (all or nothing): ``kernels.meme``, ``kernels.tsv``,
+        ``kernel_track_profiles.tsv`` (+ ``.png``), ``kernels_heatmap.png``, ``logos/kernel_XX.png``
+        and, with ``known``, ``known_matches.tsv``.
+    known : MEME file of known motifs to match every kernel against.
+    threshold : fraction in (0, 1] of a kernel's maximum activation a site must reach.
+    max_regions : scan only the first (BED) / strongest (narrowPeak) regions.
+    min_overlap : fewest aligned columns (bp) for a known-motif match.
+    sequence_only : activations from the DNA channels only (see :func:`scan_kernels`).
+    force : replace an existing non-empty ``out_dir``.
+
+    Returns
+    -------
+    MotifSummary
+
+    Raises
+    ------
+    FactorNetError
+        Before any work: a bad ``threshold``/``max_regions``, unreadable MEME or region files,
+        tracks or chromosome naming that do not match the card, regions outside the genome or tracks;
+        an existing ``out_dir`` without ``force``.
+    """
     if not 0.0 < threshold <= 1.0:
         raise FactorNetError(f"--threshold must be in (0, 1], got {threshold}")
     if max_regions is not None and max_regions < 1:
         raise FactorNetError(f"--max-regions must be ≥ 1, got {max_regions}")
     known_motifs = read_meme(known) if known is not None else None
     regions = read_regions(regions_path, peaks=peaks)
-    if max_regions is not None:
-        regions.table = regions.table.head(max_regions)
-    inputs, table = open_inputs(model_path, genome_path, tracks, regions)
-    try:
-        card = inputs.loaded.card
-        weights, bias = strand_model(inputs.loaded.model).get_layer("conv_motifs").get_weights()
-        spans = merged_spans(centred_windows(table, int(card["seq_len"])), inputs.genome.chrom_sizes)
-
-        def read_spans() -> Iterator[np.ndarray]:
-            for row in spans.itertuples(index=False):
-                yield inputs.reader.region(row.chrom, int(row.start), int(row.end))
-
-        found = scan_kernels(read_spans, weights, bias, card["track_names"], threshold, sequence_only)
-    finally:
-        inputs.close()
-
-    names = found.names
-    ic = found.information()
+    table = regions.table if max_regions is None else regions.table.head(max_regions)
+    with CellInputs.open(model_path, cell, metadata=False) as inputs:
+        inputs.data.check_regions(table, regions.path)
+        found, spans = _scan(inputs, table, threshold, sequence_only)
     matches = None
     if known_motifs is not None:
         matches = match_known(
-            {n: p for n, p, k in zip(names, found.pwms, found.n_sites) if k > 0}, known_motifs, min_overlap
+            {n: p for n, p, k in zip(found.names, found.pwms, found.n_sites) if k > 0},
+            known_motifs,
+            min_overlap,
         )
+    _write_outputs(out_dir, force, found, matches)
+    return MotifSummary(
+        Path(out_dir), len(table), len(spans), int((spans["end"] - spans["start"]).sum()), found, matches
+    )
+
+
+def _scan(
+    inputs: CellInputs, table: pd.DataFrame, threshold: float, sequence_only: bool
+) -> tuple[KernelMotifs, pd.DataFrame]:
+    """Scan the merged windows around the regions with the model's ``conv_motifs`` kernels."""
+    from factornet_core.model import strand_model
+
+    weights, bias = strand_model(inputs.model).get_layer("conv_motifs").get_weights()
+    spans = merged_spans(centred_windows(table, inputs.card.seq_len), inputs.chrom_sizes)
+
+    def read_spans() -> Iterator[np.ndarray]:
+        for row in spans.itertuples(index=False):
+            yield inputs.reader.region(row.chrom, int(row.start), int(row.end))
+
+    return scan_kernels(read_spans, weights, bias, inputs.card.track_names, threshold, sequence_only), spans
+
+
+def _write_outputs(out_dir: PathLike, force: bool, found: KernelMotifs, matches: pd.DataFrame | None) -> None:
+    from factornet_core import logos
+
+    names = found.names
+    ic = found.information()
     table_out = kernel_table(found, ic, matches)
     with atomic_folder(out_dir, force, what="--out-dir") as tmp:
         write_meme(tmp / "kernels.meme", found.meme_motifs())
@@ -523,9 +440,6 @@ def interpret_motifs(
         logos.save_track_profiles(
             tmp / "kernel_track_profiles.png", names, found.track_profile, list(found.track_names), ic
         )
-    return MotifSummary(
-        Path(out_dir), len(table), len(spans), int((spans["end"] - spans["start"]).sum()), found, matches
-    )
 
 
 def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | None) -> pd.DataFrame:

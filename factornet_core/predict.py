@@ -17,7 +17,6 @@ merging them (``factornet merge``) gives exactly the unsharded file.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,20 +27,52 @@ import pandas as pd
 
 from factornet_core import fastpredict, intervals
 from factornet_core.atomic import OutputSet
+from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
-from factornet_core.genome import Genome
-from factornet_core.tracks import TrackSet
-from factornet_core.windows import WindowReader
+from factornet_core.inputs import CellInputs, CellType, PathLike
+from factornet_core.scores import PredictionWriter
 
 WRITE_ROWS = 200_000  # rows formatted per write call (bounds the writer's memory)
 
 
 @dataclass
 class PredictResult:
+    """What :func:`predict` did: bins scored (incl. blacklisted), bins blacklisted, wall time (s),
+    TFs written (columns of the output, in order)."""
+
     n_bins: int
     n_blacklisted: int
     seconds: float
     tfs: list[str]
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """What to predict and how (all optional).
+
+    Attributes
+    ----------
+    bins_bed : BED of bins to score (each ``bin_size`` bp, as the model was trained); default: the
+        ``bin_size``/``bin_stride`` grid over ``chroms``.
+    chroms : chromosomes to score (default: all of the genome, or of ``bins_bed``).
+    blacklist : BED of regions; bins overlapping it are not run and get score 0 (original FactorNet).
+    tf : write only this TF's column (required with ``dream`` for multi-task models).
+    dream : headerless single-TF ENCODE-DREAM layout.
+    bigwig_prefix : also write ``<prefix>.<TF>.bw``, each bin's score over its central ``bin_stride`` bp.
+    batch_size : windows per model call.
+    chunk_bins : bins read from genome and bigWigs at once (bounds memory).
+    naive : run the whole model on every window instead of sharing the convolution.
+    """
+
+    bins_bed: PathLike | None = None
+    chroms: Sequence[str] | None = None
+    blacklist: PathLike | None = None
+    tf: str | None = None
+    dream: bool = False
+    bigwig_prefix: str | None = None
+    batch_size: int = 500
+    chunk_bins: int = 2000
+    naive: bool = False
 
 
 class Progress:
@@ -54,234 +85,162 @@ class Progress:
     def finish(self) -> None: ...
 
 
-def check_inputs(card: dict, track_names: Sequence[str], has_expression: bool, has_annotations: bool) -> None:
-    """Refuse inputs that do not match the model card (before any work)."""
-    want = list(card["track_names"])
-    if sorted(want) != sorted(track_names):
-        raise FactorNetError(
-            f"the model was trained on tracks {want}, the inputs give {list(track_names)}: "
-            "provide tracks with exactly these names"
-        )
-    features = card.get("features", {})
-    if features.get("expression") and not has_expression:
-        if card.get("expression_source") == "meta_values":
-            raise FactorNetError(
-                "this imported model needs the cell type's expression PCs as published with it: give --meta-values"
-            )
-        raise FactorNetError("the model uses expression PCs (-m): give the cell type's expression table")
-    if features.get("gencode") and not has_annotations:
-        raise FactorNetError(
-            "the model uses annotation features (-g): give --gtf and --cpg, or --annotation-beds"
-        )
-
-
-def check_chrom_naming(card: dict, chrom_sizes: Mapping[str, int]) -> None:
-    naming = card.get("chrom_naming")
-    ucsc = all(c.startswith("chr") for c in chrom_sizes)
-    if naming == "ucsc" and not any(c.startswith("chr") for c in chrom_sizes):
-        raise FactorNetError(
-            "the model was trained with UCSC chromosome names (chr1), the genome uses '1'-style names"
-        )
-    if naming == "plain" and ucsc:
-        raise FactorNetError(
-            "the model was trained with '1'-style chromosome names, the genome uses UCSC names (chr1)"
-        )
-
-
 def predict(
-    model_path: str | os.PathLike,
-    genome_path: str | os.PathLike,
-    tracks: Mapping[str, str | os.PathLike],
-    out_path: str | os.PathLike,
-    *,
-    bins_bed: str | os.PathLike | None = None,
-    chroms: Sequence[str] | None = None,
-    expression_table: str | os.PathLike | None = None,
-    meta_values: str | os.PathLike | None = None,
-    annotations: dict | None = None,
-    blacklist: str | os.PathLike | None = None,
-    dream: bool = False,
-    tf: str | None = None,
-    bigwig_prefix: str | None = None,
-    batch_size: int = 500,
-    chunk_bins: int = 2000,
-    naive: bool = False,
+    model_path: PathLike,
+    cell: CellType,
+    out_path: PathLike,
+    options: PredictOptions | None = None,
     progress: Progress | None = None,
 ) -> PredictResult:
-    """Predict binding scores; write a prediction TSV(.gz) (and optionally one bigWig per TF).
+    """Score every bin of a cell type with a model; write a prediction TSV(.gz) (and bigWigs).
 
-    By default windows share their convolution (:mod:`factornet_core.fastpredict`, same scores up to
-    float32 rounding); ``naive=True`` runs the whole model on every window.
+    Implements prediction on a new cell type as in Quang & Xie (2019), Methods "Prediction": each
+    200 bp bin (stepping 50 bp) is scored from the ``seq_len`` bp window centred on it, forward and
+    reverse strand averaged by the Siamese model; blacklisted bins get 0.
+
+    Parameters
+    ----------
+    model_path : ``.keras`` model with a FactorNet card.
+    cell : the cell type's genome, tracks (named as in the card) and, as the card requires,
+        expression table / metadata values / annotation features.
+    out_path : prediction file, header ``chr start stop <TF>...``, scores in [0, 1]; ``.gz`` compresses.
+    options : which bins and TFs, output layout, batch sizes (:class:`PredictOptions`).
+    progress : display hooks, called with numbers of bins.
+
+    Returns
+    -------
+    PredictResult
+
+    Raises
+    ------
+    FactorNetError
+        Before any work: inputs that do not match the card (tracks, metadata, chromosome naming), an
+        unknown TF, ``dream`` with several TFs, chromosomes or bins outside the genome or the tracks,
+        bins of the wrong size. Nothing is written on error.
     """
-    from factornet_core.modelfile import load_model, read_card
-    from factornet_core.scores import PredictionWriter
-
+    options = options or PredictOptions()
     progress = progress or Progress()
-    card = read_card(model_path)
-    check_inputs(
-        card, list(tracks), expression_table is not None or meta_values is not None, annotations is not None
-    )
-    tfs = list(card["tfs"])
-    if tf is not None and tf not in tfs:
-        raise FactorNetError(f"the model predicts {', '.join(tfs)}, not {tf!r}")
-    if dream and len(tfs) > 1 and tf is None:
+    with CellInputs.open(model_path, cell) as inputs:
+        card = inputs.card
+        tfs = list(card.tfs)
+        columns = _tf_columns(tfs, options)
+        groups, bins = _bin_groups(options, card, inputs.chrom_sizes)
+        inputs.data.check_chroms([c for c, _ in groups])
+        black = None
+        if options.blacklist is not None:
+            black = intervals.read_bed(options.blacklist, what="blacklist BED", allow_empty=True)
+            black = intervals.check_in_genome(black, inputs.chrom_sizes, options.blacklist, what="blacklist")
+        scorer = _Scorer(inputs, options)
+
+        def group_bins(chrom, idx) -> pd.DataFrame:
+            if idx is None:
+                return intervals.tile_bins(inputs.chrom_sizes, [chrom], card.bin_size, card.bin_stride)
+            return bins.iloc[idx]
+
+        sizes = {c: inputs.chrom_sizes[c] for c, _ in groups}
+        total = sum(len(idx) if idx is not None else _grid_count(sizes[c], card) for c, idx in groups)
+        out_tfs = [tfs[i] for i in columns]
+        t0 = time.perf_counter()
+        n_black = 0
+        progress.start(total)
+        with OutputSet() as outs:
+            writer = PredictionWriter(outs.path(out_path), out_tfs, dream=options.dream)
+            bw_writers = None
+            if options.bigwig_prefix is not None:
+                bw_writers = _BigWigWriters(outs, options.bigwig_prefix, out_tfs, sizes, card)
+            with writer:
+                for chrom, idx in groups:
+                    chunk_df = group_bins(chrom, idx)
+                    skip = (
+                        intervals.overlap_mask(chunk_df, black)
+                        if black is not None
+                        else np.zeros(len(chunk_df), bool)
+                    )
+                    n_black += int(skip.sum())
+                    scores = scorer.score(chrom, chunk_df["start"].to_numpy(), skip, progress)[:, columns]
+                    _write_chrom(writer, bw_writers, chrom, chunk_df, scores)
+            if bw_writers is not None:
+                bw_writers.close()
+        progress.finish()
+    return PredictResult(total, n_black, time.perf_counter() - t0, out_tfs)
+
+
+def _tf_columns(tfs: list[str], options: PredictOptions) -> list[int]:
+    """Output columns to write; refuses an unknown TF and ``--dream`` with several TFs."""
+    if options.tf is not None and options.tf not in tfs:
+        raise FactorNetError(f"the model predicts {', '.join(tfs)}, not {options.tf!r}")
+    if options.dream and len(tfs) > 1 and options.tf is None:
         raise FactorNetError(
             f"--dream writes one TF; the model has {len(tfs)} ({', '.join(tfs)}): choose one with --tf"
         )
-    genome = Genome(genome_path)
-    sizes = genome.chrom_sizes
-    check_chrom_naming(card, sizes)
-    ordered = {name: tracks[name] for name in card["track_names"]}
-    trackset = TrackSet(ordered)
+    return [tfs.index(options.tf)] if options.tf is not None else list(range(len(tfs)))
 
-    if bins_bed is not None:
-        bins = intervals.read_bed(bins_bed, what="bins BED")
-        bins = bins[["chrom", "start", "end"]]
-        intervals.check_in_genome(bins, sizes, bins_bed, what="bin")
-        unknown = sorted(set(bins["chrom"]) - set(sizes))
-        if unknown:
-            raise FactorNetError(f"{bins_bed}: chromosome {unknown[0]!r} is not in the genome")
-        if chroms:
-            bins = bins[bins["chrom"].isin(chroms)]
-        size = card["bin_size"]
-        if not ((bins["end"] - bins["start"]) == size).all():
-            raise FactorNetError(f"{bins_bed}: every bin must be {size} bp, as the model was trained")
-        groups = list(bins.groupby("chrom", sort=False).indices.items())
-    else:
+
+def _bin_groups(
+    options: PredictOptions, card: ModelCard, sizes: Mapping[str, int]
+) -> tuple[list[tuple[str, np.ndarray | None]], pd.DataFrame | None]:
+    """Chromosomes to score, each with the row indices of its bins in the bins BED (None: the grid)."""
+    chroms, bins_bed = options.chroms, options.bins_bed
+    if bins_bed is None:
         use = list(chroms) if chroms else list(sizes)
         for c in use:
             if c not in sizes:
                 raise FactorNetError(f"chromosome {c!r} is not in the genome")
-        bins = None
-        groups = [(c, None) for c in use]
-    trackset.check_chroms({c: sizes[c] for c, _ in groups})
-
-    black = None
-    if blacklist is not None:
-        black = intervals.read_bed(blacklist, what="blacklist BED", allow_empty=True)
-        black = intervals.check_in_genome(black, sizes, blacklist, what="blacklist")
-
-    loaded = load_model(model_path)
-    net = loaded.model
-    cell_vector = None
-    if card.get("features", {}).get("expression") and meta_values is not None:
-        n_pcs = len(card["metadata_names"]) - (6 if card["features"].get("gencode") else 0)
-        cell_vector = read_meta_values(meta_values, n_pcs)
-    elif card.get("features", {}).get("expression"):
-        from factornet_core.expression import ExpressionPCA, read_expression
-
-        if card.get("expression_source") == "meta_values":
-            raise FactorNetError(
-                "this imported model needs the cell type's expression PCs as published with it: give --meta-values"
-            )
-
-        pca = ExpressionPCA.from_arrays(
-            {k[len("expression_") :]: v for k, v in loaded.arrays.items() if k.startswith("expression_")}
-        )
-        cell_vector = pca.transform(read_expression(expression_table))
-    annotator = None
-    if card.get("features", {}).get("gencode"):
-        from factornet_core.annotations import BinAnnotator
-
-        annotator = BinAnnotator(annotations)
-    reader = WindowReader(genome, trackset, card["seq_len"], card["bin_size"])
-    fast = None
-    if not naive and fastpredict.supports(net):
-        fast = fastpredict.SharedConvPredictor(net, batch_size=batch_size)
-    columns = [tfs.index(tf)] if tf is not None else list(range(len(tfs)))
-    out_tfs = [tfs[i] for i in columns]
-
-    def group_bins(chrom, idx) -> pd.DataFrame:
-        if idx is None:
-            return intervals.tile_bins(sizes, [chrom], card["bin_size"], card["bin_stride"])
-        return bins.iloc[idx]
-
-    total = sum(len(idx) if idx is not None else _grid_count(sizes[c], card) for c, idx in groups)
-    t0 = time.perf_counter()
-    n_black = 0
-    progress.start(total)
-    with OutputSet() as outs:
-        writer = PredictionWriter(outs.path(out_path), out_tfs, dream=dream)
-        bw_writers = None
-        if bigwig_prefix is not None:
-            bw_writers = _BigWigWriters(outs, bigwig_prefix, out_tfs, {c: sizes[c] for c, _ in groups}, card)
-        with writer:
-            for chrom, idx in groups:
-                chunk_df = group_bins(chrom, idx)
-                starts = chunk_df["start"].to_numpy()
-                skip = (
-                    intervals.overlap_mask(chunk_df, black)
-                    if black is not None
-                    else np.zeros(len(starts), bool)
-                )
-                n_black += int(skip.sum())
-                scores = np.zeros((len(starts), len(tfs)), dtype=np.float32)
-                for lo in range(0, len(starts), chunk_bins):
-                    hi = min(lo + chunk_bins, len(starts))
-                    run = np.flatnonzero(~skip[lo:hi]) + lo
-                    if run.size:
-                        meta = None
-                        if cell_vector is not None or annotator is not None:
-                            parts = []
-                            if cell_vector is not None:
-                                parts.append(np.broadcast_to(cell_vector, (run.size, cell_vector.size)))
-                            if annotator is not None:
-                                parts.append(
-                                    annotator.annotate_arrays(
-                                        np.full(run.size, chrom, dtype=object),
-                                        starts[run],
-                                        starts[run] + card["bin_size"],
-                                    )
-                                )
-                            meta = np.concatenate(parts, axis=1).astype(np.float32)
-                        if fast is not None:
-                            scores[run] = fast.predict_bins(reader, chrom, starts[run], meta)
-                        else:
-                            x = reader.windows(chrom, starts[run])
-                            scores[run] = _apply(net, x if meta is None else (x, meta), batch_size)
-                    progress.advance(hi - lo)
-                # in slices: text formatting needs ~1 kB per row, so a whole chromosome at once would not
-                # keep memory flat in chromosome length
-                for lo in range(0, len(starts), WRITE_ROWS):
-                    hi = min(lo + WRITE_ROWS, len(starts))
-                    writer.write(chunk_df.iloc[lo:hi][["chrom", "start", "end"]], scores[lo:hi, columns])
-                if bw_writers is not None:
-                    bw_writers.add(chrom, starts, scores[:, columns])
-        if bw_writers is not None:
-            bw_writers.close()
-    progress.finish()
-    trackset.close()
-    genome.close()
-    return PredictResult(total, n_black, time.perf_counter() - t0, out_tfs)
+        return [(c, None) for c in use], None
+    bins = intervals.read_bed(bins_bed, what="bins BED")[["chrom", "start", "end"]]
+    intervals.check_in_genome(bins, sizes, bins_bed, what="bin")
+    unknown = sorted(set(bins["chrom"]) - set(sizes))
+    if unknown:
+        raise FactorNetError(f"{bins_bed}: chromosome {unknown[0]!r} is not in the genome")
+    if chroms:
+        bins = bins[bins["chrom"].isin(chroms)]
+    if not ((bins["end"] - bins["start"]) == card.bin_size).all():
+        raise FactorNetError(f"{bins_bed}: every bin must be {card.bin_size} bp, as the model was trained")
+    return list(bins.groupby("chrom", sort=False).indices.items()), bins
 
 
-def read_meta_values(path: str | os.PathLike, n: int) -> np.ndarray:
-    """The cell-level metadata vector from a text file: one value a line, or ``value name`` /
-    ``name value`` lines (the original FactorNet ``meta.txt``)."""
-    values = []
-    for lineno, line in enumerate(intervals.read_text_lines(path), 1):
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        numbers = [w for w in words if _is_float(w)]
-        if len(numbers) != 1:
-            raise FactorNetError(f"{path}:{lineno}: expected one number per line, got {line.strip()[:60]!r}")
-        values.append(float(numbers[0]))
-    if len(values) != n:
-        raise FactorNetError(f"{path}: {len(values)} metadata values, the model expects {n}")
-    return np.asarray(values, dtype=np.float32)
+class _Scorer:
+    """Scores the bins of one chromosome in chunks: shared convolution, or the whole model per window."""
+
+    def __init__(self, inputs: CellInputs, options: PredictOptions):
+        self.inputs, self.options = inputs, options
+        net = inputs.model
+        self.fast = None
+        if not options.naive and fastpredict.supports(net):
+            self.fast = fastpredict.SharedConvPredictor(net, batch_size=options.batch_size)
+
+    def score(self, chrom: str, starts: np.ndarray, skip: np.ndarray, progress: Progress) -> np.ndarray:
+        """``(n_bins, n_tfs) float32`` scores of bins starting at ``starts``; 0 where ``skip``."""
+        inputs, step = self.inputs, self.options.chunk_bins
+        scores = np.zeros((len(starts), len(inputs.card.tfs)), dtype=np.float32)
+        for lo in range(0, len(starts), step):
+            hi = min(lo + step, len(starts))
+            run = np.flatnonzero(~skip[lo:hi]) + lo
+            if run.size:
+                meta = inputs.meta(chrom, starts[run])
+                if self.fast is not None:
+                    scores[run] = self.fast.predict_bins(inputs.reader, chrom, starts[run], meta)
+                else:
+                    x = inputs.reader.windows(chrom, starts[run])
+                    scores[run] = _apply(
+                        inputs.model, x if meta is None else (x, meta), self.options.batch_size
+                    )
+            progress.advance(hi - lo)
+        return scores
 
 
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _write_chrom(writer, bw_writers, chrom: str, chunk_df: pd.DataFrame, scores: np.ndarray) -> None:
+    # in slices: text formatting needs ~1 kB per row, so a whole chromosome at once would not keep
+    # memory flat in chromosome length
+    for lo in range(0, len(chunk_df), WRITE_ROWS):
+        hi = min(lo + WRITE_ROWS, len(chunk_df))
+        writer.write(chunk_df.iloc[lo:hi][["chrom", "start", "end"]], scores[lo:hi])
+    if bw_writers is not None:
+        bw_writers.add(chrom, chunk_df["start"].to_numpy(), scores)
 
 
-def _grid_count(length: int, card: dict) -> int:
-    size, stride = card["bin_size"], card["bin_stride"]
+def _grid_count(length: int, card: ModelCard) -> int:
+    size, stride = card.bin_size, card.bin_stride
     return (length - size) // stride + 1 if length >= size else 0
 
 
@@ -299,11 +258,11 @@ def _apply(net, inputs, batch_size: int) -> np.ndarray:
 class _BigWigWriters:
     """One bigWig per TF; a bin's score covers its central ``stride`` bp so grid bins tile the genome."""
 
-    def __init__(self, outs: OutputSet, prefix: str, tfs: list[str], sizes: dict[str, int], card: dict):
+    def __init__(self, outs: OutputSet, prefix: str, tfs: list[str], sizes: dict[str, int], card: ModelCard):
         import pyBigWig
 
-        self.offset = (card["bin_size"] - card["bin_stride"]) // 2
-        self.span = card["bin_stride"]
+        self.offset = (card.bin_size - card.bin_stride) // 2
+        self.span = card.bin_stride
         self.handles = []
         for tf in tfs:
             handle = pyBigWig.open(str(outs.path(Path(f"{prefix}.{tf}.bw"))), "w")

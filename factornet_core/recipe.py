@@ -135,6 +135,7 @@ def train_and_predict(
     Returns ``(model path, predictions path, TrainResult)``.
     """
     from factornet_core import predict, training
+    from factornet_core.inputs import CellType
     from factornet_core.samplesheet import read_samplesheet
 
     sim = p.sim
@@ -161,7 +162,12 @@ def train_and_predict(
     )
     pred = Path(out_dir) / f"{tag}.{s.target_cell}.tsv.gz"
     tracks = read_samplesheet(sim.samplesheet).cell(s.target_cell).tracks
-    predict.predict(model, sim.genome, tracks, pred, chroms=[s.test_chrom], blacklist=sim.blacklist)
+    predict.predict(
+        model,
+        CellType(sim.genome, tracks),
+        pred,
+        predict.PredictOptions(chroms=[s.test_chrom], blacklist=sim.blacklist),
+    )
     return model, pred, result
 
 

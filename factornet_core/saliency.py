@@ -1,4 +1,4 @@
-"""Saliency maps (the seed's Fig. 3D): gradient × input of a TF's score over a model-input window.
+"""Saliency maps (original FactorNet paper, Fig. 3D): gradient × input of a TF's score over a model-input window.
 
 For a region, the window is the model's ``seq_len`` bp centred on the region's centre. The score is the
 Siamese model's output for the TF, which averages the forward and the reverse-strand branch; its
@@ -16,18 +16,17 @@ Gradients use ``tf.GradientTape``: the Keras backend must be TensorFlow.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from factornet_core import intervals
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
-from factornet_core.motifs import Regions, open_inputs, read_regions, safe_name
+from factornet_core.inputs import CellInputs, CellType, PathLike
+from factornet_core.regions import Regions, read_regions
 
 
 # ------------------------------------------------------------------------------------ array functions
@@ -77,6 +76,11 @@ class SaliencySummary:
     )  # name, chrom, start, end, window_start, window_end, score, peak_position, peak_saliency
 
 
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a region name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "region"
+
+
 def _region_names(table: pd.DataFrame) -> list[str]:
     """File-safe, unique names: the BED name column when present, else ``chrom_start_end``."""
     names = []
@@ -91,144 +95,158 @@ def _region_names(table: pd.DataFrame) -> list[str]:
     return out
 
 
-def _metadata(card: dict, loaded, table: pd.DataFrame, expression_table, annotations) -> np.ndarray | None:
-    """Metadata rows (expression PCs, then bin annotation features) for the bin centred on each region."""
-    features = card.get("features", {})
-    parts = []
-    if features.get("expression"):
-        if expression_table is None:
-            raise FactorNetError(
-                "the model uses expression PCs (-m): give the cell type's expression table (--expression "
-                "or a samplesheet with one)"
-            )
-        from factornet_core.expression import ExpressionPCA, read_expression
-
-        prefix = "expression_"
-        pca = ExpressionPCA.from_arrays(
-            {k[len(prefix) :]: v for k, v in loaded.arrays.items() if k.startswith(prefix)}
-        )
-        vector = pca.transform(read_expression(expression_table))
-        parts.append(np.broadcast_to(vector, (len(table), vector.size)))
-    if features.get("gencode"):
-        if annotations is None:
-            raise FactorNetError(
-                "the model uses annotation features (-g): give --gtf and --cpg, or --annotation-beds"
-            )
-        from factornet_core.annotations import BinAnnotator
-
-        size = int(card.get("bin_size", intervals.BIN_SIZE))
-        starts = table["centre"].to_numpy(np.int64) - size // 2
-        parts.append(
-            BinAnnotator(annotations).annotate_arrays(table["chrom"].to_numpy(), starts, starts + size)
-        )
-    return np.concatenate(parts, axis=1).astype(np.float32) if parts else None
-
-
 def interpret_saliency(
-    model_path: str | os.PathLike,
-    genome_path: str | os.PathLike,
-    tracks: Mapping[str, str | os.PathLike],
-    regions_path: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    model_path: PathLike,
+    cell: CellType,
+    regions_path: PathLike,
+    out_dir: PathLike,
     *,
     tf: str | None = None,
     positive_only: bool = False,
-    expression_table: str | os.PathLike | None = None,
-    annotations: dict | None = None,
     max_regions: int = 100,
     force: bool = False,
 ) -> SaliencySummary:
     """``factornet interpret saliency``: per-region bedGraph, PNG and TSV of gradient × input.
 
-    Writes into ``out_dir`` (all or nothing), per region ``<name>``: ``saliency.<name>.bedGraph``
-    (per-base gradient × input), ``saliency.<name>.png`` (letters scaled by it, above the tracks),
-    ``saliency.<name>.tsv`` (per base: base, saliency, raw gradient and value of every track); and
-    ``regions.tsv`` (one row per region: window, model score, saliency peak).
+    Implements the saliency maps of Quang & Xie (2019), Fig. 3D (gradient × input, after Simonyan et
+    al. 2013 / DeepLIFT's "grad × input"), as described in the module docstring.
+
+    Parameters
+    ----------
+    model_path : ``.keras`` model with a FactorNet card.
+    cell : genome, tracks and, as the card requires, expression table / metadata values / annotation
+        features (the metadata row is the one of the bin centred on each region).
+    regions_path : BED of regions; each window is the model's ``seq_len`` bp centred on the region's
+        midpoint; the name column names the files.
+    out_dir : folder to write (all or nothing), per region ``<name>``: ``saliency.<name>.bedGraph``
+        (per-base gradient × input), ``saliency.<name>.png`` (letters scaled by it, above the tracks),
+        ``saliency.<name>.tsv`` (per base: base, saliency, raw gradient and value of every track);
+        and ``regions.tsv`` (one row per region: window, model score, saliency peak).
+    tf : the TF whose score to explain (required for multi-task models).
+    positive_only : zero negative gradient × input values.
+    max_regions : refuse more regions than this (3 files per region).
+    force : replace an existing non-empty ``out_dir``.
+
+    Returns
+    -------
+    SaliencySummary
+
+    Raises
+    ------
+    FactorNetError
+        Before any work: an unknown TF (or none chosen for a multi-task model), too many regions,
+        inputs that do not match the card, regions outside the genome or tracks; an existing
+        ``out_dir`` without ``force``.
     """
-    from factornet_core import logos
     from factornet_core.modelfile import read_card
 
-    card = read_card(model_path)
-    tfs = list(card["tfs"])
-    if tf is None:
-        if len(tfs) > 1:
-            raise FactorNetError(
-                f"the model predicts {len(tfs)} TFs ({', '.join(tfs)}): choose one with --tf"
-            )
-        tf = tfs[0]
-    if tf not in tfs:
-        raise FactorNetError(
-            f"the model predicts {', '.join(tfs)}, not {tf!r}: choose one of these with --tf"
-        )
+    tfs = list(read_card(model_path).tfs)
+    tf = _choose_tf(tfs, tf)
     regions: Regions = read_regions(regions_path)
     if len(regions.table) > max_regions:
         raise FactorNetError(
             f"{regions_path}: {len(regions.table)} regions; saliency writes 3 files per region, "
             f"at most {max_regions} allowed (raise --max-regions or give fewer regions)"
         )
-    inputs, table = open_inputs(model_path, genome_path, tracks, regions)
-    try:
-        seq_len = int(card["seq_len"])
-        meta = _metadata(card, inputs.loaded, table, expression_table, annotations)
-        win_start = table["centre"].to_numpy(np.int64) - seq_len // 2
+    table = regions.table
+    with CellInputs.open(model_path, cell) as inputs:
+        inputs.data.check_regions(table, regions.path)
+        card, sizes = inputs.card, inputs.chrom_sizes
+        centre = table["centre"].to_numpy(np.int64)
+        meta = inputs.meta(table["chrom"].to_numpy(), centre - card.bin_size // 2)
+        win_start = centre - card.seq_len // 2
         x = np.stack(
-            [inputs.reader.region(c, int(s), int(s) + seq_len) for c, s in zip(table["chrom"], win_start)]
+            [
+                inputs.reader.region(c, int(s), int(s) + card.seq_len)
+                for c, s in zip(table["chrom"], win_start)
+            ]
         )
-        model = inputs.loaded.model
         task = tfs.index(tf)
-        grad = input_gradients(model, x, task, meta)
-        scores = np.asarray(model.predict_on_batch([x, meta] if meta is not None else x))[:, task]
-        sizes = inputs.genome.chrom_sizes
-    finally:
-        inputs.close()
+        grad = input_gradients(inputs.model, x, task, meta)
+        scores = np.asarray(inputs.model.predict_on_batch([x, meta] if meta is not None else x))[:, task]
     sal = gradient_times_input(grad, x, positive_only)
-    track_names = list(card["track_names"])
-    names = _region_names(table)
-    rows = []
+    windows = _Windows(table, win_start, x, grad, sal, scores, sizes)
     with atomic_folder(out_dir, force, what="--out-dir") as tmp:
-        for i, name in enumerate(names):
-            chrom, start = table["chrom"].iloc[i], int(win_start[i])
-            pos = np.arange(start, start + seq_len)
-            inside = (pos >= 0) & (pos < sizes[chrom])
-            _write_bedgraph(tmp / f"saliency.{name}.bedGraph", chrom, pos[inside], sal[i][inside], name, tf)
-            per_base = pd.DataFrame(
-                {
-                    "chrom": chrom,
-                    "start": pos,
-                    "end": pos + 1,
-                    "base": _bases(x[i]),
-                    "saliency": sal[i],
-                    **{f"grad_{t}": grad[i, :, 4 + j] for j, t in enumerate(track_names)},
-                    **{t: x[i, :, 4 + j] for j, t in enumerate(track_names)},
-                }
-            )[inside]
-            per_base.to_csv(tmp / f"saliency.{name}.tsv", sep="\t", index=False, float_format="%.6g")
-            logos.save_saliency_plot(
-                tmp / f"saliency.{name}.png",
-                x[i, :, :4] * sal[i][:, None],
-                x[i, :, 4:],
-                track_names,
-                start,
-                f"{tf} saliency (gradient × input{', positive only' if positive_only else ''}) "
-                f"{chrom}:{start}-{start + seq_len}  score {scores[i]:.3f}",
-            )
-            peak = int(np.argmax(sal[i]))
-            rows.append(
-                {
-                    "name": name,
-                    "chrom": chrom,
-                    "start": int(table["start"].iloc[i]),
-                    "end": int(table["end"].iloc[i]),
-                    "window_start": start,
-                    "window_end": start + seq_len,
-                    "score": float(scores[i]),
-                    "peak_position": start + peak,
-                    "peak_saliency": float(sal[i, peak]),
-                }
-            )
+        rows = [
+            _write_region(tmp, name, i, windows, card, tf, positive_only)
+            for i, name in enumerate(_region_names(table))
+        ]
         summary = pd.DataFrame(rows)
         summary.to_csv(tmp / "regions.tsv", sep="\t", index=False, float_format="%.6g")
     return SaliencySummary(Path(out_dir), tf, summary)
+
+
+def _choose_tf(tfs: list[str], tf: str | None) -> str:
+    if tf is None:
+        if len(tfs) > 1:
+            raise FactorNetError(
+                f"the model predicts {len(tfs)} TFs ({', '.join(tfs)}): choose one with --tf"
+            )
+        return tfs[0]
+    if tf not in tfs:
+        raise FactorNetError(
+            f"the model predicts {', '.join(tfs)}, not {tf!r}: choose one of these with --tf"
+        )
+    return tf
+
+
+@dataclass
+class _Windows:
+    """The scanned windows: regions, window starts (bp), inputs ``(n, L, C)``, gradients ``(n, L, C)``,
+    saliency ``(n, L)``, model scores ``(n,)``, chromosome sizes."""
+
+    table: pd.DataFrame
+    start: np.ndarray
+    x: np.ndarray
+    grad: np.ndarray
+    sal: np.ndarray
+    scores: np.ndarray
+    sizes: dict
+
+
+def _write_region(tmp: Path, name: str, i: int, w: _Windows, card, tf: str, positive_only: bool) -> dict:
+    """Write one region's bedGraph, TSV and PNG; return its ``regions.tsv`` row."""
+    from factornet_core import logos
+
+    seq_len, track_names = card.seq_len, list(card.track_names)
+    chrom, start = w.table["chrom"].iloc[i], int(w.start[i])
+    x, grad, sal = w.x[i], w.grad[i], w.sal[i]
+    pos = np.arange(start, start + seq_len)
+    inside = (pos >= 0) & (pos < w.sizes[chrom])
+    _write_bedgraph(tmp / f"saliency.{name}.bedGraph", chrom, pos[inside], sal[inside], name, tf)
+    per_base = pd.DataFrame(
+        {
+            "chrom": chrom,
+            "start": pos,
+            "end": pos + 1,
+            "base": _bases(x),
+            "saliency": sal,
+            **{f"grad_{t}": grad[:, 4 + j] for j, t in enumerate(track_names)},
+            **{t: x[:, 4 + j] for j, t in enumerate(track_names)},
+        }
+    )[inside]
+    per_base.to_csv(tmp / f"saliency.{name}.tsv", sep="\t", index=False, float_format="%.6g")
+    logos.save_saliency_plot(
+        tmp / f"saliency.{name}.png",
+        x[:, :4] * sal[:, None],
+        x[:, 4:],
+        track_names,
+        start,
+        f"{tf} saliency (gradient × input{', positive only' if positive_only else ''}) "
+        f"{chrom}:{start}-{start + seq_len}  score {w.scores[i]:.3f}",
+    )
+    peak = int(np.argmax(sal))
+    return {
+        "name": name,
+        "chrom": chrom,
+        "start": int(w.table["start"].iloc[i]),
+        "end": int(w.table["end"].iloc[i]),
+        "window_start": start,
+        "window_end": start + seq_len,
+        "score": float(w.scores[i]),
+        "peak_position": start + peak,
+        "peak_saliency": float(sal[peak]),
+    }
 
 
 def _bases(x: np.ndarray) -> np.ndarray:

@@ -11,11 +11,16 @@ Format (tab-separated, header required, ``#`` lines ignored, paths relative to t
     HepG2       labels        CTCF        HepG2.CTCF.labels.tsv.gz
 
 ``kind`` is one of :data:`KINDS`. ``name`` is the track name (``track``), the TF (``conservative``,
-``relaxed``, ``labels``) or ``.`` (``expression``). Every cell type must list the same track names:
+``relaxed``, ``labels``) or ``.`` (``expression``). ``bam`` and ``fragments`` rows (one or more per cell
+type and track name: replicates) are alignments for ``factornet prepare``, which turns them into the
+track's bigWig; ``train``/``predict`` need the ``track`` row and refuse a track given only as alignments. Every cell type must list the same track names:
 a track's name is its identity across cell types, and the first cell type's order is the input order.
 
 The original FactorNet data folders (``bigwig.txt``, ``chip.txt``, ``meta.txt`` beside per-cell
 ``<CELL>.<track>.bigWig``-style files) are read by :func:`read_legacy_folder`.
+
+Which cell types, TF(s), peaks, tracks and expression a run uses is decided in one place:
+:class:`Selection` (:func:`select_tf`, :func:`select_multi_task`, :func:`cell_inputs`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from pathlib import Path
 
 from factornet_core.errors import FactorNetError
 
-KINDS = ("track", "conservative", "relaxed", "expression", "labels")
+KINDS = ("track", "conservative", "relaxed", "expression", "labels", "bam", "fragments")
+ALIGNMENT_KINDS = ("bam", "fragments")  # inputs of `factornet prepare`; several rows per track allowed
 COLUMNS = ("cell_type", "kind", "name", "path")
 
 
@@ -40,6 +46,7 @@ class CellType:
     relaxed: dict[str, Path] = field(default_factory=dict)
     labels: dict[str, Path] = field(default_factory=dict)
     expression: Path | None = None
+    alignments: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)  # track → [(kind, path)]
 
     @property
     def tfs(self) -> list[str]:
@@ -97,7 +104,7 @@ def read_samplesheet(
         )
     col = {name: header.index(name) for name in COLUMNS}
     cells: dict[str, CellType] = {}
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, ...]] = set()
     for lineno, line in lines[1:]:
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) < len(header):
@@ -110,7 +117,7 @@ def read_samplesheet(
             raise FactorNetError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
         if not cell or not name or not rel:
             raise FactorNetError(f"{where}: cell_type, name and path must not be empty")
-        key = (cell, kind, name)
+        key = (cell, kind, name, rel) if kind in ALIGNMENT_KINDS else (cell, kind, name)
         if key in seen:
             raise FactorNetError(f"{where}: duplicate entry {kind} {name!r} for cell type {cell!r}")
         seen.add(key)
@@ -122,6 +129,8 @@ def read_samplesheet(
         entry = cells.setdefault(cell, CellType(cell))
         if kind == "track":
             entry.tracks[name] = file
+        elif kind in ALIGNMENT_KINDS:
+            entry.alignments.setdefault(name, []).append((kind, file))
         elif kind == "expression":
             if entry.expression is not None:
                 raise FactorNetError(f"{where}: a second expression table for cell type {cell!r}")
@@ -137,6 +146,15 @@ def _check_consistent(sheet: Samplesheet, need_tracks: bool = True) -> None:
     if not sheet.cells:
         raise FactorNetError(f"samplesheet {sheet.path}: no cell types")
     first = next(iter(sheet.cells.values()))
+    for cell in sheet.cells.values() if need_tracks else ():
+        pending = [name for name in cell.alignments if name not in cell.tracks]
+        if pending:
+            kind, path = cell.alignments[pending[0]][0]
+            raise FactorNetError(
+                f"samplesheet {sheet.path}: track {pending[0]!r} of cell type {cell.name!r} is given only as "
+                f"{kind} rows: make its bigWig first ('factornet prepare --{kind} "
+                f"{path.name} ... -o {cell.name}.{pending[0]}.bw') and add it as a 'track' row"
+            )
     if need_tracks and not first.tracks:
         raise FactorNetError(f"samplesheet {sheet.path}: cell type {first.name!r} has no track rows")
     for cell in sheet.cells.values():
@@ -213,3 +231,119 @@ def write_samplesheet(path: str | os.PathLike, rows: list[tuple[str, str, str, s
         handle.write("\t".join(COLUMNS) + "\n")
         for row in rows:
             handle.write("\t".join(row) + "\n")
+
+
+# --------------------------------------------------------------------------------------------- selection
+@dataclass(frozen=True)
+class Selection:
+    """What one run takes from a samplesheet: cell types, TF(s), and through them peaks/tracks/expression.
+
+    The one place that applies the selection rules (``factornet train``, ``bin``, ``predict``'s cell
+    resolution, the demo; the Nextflow ``planRun`` mirrors them in Groovy):
+
+    * **one TF** (:func:`select_tf`): the cell types are the given ones, else every cell type with
+      conservative peaks for the TF; each must have them. Without a TF, a samplesheet with exactly one
+      TF selects it.
+    * **multi-task** (:func:`select_multi_task`): exactly one cell type; its TFs are the TFs with
+      conservative peaks there.
+    * a **validation cell type** (cross-cell validation) must have conservative peaks for every TF.
+
+    ``cells`` keep the order given (or the samplesheet's order).
+    """
+
+    sheet: Samplesheet
+    cells: tuple[str, ...]
+    tfs: tuple[str, ...]
+    valid_cell: str | None = None
+    multi_task: bool = False  # chosen by select_multi_task (all TFs of one cell type, even if only one)
+
+    @property
+    def all_cells(self) -> list[str]:
+        """Training cell types, then the validation cell type (if any): the reader order."""
+        return [*self.cells, *([self.valid_cell] if self.valid_cell else [])]
+
+    def peaks(self, cell: str, tf: str) -> tuple[Path, Path | None]:
+        """(conservative, relaxed or None) peak files of ``cell`` for ``tf``."""
+        entry = self.sheet.cell(cell)
+        return entry.conservative[tf], entry.relaxed.get(tf)
+
+    def tracks(self, cell: str) -> dict[str, Path]:
+        """Track name → bigWig of ``cell``, in the model's input order."""
+        return dict(self.sheet.cell(cell).tracks)
+
+    def expression(self, cell: str) -> Path | None:
+        return self.sheet.cell(cell).expression
+
+
+def select_tf(
+    sheet: Samplesheet, tf: str | None, cells: list[str] | None = None, valid_cell: str | None = None
+) -> Selection:
+    """Select one TF and its cell types (rules in :class:`Selection`); :class:`FactorNetError` otherwise."""
+    if tf is None:
+        if len(sheet.tfs) != 1:
+            raise FactorNetError(
+                f"the samplesheet has several TFs ({', '.join(sheet.tfs)}): choose one with --tf"
+                if sheet.tfs
+                else f"samplesheet {sheet.path.name} has no peaks (no conservative rows)"
+            )
+        tf = sheet.tfs[0]
+    with_tf = sheet.cells_with_tf(tf)
+    if not with_tf:
+        raise FactorNetError(
+            f"TF {tf!r} has no conservative peaks in the samplesheet (TFs there: {', '.join(sheet.tfs) or 'none'})"
+        )
+    chosen = list(cells or with_tf)
+    for name in chosen:
+        if tf not in sheet.cell(name).conservative:
+            raise FactorNetError(f"cell type {name!r} has no conservative peaks for {tf}")
+    if valid_cell and tf not in sheet.cell(valid_cell).conservative:
+        raise FactorNetError(f"validation cell type {valid_cell!r} has no conservative peaks for {tf}")
+    return Selection(sheet, tuple(chosen), (tf,), valid_cell)
+
+
+def select_multi_task(
+    sheet: Samplesheet, cells: list[str] | None = None, valid_cell: str | None = None
+) -> Selection:
+    """Select one cell type and all its TFs (rules in :class:`Selection`)."""
+    chosen = list(cells or sheet.cells)
+    if len(chosen) != 1:
+        raise FactorNetError(
+            f"multi-task training (no -f/--tf) uses one cell type; the samplesheet has {len(chosen)}: "
+            "choose one with --cell, or give -f TF for single-task training"
+        )
+    cell = sheet.cell(chosen[0])
+    tfs = list(cell.conservative)
+    if not tfs:
+        raise FactorNetError(f"cell type {cell.name!r} has no conservative peaks")
+    if valid_cell:
+        lacking = [tf for tf in tfs if tf not in sheet.cell(valid_cell).conservative]
+        if lacking:
+            raise FactorNetError(f"validation cell type {valid_cell!r} lacks peaks for {', '.join(lacking)}")
+    return Selection(sheet, tuple(chosen), tuple(tfs), valid_cell, multi_task=True)
+
+
+def cell_inputs(
+    samplesheet: str | os.PathLike | None,
+    cell: str | None,
+    tracks: dict[str, str] | None = None,
+    expression: str | None = None,
+) -> tuple[dict[str, str], str | None]:
+    """Tracks (name → bigWig) and expression table of one cell type to predict on.
+
+    From ``samplesheet`` + ``cell`` and/or explicit ``tracks`` (which override the samplesheet's track of
+    the same name); an explicit ``expression`` wins over the samplesheet's. Raises
+    :class:`FactorNetError` when a cell is given without a samplesheet (or the reverse) or no track results.
+    """
+    out: dict[str, str] = {}
+    if samplesheet:
+        if not cell:
+            raise FactorNetError("--samplesheet needs --cell (the cell type whose tracks to use)")
+        entry = read_samplesheet(samplesheet).cell(cell)
+        out.update({k: str(v) for k, v in entry.tracks.items()})
+        expression = expression or (str(entry.expression) if entry.expression else None)
+    elif cell:
+        raise FactorNetError("--cell needs --samplesheet")
+    out.update(tracks or {})
+    if not out:
+        raise FactorNetError("no tracks: give --samplesheet and --cell, or --track NAME=BIGWIG")
+    return out, expression

@@ -1,6 +1,8 @@
 """Training samples: which bins a training epoch sees, and the batches built from them.
 
-Two schemes, as in the seed:
+:func:`training_samples` sets up ``factornet train``'s samplers from a samplesheet selection.
+
+Two schemes, as in original FactorNet:
 
 * **single-task** (one TF, one or many cell types, bins i.i.d. across cells): every conservative peak
   on the training chromosomes gives one positive bin centred on the peak midpoint, seen once per
@@ -270,3 +272,165 @@ def bound_bins(bins: pd.DataFrame, labels: Sequence[np.ndarray]) -> tuple[np.nda
         bins["start"].to_numpy()[keep],
         y[keep].astype(np.float32),
     )
+
+
+# --------------------------------------------------------------------------------------------- set-up
+class BoundExcluder(Excluder):
+    """Multi-task negatives: rejects bins bound (B) for any TF or touching the blacklist; ambiguous pass."""
+
+    def __init__(self, conservative: Sequence[pd.DataFrame], blacklist: pd.DataFrame | None):
+        self.per_tf = [intervals.coverages(c) for c in conservative]
+        self.black = intervals.coverages(blacklist)
+
+    def hits(self, chrom: np.ndarray, start: np.ndarray, bin_size: int) -> np.ndarray:
+        out = np.zeros(start.size, dtype=bool)
+        for c in np.unique(chrom):
+            idx = np.flatnonzero(chrom == c)
+            lo, hi = start[idx], start[idx] + bin_size
+            hit = np.zeros(idx.size, dtype=bool)
+            for cov in self.per_tf:
+                if c in cov:
+                    hit |= 2 * cov[c].overlap(lo, hi) > bin_size
+            if c in self.black:
+                hit |= self.black[c].overlap(lo, hi) > 0
+            out[idx] = hit
+        return out
+
+
+def cap_plan(plan: Plan, limit: int, seed: int) -> Plan:
+    """At most ``limit`` samples of ``plan`` (a seeded random subset, order kept): caps validation sets."""
+    if len(plan) <= limit:
+        return plan
+    keep = np.sort(np.random.default_rng(seed).choice(len(plan), limit, replace=False))
+    return plan.take(keep)
+
+
+class PeakSource:
+    """Peaks of a :class:`~factornet_core.samplesheet.Selection`, read once and checked against the genome."""
+
+    def __init__(self, selection, chrom_sizes: Mapping[str, int], blacklist: pd.DataFrame | None = None):
+        self.selection, self.sizes, self.blacklist = selection, chrom_sizes, blacklist
+        self._cache: dict[tuple[str, str, int], pd.DataFrame | None] = {}
+
+    def get(self, cell: str, tf: str, relaxed: bool = False) -> pd.DataFrame | None:
+        """Conservative (or relaxed; None when absent) peaks of ``cell`` for ``tf``."""
+        key = (cell, tf, int(relaxed))
+        if key not in self._cache:
+            path = self.selection.peaks(cell, tf)[int(relaxed)]
+            df = None
+            if path is not None:
+                df = intervals.read_bed(path, what="narrowPeak", allow_empty=relaxed)
+                df = intervals.check_in_genome(df, self.sizes, path, what="peak")
+            self._cache[key] = df
+        return self._cache[key]
+
+
+def single_task_sampler(
+    peaks: PeakSource,
+    cells: Sequence[str],
+    space: BinSpace,
+    negatives: float,
+    seed: int,
+    open_negatives: float = 0.0,
+    open_track: str | None = None,
+) -> SingleTaskSampler:
+    """The single-task sampler of ``factornet train`` for the selection's TF in ``cells``.
+
+    With ``open_negatives > 0``, that fraction of the negatives comes from accessible unbound bins: the
+    top 5 % of 200 bp tiles by mean ``open_track`` signal (default: the first track), see :func:`open_bins`.
+    """
+    from factornet_core.tracks import tile_means
+
+    tf = peaks.selection.tfs[0]
+    sets = []
+    for cell in cells:
+        cons, rel = peaks.get(cell, tf), peaks.get(cell, tf, relaxed=True)
+        on = cons[cons["chrom"].isin(space.chroms)]
+        excluder = Excluder([cons, rel, peaks.blacklist])
+        open_chrom = open_start = None
+        if open_negatives > 0:
+            tracks = peaks.selection.tracks(cell)
+            track = open_track or next(iter(tracks))
+            if track not in tracks:
+                raise FactorNetError(f"--open-track {track!r} is not a track of the samplesheet")
+            means = tile_means(tracks[track], space.chroms, peaks.sizes, space.bin_size)
+            open_chrom, open_start = open_bins(means, excluder, space.bin_size)
+        chrom = on["chrom"].to_numpy(dtype=object)
+        sets.append(
+            PeakSet(chrom, on["start"].to_numpy(), on["end"].to_numpy(), excluder, open_chrom, open_start)
+        )
+    return SingleTaskSampler(sets, space, negatives, seed, open_fraction=open_negatives)
+
+
+def multi_task_sampler(
+    peaks: PeakSource, cell: str, space: BinSpace, negatives: float, seed: int
+) -> MultiTaskSampler:
+    """The multi-task sampler of ``factornet train``: bins bound for any of the selection's TFs in ``cell``;
+    negatives bound for none (ambiguous allowed) and off the blacklist."""
+    tfs = peaks.selection.tfs
+    cons = {tf: peaks.get(cell, tf) for tf in tfs}
+    on = pd.concat([d[d["chrom"].isin(space.chroms)] for d in cons.values()], ignore_index=True)
+    sizes = peaks.sizes
+    candidates = intervals.bins_touching(on, sizes) if len(on) else intervals.tile_bins(sizes, [])
+    labels = [intervals.label_bins(candidates, cons[tf]) for tf in tfs]
+    chrom, start, y = bound_bins(candidates, labels)
+    excluder = BoundExcluder(list(cons.values()), peaks.blacklist)
+    return MultiTaskSampler(chrom, start, y, excluder, space, negatives, seed)
+
+
+@dataclass
+class TrainingSamples:
+    """What ``factornet train`` samples: a sampler for the training epochs and fixed validation plans.
+
+    ``cross`` (cross-cell validation) indexes its cell type after the training cell types.
+    """
+
+    train: SingleTaskSampler | MultiTaskSampler
+    valid: Plan
+    cross: Plan | None
+
+
+def training_samples(
+    selection,
+    chrom_sizes: Mapping[str, int],
+    train_chroms: Sequence[str],
+    valid_chroms: Sequence[str],
+    blacklist: pd.DataFrame | None = None,
+    *,
+    negatives: float = 1.0,
+    seed: int = 0,
+    valid_max: int = 20000,
+    open_negatives: float = 0.0,
+    open_track: str | None = None,
+) -> TrainingSamples:
+    """Samplers and validation plans for a :class:`~factornet_core.samplesheet.Selection`.
+
+    Training uses seed ``seed``, within-cell validation ``seed + 1`` and cross-cell validation ``seed + 2``
+    (validation plans unshifted, capped at ``valid_max`` samples). Raises :class:`FactorNetError` when the
+    validation chromosomes hold no positive.
+    """
+    peaks = PeakSource(selection, chrom_sizes, blacklist)
+    bins = (intervals.BIN_SIZE, intervals.BIN_STRIDE)
+    space_train = BinSpace(chrom_sizes, train_chroms, *bins)
+    space_valid = BinSpace(chrom_sizes, valid_chroms, *bins)
+    cells, cross_cell = list(selection.cells), selection.valid_cell
+    if not selection.multi_task:
+        train = single_task_sampler(peaks, cells, space_train, negatives, seed, open_negatives, open_track)
+        valid = single_task_sampler(peaks, cells, space_valid, negatives, seed + 1)
+        cross = (
+            single_task_sampler(peaks, [cross_cell], space_valid, negatives, seed + 2) if cross_cell else None
+        )
+    else:
+        train = multi_task_sampler(peaks, cells[0], space_train, negatives, seed)
+        valid = multi_task_sampler(peaks, cells[0], space_valid, negatives, seed + 1)
+        cross = (
+            multi_task_sampler(peaks, cross_cell, space_valid, negatives, seed + 2) if cross_cell else None
+        )
+    valid_plan = cap_plan(valid.epoch(0, shift=False), valid_max, seed)
+    cross_plan = None
+    if cross is not None:
+        cross_plan = cap_plan(cross.epoch(0, shift=False), valid_max, seed)
+        cross_plan.cell = cross_plan.cell + len(cells)
+    if valid_plan.y.sum() == 0:
+        raise FactorNetError(f"no positives on the validation chromosome(s) {', '.join(valid_chroms)}")
+    return TrainingSamples(train, valid_plan, cross_plan)

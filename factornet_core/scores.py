@@ -20,9 +20,7 @@ streamed in chunks through gzip level 1 with ``mtime=0``, so outputs are byte-fo
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from factornet_core import tabular
+from factornet_core import tabular, textio
 from factornet_core.atomic import atomic_output
 from factornet_core.errors import FactorNetError
+from factornet_core.intervals import naming_hint
 
 HEADER = ("chr", "start", "stop")
 DREAM_TF = "score"
@@ -156,12 +155,12 @@ class PredictionWriter:
         self._raw = open(path, "wb")
         self._pool = ThreadPoolExecutor(1)
         # zlib releases the GIL: compress chunk k in a worker while chunk k+1 is formatted
-        self._comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if str(path).endswith(".gz") else None
+        self._out = textio.GzipStream(self._raw, GZIP_LEVEL) if str(path).endswith(".gz") else self._raw
         header = b"" if dream else ("\t".join([*HEADER, *self.names]) + "\n").encode()
         self._pending = self._pool.submit(self._sink, header)
 
     def _sink(self, data: bytes) -> None:
-        self._raw.write(self._comp.compress(data) if self._comp else data)
+        self._out.write(data)
 
     def write(self, bins: pd.DataFrame, matrix: np.ndarray) -> None:
         """Append rows: ``bins`` (chrom, start, end) and ``matrix`` ``(n, n_tfs)`` scores in [0, 1]."""
@@ -195,8 +194,8 @@ class PredictionWriter:
     def close(self) -> None:
         try:
             self._pending.result()
-            if self._comp:
-                self._raw.write(self._comp.flush())
+            if self._out is not self._raw:
+                self._out.close()
         finally:
             self._pool.shutdown()
             self._raw.close()
@@ -209,17 +208,6 @@ class PredictionWriter:
 
 
 # --------------------------------------------------------------------------------------------- reading
-def _first_line(path: Path) -> str:
-    try:
-        with open(path, "rb") as raw:
-            gz = raw.read(2) == b"\x1f\x8b"
-        opener = gzip.open if gz else open
-        with opener(path, "rb") as handle:
-            return handle.readline().decode("utf-8", errors="replace").rstrip("\r\n")
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
-
-
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -240,7 +228,7 @@ def read_predictions(
     path = Path(path)
     if not path.is_file():
         raise FactorNetError(f"predictions file {str(path)!r} does not exist or is not a file")
-    first = _first_line(path)
+    first = textio.read_first_line(path)
     if not first:
         raise FactorNetError(f"{path}: empty predictions file")
     fields = first.split("\t")
@@ -268,10 +256,10 @@ def read_predictions(
             names=columns,
             skiprows=skip,
             dtype={"chrom": str},
-            compression="gzip" if _is_gzip(path) else None,
+            compression="gzip" if textio.is_gzip(path) else None,
             engine="c",
         )
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except textio.GZIP_ERRORS as exc:
         raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
     except pd.errors.EmptyDataError:
         table = pd.DataFrame({c: [] for c in columns})
@@ -330,11 +318,6 @@ def read_predictions(
         scores[name] = array
     bins = pd.DataFrame({"chrom": table["chrom"].astype(str), "start": starts, "end": ends})
     return bins, pd.DataFrame(scores, columns=names)
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as raw:
-        return raw.read(2) == b"\x1f\x8b"
 
 
 # --------------------------------------------------------------------------------------------- comparing
@@ -409,7 +392,8 @@ def merge_shards(
         if missing:
             raise FactorNetError(
                 f"chromosome {missing[0]!r} of the shards is not in the chromosome order "
-                f"({len(missing)} missing in all): add it or check chromosome naming (chr1 vs 1)"
+                f"({len(missing)} missing in all): "
+                f"{naming_hint(missing, order, 'the order') or 'add it to the order'}"
             )
     rank = {c: i for i, c in enumerate(order)}
     pieces.sort(key=lambda p: (rank[p[0]], int(p[2]["start"].iloc[0])))

@@ -30,11 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from factornet_core import intervals, meme
+from factornet_core import intervals, tracks
 from factornet_core import simulate_writers as w
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
+from factornet_core.meme import Motif, read_meme
 from factornet_core.samplesheet import write_samplesheet
+from factornet_core.simulate_reads import write_cut_bam
 
 DEFAULT_TFS = ("CTCF", "GABPA")
 DECOY_MOTIFS = ("JUND_f1", "CEBPB_f1")
@@ -49,19 +51,6 @@ _PER_TF = {"bound": 1.0, "weak": 0.25, "decoy_closed": 0.35}
 _OPEN_NOMOTIF, _PER_DECOY = 1.5, 0.4
 _AMPLITUDE = {"bound": 2.0, "weak": 1.1, "open_nomotif": 2.0, "decoy_motif": 2.0, "decoy_closed": 0.0}
 _BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class Motif:
-    """A PWM: ``probs`` is ``(width, 4) float64`` letter probabilities (A, C, G, T), rows sum to 1."""
-
-    name: str
-    tf: str
-    probs: np.ndarray
-
-    @property
-    def width(self) -> int:
-        return int(self.probs.shape[0])
 
 
 @dataclass
@@ -84,6 +73,7 @@ class SimulationSummary:
     mapability: Path
     readme: Path
     dnase: dict[str, Path] = field(default_factory=dict)
+    bams: dict[str, Path] = field(default_factory=dict)
     expression: dict[str, Path] = field(default_factory=dict)
     conservative: dict[tuple[str, str], Path] = field(default_factory=dict)
     relaxed: dict[tuple[str, str], Path] = field(default_factory=dict)
@@ -96,11 +86,6 @@ class SimulationSummary:
 def packaged_motifs_path() -> Path:
     """The MEME file shipped with the package (HOCOMOCO v9 subset, see ``data/README.md``)."""
     return Path(str(resources.files("factornet_core") / "data" / "motifs.meme"))
-
-
-def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
-    """MEME (version 4) text → ``{motif name: Motif}`` in file order (parsed by :mod:`factornet_core.meme`)."""
-    return {name: Motif(m.name, m.alt_name or m.name, m.pwm) for name, m in meme.read_meme(path).items()}
 
 
 def resolve_tfs(motifs: dict[str, Motif], tfs: Sequence[str]) -> list[Motif]:
@@ -285,10 +270,10 @@ def _chromosome(ci: int, chrom: str, length: int, p: dict, motifs: dict[str, Mot
         motif = motifs[name]
         for weak in (False, True):
             idx = np.flatnonzero((mname == name) & ((kind == "weak") == weak))
-            probs = 0.35 * motif.probs + 0.65 * BACKGROUND if weak else motif.probs
+            probs = 0.35 * motif.pwm + 0.65 * BACKGROUND if weak else motif.pwm
             planted = sample_motif(probs, idx.size, rng)
             minus = strand[idx] == "-"
-            score[idx] = score_codes(planted, log_odds(motif.probs))
+            score[idx] = score_codes(planted, log_odds(motif.pwm))
             planted[minus] = revcomp_codes(planted[minus])
             codes[start[idx, None] + np.arange(motif.width)[None, :]] = planted
     seq = _BASES[codes]
@@ -370,13 +355,6 @@ def _peaks(rng: np.random.Generator, el: pd.DataFrame, label: np.ndarray, tf: st
     )
 
 
-# --------------------------------------------------------------------------------------------- output folder
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 # --------------------------------------------------------------------------------------------- entry point
 def simulate_dataset(
     out_dir: str | os.PathLike,
@@ -389,13 +367,18 @@ def simulate_dataset(
     genes_per_mb: float = 30.0,
     motifs_path: str | os.PathLike | None = None,
     force: bool = False,
+    reads: str | None = None,
 ) -> SimulationSummary:
     """Write the simulated dataset into ``out_dir`` (created atomically) and describe it.
 
     Sizes: ``n_chroms`` chromosomes ``chr1..chrN`` of ``chrom_length`` bp, ``n_cells`` cell types
     (``CellA``, ``CellB``, …), ``sites_per_mb`` bound sites per Mb per TF (a bit over half of them
-    accessible in a given cell), ``genes_per_mb`` genes per Mb.
+    accessible in a given cell), ``genes_per_mb`` genes per Mb. ``reads`` (``"single"`` or ``"paired"``)
+    also writes per cell type ``<CELL>.DNASE.bam`` whose reads' 5′ ends are the DNASE cuts
+    (:mod:`factornet_core.simulate_reads`), listed as ``bam`` rows of the samplesheet.
     """
+    if reads not in (None, "single", "paired"):
+        raise FactorNetError(f"--reads must be 'single' or 'paired', got {reads!r}")
     if seed < 0:
         raise FactorNetError(f"--seed must be ≥ 0, got {seed}")
     if not 1 <= n_chroms <= 100:
@@ -457,7 +440,7 @@ def simulate_dataset(
             summary.cpg, [(c, s, e, "CpG_island") for c, d in data.items() for s, e in zip(*d["cpg"])]
         )
         w.write_bed(summary.blacklist, [(c, s, e) for c, d in data.items() for s, e in zip(*d["blacklist"])])
-        w.write_bigwig(summary.mapability, chrom_sizes, {c: d["mapability"] for c, d in data.items()})
+        tracks.write_bigwig(summary.mapability, chrom_sizes, {c: d["mapability"] for c, d in data.items()})
         rows: list[tuple[str, str, str, str]] = []
         peaks: dict[tuple[str, str], pd.DataFrame] = {}
         for j, cell in enumerate(cells):
@@ -466,7 +449,13 @@ def simulate_dataset(
                 on = (elements["chrom"] == c).to_numpy()
                 signal[c] = _dnase(_rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j])
             summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
-            w.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
+            tracks.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
+            if reads is not None:
+                summary.bams[cell] = tmp / f"{cell}.DNASE.bam"
+                write_cut_bam(
+                    summary.bams[cell], chrom_sizes, signal, _rng(seed, 5, j), paired=reads == "paired"
+                )
+                rows.append((cell, "bam", "DNASE", summary.bams[cell].name))
             rows += [
                 (cell, "track", "DNASE", f"{cell}.DNASE.bw"),
                 (cell, "track", "MAPABILITY", "MAPABILITY.bw"),

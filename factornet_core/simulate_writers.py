@@ -1,4 +1,7 @@
-"""File writers for :mod:`factornet_core.simulate`: FASTA + .fai, bigWig, narrowPeak, GTF, BED, tables.
+"""File writers for :mod:`factornet_core.simulate`: FASTA + .fai, narrowPeak, GTF, BED, tables.
+
+bigWig and gzip go through the shared writers (:func:`factornet_core.tracks.write_bigwig`,
+:func:`factornet_core.textio.write_text`).
 
 Every writer is byte-deterministic: no timestamps (gzip ``mtime=0``, no file name in the gzip header),
 fixed float formatting, rows in a fixed order.
@@ -6,31 +9,19 @@ fixed float formatting, rows in a fixed order.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pyBigWig
+
+from factornet_core.textio import write_text
 
 FASTA_LINE = 60
 
 
 # --------------------------------------------------------------------------------------------- pure helpers
-def run_lengths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal values: ``(starts, ends, run values)``, ends exclusive, covering ``values`` in order."""
-    values = np.asarray(values)
-    if values.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, values[:0]
-    change = np.flatnonzero(values[1:] != values[:-1]) + 1
-    starts = np.concatenate([[0], change]).astype(np.int64)
-    ends = np.concatenate([change, [values.size]]).astype(np.int64)
-    return starts, ends, values[starts]
-
-
 def fasta_lines(seq: np.ndarray, width: int = FASTA_LINE) -> bytes:
     """Sequence bytes ``(len,) uint8`` → the FASTA body with a newline every ``width`` bases."""
     full = seq.size // width
@@ -56,44 +47,6 @@ def write_fasta(path: str | os.PathLike, records: Sequence[tuple[str, np.ndarray
             offset += len(header) + len(body)
     with open(f"{path}.fai", "w") as handle:
         handle.writelines(fai)
-
-
-def write_bigwig(
-    path: str | os.PathLike,
-    chrom_sizes: Mapping[str, int],
-    signals: Mapping[str, np.ndarray],
-    skip_zeros: bool = False,
-) -> None:
-    """Per-base signal per chromosome → bigWig, written as bedGraph-style runs of equal values.
-
-    ``skip_zeros`` leaves zero runs out (no data reads as 0 in :class:`~factornet_core.tracks.TrackSet`),
-    which keeps sparse count tracks small.
-    """
-    bw = pyBigWig.open(str(path), "w")
-    try:
-        bw.addHeader([(c, int(s)) for c, s in chrom_sizes.items()], maxZooms=10)
-        for chrom in chrom_sizes:
-            starts, ends, vals = run_lengths(signals[chrom].astype(np.float32))
-            if skip_zeros:
-                keep = vals != 0
-                starts, ends, vals = starts[keep], ends[keep], vals[keep]
-            if starts.size:
-                bw.addEntries(
-                    [chrom] * starts.size, starts.tolist(), ends=ends.tolist(), values=vals.tolist()
-                )
-    finally:
-        bw.close()
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write text; gzip (no name, mtime 0) when ``path`` ends in ``.gz``."""
-    data = text.encode()
-    if str(path).endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            gz.write(data)
-    else:
-        with open(path, "wb") as handle:
-            handle.write(data)
 
 
 def table_text(df: pd.DataFrame, header: bool) -> str:

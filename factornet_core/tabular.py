@@ -3,14 +3,12 @@
 Genome-scale tables have millions of rows (5 M bins on hg19 chr1, 57.6 M genome-wide); per-row
 Python formatting costs seconds per million rows. Here every column becomes a ``(n, width) uint8``
 block of ASCII with 0 as padding; the blocks are concatenated and the padding dropped in one step.
+Output files are opened with :func:`factornet_core.textio.open_output` (plain or gzip).
 """
 
 from __future__ import annotations
 
-import gzip
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import BinaryIO
 
 import numpy as np
@@ -61,20 +59,6 @@ def rows_bytes(fields: Sequence[np.ndarray]) -> bytes:
     parts.append(newline)
     block = np.concatenate(parts, axis=1)
     return block[block != 0].tobytes()
-
-
-@contextmanager
-def open_output(path: str | os.PathLike, gzip_level: int = 1) -> Iterator[BinaryIO]:
-    """Binary writer, gzip (no timestamp: reproducible bytes) when ``path`` ends in ``.gz``."""
-    if str(path).endswith(".gz"):
-        with (
-            open(path, "wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=gzip_level, mtime=0) as handle,
-        ):
-            yield handle
-    else:
-        with open(path, "wb") as handle:
-            yield handle
 
 
 def write_table(

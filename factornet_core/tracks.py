@@ -1,4 +1,5 @@
-"""Named single-nucleotide signal tracks (bigWig via pyBigWig).
+"""Named single-nucleotide signal tracks: the one bigWig reader (:class:`TrackSet`) and writer
+(:class:`BigWigWriter`), via pyBigWig.
 
 A track's *name* (e.g. ``DNASE``, ``MAPABILITY``) is its identity across cell types: the model card
 stores names in input order, and every cell type must provide the same names.
@@ -7,13 +8,14 @@ stores names in input order, and every cell type must provide the same names.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pyBigWig
 
 from factornet_core.errors import FactorNetError
+from factornet_core.intervals import naming_hint
 
 
 class TrackSet:
@@ -48,10 +50,10 @@ class TrackSet:
         for name, path, sizes in zip(self.names, self.paths, self.chrom_sizes):
             missing = [c for c in chroms if c not in sizes]
             if missing:
-                hint = _naming_hint(missing[0], sizes)
+                hint = naming_hint(missing, sizes, "it")
                 raise FactorNetError(
                     f"bigWig {path.name} (track {name!r}) lacks chromosome {missing[0]!r}"
-                    f"{f' ({len(missing)} missing in all)' if len(missing) > 1 else ''}{hint}"
+                    f"{f' ({len(missing)} missing in all)' if len(missing) > 1 else ''}{'; ' + hint if hint else ''}"
                 )
             for chrom, size in chroms.items():
                 if sizes[chrom] != size:
@@ -85,9 +87,105 @@ class TrackSet:
         self.close()
 
 
-def _naming_hint(chrom: str, known: Mapping[str, int]) -> str:
-    """Explain the chr1-vs-1 trap when that is what happened."""
-    alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
-    if alt in known:
-        return f"; it has {alt!r}: the files use different chromosome naming (UCSC 'chr1' vs Ensembl '1')"
-    return ""
+def tile_means(
+    bigwig: str | os.PathLike, chroms: Sequence[str], sizes: Mapping[str, int], tile: int
+) -> dict[str, np.ndarray]:
+    """Mean signal of consecutive ``tile``-bp tiles from position 0, per chromosome (``float64``, NaN → 0).
+
+    Read from the bigWig's zoom levels (fast, approximate at tile edges); a chromosome shorter than one
+    tile is left out.
+    """
+    handle = pyBigWig.open(str(bigwig))
+    try:
+        out = {}
+        for chrom in chroms:
+            n = sizes[chrom] // tile
+            if n == 0:
+                continue
+            values = handle.stats(chrom, 0, n * tile, type="mean", nBins=n)
+            out[chrom] = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+        return out
+    finally:
+        handle.close()
+
+
+# --------------------------------------------------------------------------------------------- writing
+def run_lengths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal values: ``(starts, ends, run values)``, ends exclusive, covering ``values`` in order."""
+    values = np.asarray(values)
+    if values.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, values[:0]
+    change = np.flatnonzero(values[1:] != values[:-1]) + 1
+    starts = np.concatenate([[0], change]).astype(np.int64)
+    ends = np.concatenate([change, [values.size]]).astype(np.int64)
+    return starts, ends, values[starts]
+
+
+class BigWigWriter:
+    """The one bigWig writer: a header of chromosome sizes, then intervals chromosome by chromosome.
+
+    pyBigWig requires entries in header chromosome order, sorted and non-overlapping within a
+    chromosome; :meth:`add_intervals` sends them in slices of ``chunk`` so the Python lists stay small.
+
+    Parameters
+    ----------
+    path : output ``.bw`` path (callers make it atomic, see :mod:`factornet_core.atomic`).
+    chrom_sizes : ordered chromosome name → length (bp); the order is the file's chromosome order.
+    """
+
+    def __init__(self, path: str | os.PathLike, chrom_sizes: Mapping[str, int], chunk: int = 1_000_000):
+        self.chunk = chunk
+        self._handle = pyBigWig.open(str(path), "w")
+        if self._handle is None:
+            raise FactorNetError(f"cannot write bigWig {str(path)!r}")
+        self._handle.addHeader([(c, int(n)) for c, n in chrom_sizes.items()], maxZooms=10)
+
+    def add_intervals(self, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
+        """Add ``[start, end)`` intervals with ``values`` (sorted, disjoint; bp, float)."""
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        for lo in range(0, starts.size, self.chunk):
+            hi = lo + self.chunk
+            self._handle.addEntries(
+                [chrom] * starts[lo:hi].size,
+                starts[lo:hi].tolist(),
+                ends=ends[lo:hi].tolist(),
+                values=values[lo:hi].tolist(),
+            )
+
+    def add_signal(self, chrom: str, signal: np.ndarray, skip_zeros: bool = False) -> None:
+        """Add a per-base signal ``(chrom length,)`` as runs of equal ``float32`` values.
+
+        ``skip_zeros`` leaves zero runs out (no data reads as 0 in :class:`TrackSet`), which keeps
+        sparse count tracks small.
+        """
+        starts, ends, vals = run_lengths(np.asarray(signal, dtype=np.float32))
+        if skip_zeros:
+            keep = vals != 0
+            starts, ends, vals = starts[keep], ends[keep], vals[keep]
+        self.add_intervals(chrom, starts, ends, vals)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> BigWigWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_bigwig(
+    path: str | os.PathLike,
+    chrom_sizes: Mapping[str, int],
+    signals: Mapping[str, np.ndarray],
+    skip_zeros: bool = False,
+) -> None:
+    """Per-base signal per chromosome (``{chrom: (length,) array}``) → bigWig (see :class:`BigWigWriter`)."""
+    with BigWigWriter(path, chrom_sizes) as writer:
+        for chrom in chrom_sizes:
+            writer.add_signal(chrom, signals[chrom], skip_zeros=skip_zeros)

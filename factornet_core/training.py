@@ -1,13 +1,17 @@
 """``factornet train``: fit a FactorNet model and write the one-file model with its card.
 
-Training follows the seed: Adam (learning rate 1e-3), minibatches of 100, mean binary cross-entropy
+Training follows original FactorNet: Adam (learning rate 1e-3), minibatches of 100, mean binary cross-entropy
 over tasks, dropout, validation chromosomes held out, early stopping on the within-cell validation
 loss with ``patience`` epochs, and the best epoch's weights kept. Each epoch streams a fresh sample
 (:mod:`factornet_core.sampling`) through loader threads (:mod:`factornet_core.dataset`).
 
 After every epoch a resume folder ``<model>.resume/`` holds the last model (with optimizer state),
-the best weights and the history, so ``resume=True`` continues after a kill from the last completed
-epoch. It is removed when training finishes.
+the best weights, the history and the dropout RNG state (:mod:`factornet_core.resume`), so
+``resume=True`` continues after a kill from the last completed epoch and ends with the same weights as
+an uninterrupted run. It is removed when training finishes.
+
+Where the parts live: cell type/TF selection in :mod:`factornet_core.samplesheet`, sampler set-up in
+:mod:`factornet_core.sampling`, the learning-curve figure in :mod:`factornet_core.figures`.
 """
 
 from __future__ import annotations
@@ -16,34 +20,25 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from factornet_core import __version__, intervals
+from factornet_core import __version__, intervals, resume
+from factornet_core.card import Features, ModelCard, make_card
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
-from factornet_core.samplesheet import Samplesheet, read_samplesheet
-from factornet_core.sampling import (
-    BinSpace,
-    Excluder,
-    MultiTaskSampler,
-    PeakSet,
-    Plan,
-    SingleTaskSampler,
-    bound_bins,
-    open_bins,
-)
+from factornet_core.samplesheet import Samplesheet, Selection, read_samplesheet, select_multi_task, select_tf
+from factornet_core.sampling import TrainingSamples, training_samples
 from factornet_core.tracks import TrackSet
 from factornet_core.windows import WindowReader
 
 
 @dataclass
 class TrainSettings:
-    """Everything ``factornet train`` can be told (the seed's flag in brackets)."""
+    """Everything ``factornet train`` can be told (original FactorNet's flag in brackets)."""
 
     tf: str | None = None  # [-f] single-task TF; None → multi-task over the cell type's TFs
     cells: list[str] | None = None  # training cell types (default: all with the TF)
@@ -55,7 +50,9 @@ class TrainSettings:
     patience: int = 20  # [-ep]
     learning_rate: float = 1e-3  # [-lr]
     negatives: float = 1.0  # [-n]
-    open_negatives: float = 0.0  # fraction of negatives drawn from accessible unbound bins (0 = the seed's)
+    open_negatives: float = (
+        0.0  # fraction of negatives drawn from accessible unbound bins (0 = original FactorNet's)
+    )
     open_track: str | None = None  # track defining accessibility (default: the first)
     batch_size: int = 100
     seq_len: int = 1000  # [-L]
@@ -94,17 +91,26 @@ class Progress:
 
     def epoch_end(self, record: dict) -> None: ...
 
+    def timing(self, what: str, seconds: float) -> None:
+        """Wall time of a per-epoch fixed cost: ``"validation"`` (scoring) or ``"resume_state"`` (saving)."""
+
 
 @dataclass
-class _Inputs:
-    """Files opened for training: per training cell a reader, plus the metadata builder."""
+class _Run:
+    """What ``train`` opened: the selection, genome, one window reader per cell type, the samples."""
 
-    sheet: Samplesheet
+    selection: Selection
     genome: Genome
-    cells: list[str]
+    tracksets: list[TrackSet]
     readers: list[WindowReader]
-    tracks: list[TrackSet]
-    tfs: list[str]
+    train_chroms: list[str]
+    valid_chroms: list[str]
+    samples: TrainingSamples
+
+    def close(self) -> None:
+        for ts in self.tracksets:
+            ts.close()
+        self.genome.close()
 
 
 def train(
@@ -116,18 +122,59 @@ def train(
     blacklist: str | os.PathLike | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
-    """Train a model and write ``out_path`` (.keras) + ``<stem>.history.json`` + ``<stem>.history.png``.
+    """Train a FactorNet model (Quang & Xie 2019, Methods "Training") and write it as one ``.keras`` file.
 
-    ``annotations`` is the features dict of :mod:`factornet_core.annotations` (needed with
-    ``settings.gencode``).
+    Parameters
+    ----------
+    samplesheet : samplesheet TSV or original FactorNet data folder (:mod:`factornet_core.samplesheet`);
+        cell types, TF(s) and validation cell type are chosen by :class:`~factornet_core.samplesheet.Selection`.
+    genome_path : FASTA (plain or bgzip) whose chromosome names match the tracks and peaks.
+    out_path : model file to write; must end in ``.keras``. Beside it: ``<stem>.history.json`` (one
+        record per epoch) and ``<stem>.history.png`` (learning curves, :mod:`factornet_core.figures`).
+    settings : hyperparameters and run options (:class:`TrainSettings`); ``seq_len`` in bp.
+    annotations : the six bin features (:mod:`factornet_core.annotations`), needed with ``settings.gencode``.
+    blacklist : BED of regions no negative may touch.
+    progress : hooks for progress display (:class:`Progress`).
+
+    Returns
+    -------
+    TrainResult : per-epoch history (``loss``, ``val_loss``, ``val_auPR``, ``cross_val_*``), the best
+        epoch (1-based; its weights are the ones saved), whether early stopping fired, sample counts.
+
+    Raises
+    ------
+    FactorNetError : bad output path, unknown cell type/TF/chromosome, no peaks or positives on the
+        training/validation chromosomes, tracks not matching the genome, missing expression/annotations,
+        an unknown motif. Inputs are all checked before the first epoch.
+
+    Deterministic on CPU for a given ``settings.seed``; with ``settings.resume`` a killed run continues
+    from ``<model>.keras.resume/`` and ends with the weights of the uninterrupted run (:mod:`factornet_core.resume`).
     """
-    import keras
-
-    from factornet_core import dataset
-    from factornet_core import model as fmodel
-    from factornet_core.modelfile import save_model
-
     progress = progress or Progress()
+    out_path = _check_out_path(out_path)
+    s = settings
+    if s.gencode and annotations is None:
+        raise FactorNetError("-g/--gencode needs annotations: give --gtf and --cpg, or --annotation-beds")
+    run = _open_run(samplesheet, genome_path, s, blacklist)
+    try:
+        meta, meta_names, pca = _metadata(run.selection, s, annotations)
+        cfg = _model_config(s, run.selection, len(meta_names))
+        pwm = _motif_pwm(s)
+        net, history, best, stopped, n_train = _fit(cfg, pwm, run, meta, s, out_path, progress)
+        card = _build_card(s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path)
+        arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
+        stem = out_path.with_suffix("")
+        from factornet_core.modelfile import save_model
+
+        save_model(net, card, out_path, arrays)
+        _write_history(history, Path(f"{stem}.history.json"), Path(f"{stem}.history.png"), out_path.name)
+        shutil.rmtree(_resume_dir(out_path), ignore_errors=True)
+    finally:
+        run.close()
+    return TrainResult(history, best["epoch"], stopped, n_train, len(run.samples.valid))
+
+
+def _check_out_path(out_path: str | os.PathLike) -> Path:
     out_path = Path(out_path)
     if out_path.suffix != ".keras":
         raise FactorNetError(f"model file name must end in .keras, got {out_path.name!r}")
@@ -136,196 +183,167 @@ def train(
         raise FactorNetError(f"cannot write the model: folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK):
         raise FactorNetError(f"cannot write the model: folder {str(folder)!r} is not writable")
-    s = settings
-    if s.gencode and annotations is None:
-        raise FactorNetError("-g/--gencode needs annotations: give --gtf and --cpg, or --annotation-beds")
+    return out_path
+
+
+def _resume_dir(out_path: Path) -> Path:
+    return out_path.with_name(out_path.name + ".resume")
+
+
+def _select(sheet: Samplesheet, s: TrainSettings) -> Selection:
+    if s.tf is not None:
+        return select_tf(sheet, s.tf, s.cells, s.valid_cell)
+    return select_multi_task(sheet, s.cells, s.valid_cell)
+
+
+def _open_run(samplesheet, genome_path, s: TrainSettings, blacklist) -> _Run:
+    """Open and check every input (selection, chromosomes, tracks, blacklist) and build the samples."""
     sheet = read_samplesheet(samplesheet)
     genome = Genome(genome_path)
-    sizes = genome.chrom_sizes
-    cells, tfs = _choose_cells_and_tfs(sheet, s)
-    valid_chroms, train_chroms = _choose_chroms(sizes, s)
-    used = {c: sizes[c] for c in [*train_chroms, *valid_chroms]}
-    all_cells = cells + ([s.valid_cell] if s.valid_cell else [])
-    readers, tracksets = [], []
-    for name in all_cells:
-        ts = TrackSet(sheet.cells[name].tracks)
-        ts.check_chroms(used)
-        tracksets.append(ts)
-        readers.append(WindowReader(genome, ts, s.seq_len))
-    black = None
-    if blacklist is not None:
-        black = intervals.check_in_genome(
-            intervals.read_bed(blacklist, what="blacklist BED", allow_empty=True),
+    run = _Run(None, genome, [], [], [], [], None)
+    try:
+        sizes = genome.chrom_sizes
+        run.selection = _select(sheet, s)
+        run.valid_chroms, run.train_chroms = _choose_chroms(sizes, s)
+        used = {c: sizes[c] for c in [*run.train_chroms, *run.valid_chroms]}
+        for name in run.selection.all_cells:
+            run.tracksets.append(TrackSet(run.selection.tracks(name)))
+            run.tracksets[-1].check_chroms(used)
+            run.readers.append(WindowReader(genome, run.tracksets[-1], s.seq_len))
+        black = None
+        if blacklist is not None:
+            black = intervals.read_bed(blacklist, what="blacklist BED", allow_empty=True)
+            black = intervals.check_in_genome(black, sizes, blacklist, "blacklist")
+        run.samples = training_samples(
+            run.selection,
             sizes,
-            blacklist,
-            "blacklist",
+            run.train_chroms,
+            run.valid_chroms,
+            black,
+            negatives=s.negatives,
+            seed=s.seed,
+            valid_max=s.valid_max,
+            open_negatives=s.open_negatives,
+            open_track=s.open_track,
         )
+    except BaseException:
+        run.close()
+        raise
+    return run
 
-    # ---- samplers
-    def peaks_of(cell: str, tf: str, kind: str) -> pd.DataFrame | None:
-        path = getattr(sheet.cells[cell], kind).get(tf)
-        if path is None:
-            return None
-        df = intervals.read_bed(path, what="narrowPeak", allow_empty=kind == "relaxed")
-        return intervals.check_in_genome(df, sizes, path, what="peak")
 
-    space_train = BinSpace(sizes, train_chroms, intervals.BIN_SIZE, intervals.BIN_STRIDE)
-    space_valid = BinSpace(sizes, valid_chroms, intervals.BIN_SIZE, intervals.BIN_STRIDE)
+def _metadata(selection: Selection, s: TrainSettings, annotations: dict | None):
+    """(metadata builder or None, metadata names, expression PCA or None) for ``-m``/``-g``."""
+    from factornet_core import dataset
 
-    def single_sampler(
-        cell_names: Sequence[str], space: BinSpace, seed: int, hard: bool
-    ) -> SingleTaskSampler:
-        sets = []
-        for cell in cell_names:
-            cons, rel = peaks_of(cell, s.tf, "conservative"), peaks_of(cell, s.tf, "relaxed")
-            on = cons[cons["chrom"].isin(space.chroms)]
-            excluder = Excluder([cons, rel, black])
-            open_chrom = open_start = None
-            if hard and s.open_negatives > 0:
-                track = s.open_track or sheet.track_names[0]
-                if track not in sheet.cells[cell].tracks:
-                    raise FactorNetError(f"--open-track {track!r} is not a track of the samplesheet")
-                means = tile_means(sheet.cells[cell].tracks[track], space.chroms, sizes, intervals.BIN_SIZE)
-                open_chrom, open_start = open_bins(means, excluder, intervals.BIN_SIZE)
-            sets.append(
-                PeakSet(
-                    on["chrom"].to_numpy(dtype=object),
-                    on["start"].to_numpy(),
-                    on["end"].to_numpy(),
-                    excluder,
-                    open_chrom,
-                    open_start,
-                )
-            )
-        return SingleTaskSampler(
-            sets, space, s.negatives, seed, open_fraction=s.open_negatives if hard else 0.0
-        )
-
-    def multi_sampler(cell: str, space: BinSpace, seed: int) -> MultiTaskSampler:
-        cons = {tf: peaks_of(cell, tf, "conservative") for tf in tfs}
-        on = pd.concat([d[d["chrom"].isin(space.chroms)] for d in cons.values()], ignore_index=True)
-        candidates = intervals.bins_touching(on, sizes) if len(on) else intervals.tile_bins(sizes, [])
-        labels = [intervals.label_bins(candidates, cons[tf]) for tf in tfs]
-        chrom, start, y = bound_bins(candidates, labels)
-        # negatives: bound for no TF (ambiguous allowed), not blacklisted
-        excluder = _BoundExcluder(list(cons.values()), black)
-        return MultiTaskSampler(chrom, start, y, excluder, space, s.negatives, seed)
-
-    if s.tf is not None:
-        train_sampler = single_sampler(cells, space_train, s.seed, hard=True)
-        valid_plan = _cap(
-            single_sampler(cells, space_valid, s.seed + 1, hard=False).epoch(0, shift=False),
-            s.valid_max,
-            s.seed,
-        )
-        cross_plan = None
-        if s.valid_cell:
-            cross = single_sampler([s.valid_cell], space_valid, s.seed + 2, hard=False).epoch(0, shift=False)
-            cross_plan = _cap(cross, s.valid_max, s.seed)
-            cross_plan.cell = cross_plan.cell + len(cells)
-    else:
-        train_sampler = multi_sampler(cells[0], space_train, s.seed)
-        valid_plan = _cap(
-            multi_sampler(cells[0], space_valid, s.seed + 1).epoch(0, shift=False), s.valid_max, s.seed
-        )
-        cross_plan = None
-        if s.valid_cell:
-            cross_plan = _cap(
-                multi_sampler(s.valid_cell, space_valid, s.seed + 2).epoch(0, shift=False),
-                s.valid_max,
-                s.seed,
-            )
-            cross_plan.cell = cross_plan.cell + len(cells)
-    if valid_plan.y.sum() == 0:
-        raise FactorNetError(f"no positives on the validation chromosome(s) {', '.join(valid_chroms)}")
-
-    # ---- metadata
-    pca = None
-    cell_vectors = None
+    pca = cell_vectors = annotator = None
     if s.expression:
         from factornet_core import expression
 
-        missing = [c for c in all_cells if sheet.cells[c].expression is None]
+        missing = [c for c in selection.all_cells if selection.expression(c) is None]
         if missing:
             raise FactorNetError(
                 f"-m/--expression: cell type {missing[0]!r} has no expression table in the samplesheet"
             )
-        tables = {c: expression.read_expression(sheet.cells[c].expression) for c in cells}
+        tables = {c: expression.read_expression(selection.expression(c)) for c in selection.cells}
         pca = expression.ExpressionPCA.fit(tables)
         cell_vectors = [
-            pca.transform(expression.read_expression(sheet.cells[c].expression)) for c in all_cells
+            pca.transform(expression.read_expression(selection.expression(c))) for c in selection.all_cells
         ]
-    annotator = None
     if s.gencode:
         from factornet_core.annotations import BinAnnotator
 
         annotator = BinAnnotator(annotations)
     meta = dataset.MetaBuilder(cell_vectors, annotator) if (cell_vectors is not None or annotator) else None
-    meta_names = ([f"PC{i + 1}" for i in range(pca.n_components)] if pca else []) + (
+    names = ([f"PC{i + 1}" for i in range(pca.n_components)] if pca else []) + (
         list(_feature_names()) if annotator else []
     )
+    return meta, names, pca
 
-    cfg = fmodel.ModelConfig(
+
+def _model_config(s: TrainSettings, selection: Selection, n_meta: int):
+    from factornet_core import model as fmodel
+
+    return fmodel.ModelConfig(
         seq_len=s.seq_len,
-        track_names=tuple(sheet.track_names),
-        n_tasks=len(tfs),
-        n_meta=len(meta_names),
+        track_names=tuple(selection.sheet.track_names),
+        n_tasks=len(selection.tfs),
+        n_meta=n_meta,
         kernels=s.kernels,
         kernel_width=s.kernel_width,
         lstm_units=s.lstm_units,
         dense_units=s.dense_units,
         dropout=s.dropout,
-        task_names=tuple(tfs),
+        task_names=tuple(selection.tfs),
     )
+
+
+def _motif_pwm(s: TrainSettings) -> np.ndarray | None:
+    """``-mo``: the PWM ``(width, 4)`` to start the first kernels from (original FactorNet's option)."""
     if s.motif and not s.motif_file:
         raise FactorNetError("-mo/--motif needs --motif-file (a MEME file) with that motif")
-    pwm = None
-    if s.motif:
-        from factornet_core.meme import find_motif, read_meme
+    if not s.motif:
+        return None
+    from factornet_core.meme import find_motif, read_meme
 
-        pwm = find_motif(read_meme(s.motif_file), s.motif).pwm
+    return find_motif(read_meme(s.motif_file), s.motif).pwm
 
-    # ---- model (deterministic from the seed)
-    keras.utils.set_random_seed(s.seed)
+
+def _new_or_resumed_model(cfg, pwm, s: TrainSettings, resume_dir: Path, state: dict | None):
+    import keras
+
+    from factornet_core import model as fmodel
+
+    if state is not None:
+        return resume.load_last_model(resume_dir, state)
+    net = fmodel.build_model(cfg)
+    if pwm is not None:
+        fmodel.set_motif_kernels(net, pwm)
+    net.compile(optimizer=keras.optimizers.Adam(s.learning_rate), loss="binary_crossentropy")
+    return net
+
+
+def _fit(cfg, pwm, run: _Run, meta, s: TrainSettings, out_path: Path, progress: Progress):
+    """The epoch loop with early stopping and per-epoch resume state → (net with the best weights,
+    history, best, stopped early, samples per epoch)."""
+    import keras
+
+    from factornet_core import dataset
+
+    keras.utils.set_random_seed(s.seed)  # the model is deterministic from --seed
     _enable_determinism()
-    resume_dir = out_path.with_name(out_path.name + ".resume")
-    state = _load_state(resume_dir) if s.resume else None
+    resume_dir = _resume_dir(out_path)
+    state = resume.load_state(resume_dir) if s.resume else None
     policy = keras.mixed_precision.global_policy()
     if s.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         with _strategy_scope(s.distribute):
-            if state is not None:
-                net = keras.saving.load_model(resume_dir / "last.keras", safe_mode=True)
-            else:
-                net = fmodel.build_model(cfg)
-                if pwm is not None:
-                    fmodel.set_motif_kernels(net, pwm)
-                net.compile(optimizer=keras.optimizers.Adam(s.learning_rate), loss="binary_crossentropy")
+            net = _new_or_resumed_model(cfg, pwm, s, resume_dir, state)
         history = state["history"] if state else []
         best = state["best"] if state else {"epoch": -1, "val_loss": float("inf")}
         wait = state["wait"] if state else 0
-        best_weights = (
-            _read_weights(net, resume_dir / "best.weights.h5") if state and best["epoch"] >= 0 else None
-        )
-        stopped = False
-        valid_ds = dataset.PlanDataset(valid_plan, readers, meta, 500, s.workers, with_targets=False)
-        cross_ds = (
-            dataset.PlanDataset(cross_plan, readers, meta, 500, s.workers, with_targets=False)
-            if cross_plan
-            else None
-        )
-        n_train = 0
+        best_weights = None
+        if state and best["epoch"] >= 0:
+            best_weights = resume.read_weights(net, resume_dir / "best.weights.h5")
+        samples, readers = run.samples, run.readers
+        valid_ds = dataset.PlanDataset(samples.valid, readers, meta, 500, s.workers, with_targets=False)
+        cross_ds = None
+        if samples.cross:
+            cross_ds = dataset.PlanDataset(samples.cross, readers, meta, 500, s.workers, with_targets=False)
+        stopped, n_train = False, 0
         for epoch in range(len(history), s.epochs):
-            plan = train_sampler.epoch(epoch)
+            plan = samples.train.epoch(epoch)
             n_train = len(plan)
             train_ds = dataset.PlanDataset(plan, readers, meta, s.batch_size, s.workers)
             progress.epoch_start(epoch, s.epochs, len(train_ds))
             fit = net.fit(train_ds, epochs=1, verbose=0, callbacks=[_BatchHook(progress)])
             record = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
-            record.update(_score(net, valid_ds, valid_plan.y, "val"))
+            t0 = time.perf_counter()
+            record.update(_score(net, valid_ds, samples.valid.y, "val"))
             if cross_ds is not None:
-                record.update(_score(net, cross_ds, cross_plan.y, "cross_val"))
+                record.update(_score(net, cross_ds, samples.cross.y, "cross_val"))
+            progress.timing("validation", time.perf_counter() - t0)
             history.append(record)
             if record["val_loss"] < best["val_loss"]:
                 best = {"epoch": epoch + 1, "val_loss": record["val_loss"]}
@@ -334,7 +352,9 @@ def train(
             else:
                 wait += 1
             record["best_epoch"] = best["epoch"]
-            _save_state(resume_dir, net, best_weights, {"history": history, "best": best, "wait": wait})
+            t0 = time.perf_counter()
+            resume.save_state(resume_dir, net, best_weights, {"history": history, "best": best, "wait": wait})
+            progress.timing("resume_state", time.perf_counter() - t0)
             progress.epoch_end(record)
             if wait >= s.patience:
                 stopped = True
@@ -343,43 +363,41 @@ def train(
             net.set_weights(best_weights)
     finally:
         keras.mixed_precision.set_global_policy(policy)
+    return net, history, best, stopped, n_train
 
-    card = {
-        "kind": "factornet",
-        "mode": "single-task" if s.tf else "multi-task",
-        "config": cfg.to_dict(),
-        "track_names": list(cfg.track_names),
-        "tfs": list(tfs),
-        "seq_len": cfg.seq_len,
-        "bin_size": intervals.BIN_SIZE,
-        "bin_stride": intervals.BIN_STRIDE,
-        "features": {"expression": bool(s.expression), "gencode": bool(s.gencode)},
-        "metadata_names": meta_names,
-        "chrom_naming": "ucsc" if all(c.startswith("chr") for c in sizes) else "plain",
-        "training": {
+
+def _build_card(
+    s: TrainSettings, cfg, run: _Run, meta_names, history, best, stopped, samplesheet, genome_path
+) -> ModelCard:
+    """The model card (CONTRACT "model") of a trained model, through :func:`card.make_card`.
+
+    The chromosome naming is that of the chromosomes trained and validated on, not of every contig in
+    the FASTA: one ``KI270302.1``-style contig in a UCSC genome must not mark a chr1-trained model as
+    '1'-style named.
+    """
+    used = list(run.train_chroms) + list(run.valid_chroms)
+    return make_card(
+        cfg.to_dict(),
+        list(run.selection.tfs),
+        mode="single-task" if s.tf else "multi-task",
+        features=Features(expression=bool(s.expression), gencode=bool(s.gencode)),
+        metadata_names=meta_names,
+        chrom_naming="ucsc" if all(c.startswith("chr") for c in used) else "plain",
+        training={
             **{k: v for k, v in asdict(s).items() if k not in ("resume", "workers")},
-            "train_chroms": train_chroms,
-            "valid_chroms": valid_chroms,
-            "cells": cells,
+            "train_chroms": list(run.train_chroms),
+            "valid_chroms": list(run.valid_chroms),
+            "cells": list(run.selection.cells),
             "best_epoch": best["epoch"],
             "epochs_run": len(history),
             "stopped_early": stopped,
         },
-        "provenance": {
+        provenance={
             "samplesheet": str(Path(samplesheet).name),
             "genome": str(Path(genome_path).name),
             "created_by": f"factornet {__version__} train",
         },
-    }
-    arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
-    stem = out_path.with_suffix("")
-    save_model(net, card, out_path, arrays)
-    _write_history(history, Path(f"{stem}.history.json"), Path(f"{stem}.history.png"))
-    shutil.rmtree(resume_dir, ignore_errors=True)
-    for ts in tracksets:
-        ts.close()
-    genome.close()
-    return TrainResult(history, best["epoch"], stopped, n_train, len(valid_plan))
+    )
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -387,43 +405,6 @@ def _feature_names() -> tuple[str, ...]:
     from factornet_core.annotations import FEATURES
 
     return FEATURES
-
-
-def _choose_cells_and_tfs(sheet: Samplesheet, s: TrainSettings) -> tuple[list[str], list[str]]:
-    if s.tf is not None:
-        with_tf = sheet.cells_with_tf(s.tf)
-        if not with_tf:
-            raise FactorNetError(
-                f"TF {s.tf!r} has no conservative peaks in the samplesheet (TFs there: {', '.join(sheet.tfs) or 'none'})"
-            )
-        cells = s.cells or with_tf
-        for c in cells:
-            sheet.cell(c)
-            if s.tf not in sheet.cells[c].conservative:
-                raise FactorNetError(f"cell type {c!r} has no conservative peaks for {s.tf}")
-        if s.valid_cell:
-            sheet.cell(s.valid_cell)
-            if s.tf not in sheet.cells[s.valid_cell].conservative:
-                raise FactorNetError(
-                    f"validation cell type {s.valid_cell!r} has no conservative peaks for {s.tf}"
-                )
-        return list(cells), [s.tf]
-    cells = s.cells or list(sheet.cells)
-    if len(cells) != 1:
-        raise FactorNetError(
-            f"multi-task training (no -f/--tf) uses one cell type; the samplesheet has {len(cells)}: "
-            "choose one with --cell, or give -f TF for single-task training"
-        )
-    cell = sheet.cell(cells[0])
-    tfs = list(cell.conservative)
-    if not tfs:
-        raise FactorNetError(f"cell type {cell.name!r} has no conservative peaks")
-    if s.valid_cell:
-        vc = sheet.cell(s.valid_cell)
-        lacking = [tf for tf in tfs if tf not in vc.conservative]
-        if lacking:
-            raise FactorNetError(f"validation cell type {vc.name!r} lacks peaks for {', '.join(lacking)}")
-    return cells, tfs
 
 
 def _choose_chroms(sizes: dict[str, int], s: TrainSettings) -> tuple[list[str], list[str]]:
@@ -442,53 +423,6 @@ def _choose_chroms(sizes: dict[str, int], s: TrainSettings) -> tuple[list[str], 
     if not train:
         raise FactorNetError("no training chromosomes left after removing validation/excluded ones")
     return list(s.valid_chroms), train
-
-
-def tile_means(bigwig: str | os.PathLike, chroms: Sequence[str], sizes: dict[str, int], tile: int) -> dict:
-    """Mean signal of consecutive ``tile``-bp tiles per chromosome, from the bigWig's zoom levels (fast)."""
-    import pyBigWig
-
-    handle = pyBigWig.open(str(bigwig))
-    try:
-        out = {}
-        for chrom in chroms:
-            n = sizes[chrom] // tile
-            if n == 0:
-                continue
-            values = handle.stats(chrom, 0, n * tile, type="mean", nBins=n)
-            out[chrom] = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
-        return out
-    finally:
-        handle.close()
-
-
-def _cap(plan: Plan, limit: int, seed: int) -> Plan:
-    if len(plan) <= limit:
-        return plan
-    keep = np.sort(np.random.default_rng(seed).choice(len(plan), limit, replace=False))
-    return plan.take(keep)
-
-
-class _BoundExcluder(Excluder):
-    """Rejects bins that are bound (B) for any TF, or touch the blacklist; ambiguous bins pass."""
-
-    def __init__(self, conservative: list[pd.DataFrame], blacklist: pd.DataFrame | None):
-        self.per_tf = [intervals.coverages(c) for c in conservative]
-        self.black = intervals.coverages(blacklist)
-
-    def hits(self, chrom: np.ndarray, start: np.ndarray, bin_size: int) -> np.ndarray:
-        out = np.zeros(start.size, dtype=bool)
-        for c in np.unique(chrom):
-            idx = np.flatnonzero(chrom == c)
-            lo, hi = start[idx], start[idx] + bin_size
-            hit = np.zeros(idx.size, dtype=bool)
-            for cov in self.per_tf:
-                if c in cov:
-                    hit |= 2 * cov[c].overlap(lo, hi) > bin_size
-            if c in self.black:
-                hit |= self.black[c].overlap(lo, hi) > 0
-            out[idx] = hit
-        return out
 
 
 def _score(net, ds, y: np.ndarray, prefix: str) -> dict:
@@ -540,63 +474,11 @@ class _BatchHook:
         return Hook()
 
 
-def _save_state(folder: Path, net, best_weights, state: dict) -> None:
-    folder.mkdir(exist_ok=True)
-    net.save(folder / "last.keras.part.keras")
-    os.replace(folder / "last.keras.part.keras", folder / "last.keras")
-    if best_weights is not None:
-        current = net.get_weights()
-        net.set_weights(best_weights)
-        net.save_weights(folder / "best.part.weights.h5")
-        net.set_weights(current)
-        os.replace(folder / "best.part.weights.h5", folder / "best.weights.h5")
-    (folder / "state.json.part").write_text(json.dumps(state))
-    os.replace(folder / "state.json.part", folder / "state.json")
-
-
-def _load_state(folder: Path) -> dict | None:
-    if not (folder / "state.json").is_file() or not (folder / "last.keras").is_file():
-        return None
-    return json.loads((folder / "state.json").read_text())
-
-
-def _read_weights(net, path: Path) -> list[np.ndarray] | None:
-    if not path.is_file():
-        return None
-    current = net.get_weights()
-    net.load_weights(path)
-    best = [w.copy() for w in net.get_weights()]
-    net.set_weights(current)
-    return best
-
-
-def _write_history(history: list[dict], json_path: Path, png_path: Path) -> None:
-    """History JSON and a learning-curve PNG (loss and validation auPR per epoch)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _write_history(history: list[dict], json_path: Path, png_path: Path, model_name: str) -> None:
+    """History JSON and the learning-curve PNG, written together (both or neither)."""
     from factornet_core.atomic import OutputSet
+    from factornet_core.figures import write_learning_curves
 
     with OutputSet() as outs:
         outs.path(json_path).write_text(json.dumps(history, indent=1))
-        epochs = [h["epoch"] for h in history]
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
-        ax1.plot(epochs, [h["loss"] for h in history], "o-", label="train")
-        ax1.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation (within cell)")
-        if history and "cross_val_loss" in history[0]:
-            ax1.plot(epochs, [h["cross_val_loss"] for h in history], "o-", label="validation (other cell)")
-        ax1.set_xlabel("epoch")
-        ax1.set_ylabel("binary cross-entropy")
-        ax1.legend()
-        ax2.plot(epochs, [h["val_auPR"] for h in history], "o-", label="within cell")
-        if history and "cross_val_auPR" in history[0]:
-            ax2.plot(epochs, [h["cross_val_auPR"] for h in history], "o-", label="other cell")
-        ax2.set_xlabel("epoch")
-        ax2.set_ylabel("validation auPR")
-        ax2.set_ylim(0, 1)
-        ax2.legend()
-        fig.tight_layout()
-        fig.savefig(outs.path(png_path))
-        plt.close(fig)
+        write_learning_curves(history, outs.path(png_path), f"Learning curves: {model_name}")

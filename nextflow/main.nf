@@ -5,6 +5,8 @@
  *   nextflow run nextflow/main.nf --input samplesheet.tsv --genome genome.fa --train_cells HepG2 \
  *       --target_cells K562 --tfs CTCF --outdir results -profile docker
  *   nextflow run nextflow/main.nf -profile test        # simulated dataset, local executor, no network
+ *   nextflow run nextflow/main.nf -entry IMPUTE --input samplesheet.tsv --genome hg19.fa --impute_cell HepG2 \
+ *       --models '~/.cache/factornet/models/*.keras' --outdir results    # many models, one cell type → calls
  *
  * Every step calls the `factornet <subcommand>` command line (see the CONTRACT); the pipeline adds no logic
  * of its own beyond reading the samplesheet and wiring channels.
@@ -13,6 +15,7 @@ nextflow.enable.dsl = 2
 
 include { FACTORNET_SIMULATE } from './modules/local/factornet/simulate/main'
 include { FACTORNET          } from './workflows/factornet'
+include { FACTORNET_IMPUTE_CELL } from './workflows/impute'
 
 /*
  * [ fasta, [ index files beside it ] ]: the .fai (and .gzi for bgzip) are staged with the FASTA when present.
@@ -43,4 +46,21 @@ workflow {
     }
 
     FACTORNET(ch_samplesheet, ch_genome, ch_versions)
+}
+
+/*
+ * -entry IMPUTE: one cell type's tracks (--input samplesheet rows of --impute_cell) + many models (--models, a glob
+ * or comma-separated paths) → one prediction file (a column per model) → binding-site calls (narrowPeak).
+ */
+workflow IMPUTE {
+    if (!params.input || !params.genome || !params.impute_cell || !params.models) {
+        error("-entry IMPUTE needs --input SAMPLESHEET.tsv, --genome GENOME.fa, --impute_cell CELL and --models 'DIR/*.keras'")
+    }
+    ch_models = Channel.fromPath(params.models.toString().tokenize(',').collect { m -> m.trim() }, checkIfExists: true)
+    FACTORNET_IMPUTE_CELL(
+        Channel.fromPath(params.input, checkIfExists: true),
+        Channel.value(genomeWithIndex(file(params.genome, checkIfExists: true))),
+        ch_models,
+        params.impute_cell,
+    )
 }

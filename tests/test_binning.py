@@ -168,7 +168,9 @@ def test_cli_genome_gzip_not_bgzip(tmp_path, make_bed, capsys):
     genome.write_bytes(gzip.compress(b">chr1\n" + b"ACGT" * 100 + b"\n"))
     cons = make_bed([("chr1", 0, 10)], "c.bed")
     line = _run_bad(tmp_path, ["--genome", str(genome)], cons, capsys)
-    assert "is gzip- but not bgzip-compressed: recompress with" in line
+    assert (
+        "is gzip- but not bgzip-compressed: decompress it with 'gunzip -c genome.fa.gz > genome.fa'" in line
+    )
 
 
 # ----------------------------------------------------------------------------------------- real data

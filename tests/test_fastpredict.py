@@ -158,7 +158,8 @@ def saved_model(tmp_path_factory):
 
 
 def test_default_equals_naive_with_chunk_edges_blacklist_and_metadata(saved_model, tmp_path):
-    from factornet_core.predict import predict
+    from factornet_core.inputs import CellType
+    from factornet_core.predict import PredictOptions, predict
     from factornet_core.samplesheet import read_samplesheet
 
     sim, model, meta = saved_model
@@ -166,8 +167,8 @@ def test_default_equals_naive_with_chunk_edges_blacklist_and_metadata(saved_mode
     black = tmp_path / "black.bed"
     black.write_text("chr1\t10000\t10400\nchr2\t0\t300\n")
     for naive in (False, True):  # chunks of 97 bins: many chunk edges along each chromosome
-        predict(model, sim.genome, tracks, tmp_path / f"{naive}.tsv.gz", meta_values=meta, blacklist=black,
-                chunk_bins=97, naive=naive)  # fmt: skip
+        options = PredictOptions(blacklist=black, chunk_bins=97, naive=naive)
+        predict(model, CellType(sim.genome, tracks, meta_values=meta), tmp_path / f"{naive}.tsv.gz", options)
     bins_f, fast = read_predictions(tmp_path / "False.tsv.gz")
     bins_n, naive = read_predictions(tmp_path / "True.tsv.gz")
     assert bins_f.equals(bins_n) and len(bins_f) == 2 * ((30_000 - 200) // 50 + 1)

@@ -83,7 +83,7 @@ def test_check_in_genome():
     with pytest.raises(FactorNetError) as err:
         intervals.check_in_genome(_bed([("1", 0, 10), ("2", 0, 10)]), sizes, "p.bed", what="peak")
     assert str(err.value) == (
-        "p.bed: no peak chromosome is in the genome (first: '1'): the genome has 'chr1' — "
+        "p.bed: no peak chromosome is in the genome (first: '1'): the genome has 'chr1': "
         "the files use different chromosome naming (chr1 vs 1)"
     )
     with pytest.raises(
@@ -246,3 +246,33 @@ def test_bins_touching_equals_tile_bins_plus_overlap_mask(rng):
         assert got["chrom"].tolist() == expected["chrom"].tolist()
         assert got["start"].tolist() == expected["start"].tolist()
         assert got["end"].tolist() == expected["end"].tolist()
+
+
+def test_read_narrowpeak_keeps_signal_and_summit(tmp_path):
+    path = tmp_path / "p.narrowPeak.gz"
+    path.write_bytes(
+        gzip.compress(
+            b"track name=x\nchr1\t100\t300\tp1\t0\t.\t7.5\t-1\t-1\t40\nchr2\t0\t50\tp2\t0\t.\tNA\t-1\t-1\t-1\n"
+            b"chr3\t5\t9\n"
+        )
+    )
+    df = intervals.read_narrowpeak(path)
+    assert df[["chrom", "start", "end", "name"]].values.tolist() == [
+        ["chr1", 100, 300, "p1"],
+        ["chr2", 0, 50, "p2"],
+        ["chr3", 5, 9, "."],
+    ]
+    np.testing.assert_array_equal(df["signal"], [7.5, np.nan, np.nan])
+    np.testing.assert_array_equal(df["summit"], [40, -1, np.nan])
+    # the same parser, so the same errors and the same intervals as read_bed
+    assert intervals.read_bed(path)[["chrom", "start", "end"]].equals(df[["chrom", "start", "end"]])
+
+
+def test_naming_hint_only_for_the_chr_prefix_trap():
+    assert intervals.naming_hint(["chr1", "chr2"], {"1": 5, "2": 5}, "the genome") == (
+        "the genome has '1': the files use different chromosome naming (chr1 vs 1)"
+    )
+    assert intervals.naming_hint(["2"], ["chr2"]) == (
+        "the other file has 'chr2': the files use different chromosome naming (chr1 vs 1)"
+    )
+    assert intervals.naming_hint(["chr1", "scaffold9"], ["chr1", "chr2"]) == ""  # missing, not renamed

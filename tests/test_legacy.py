@@ -372,7 +372,7 @@ def test_imported_model_equals_numpy_legacy_forward_pass(tmp_path, rng, spec):
     result = legacy.import_legacy(tmp_path / "legacy", out)
     assert result.weights_file.name == "best_model.hdf5"
     loaded = load_model(out)  # through the saved file: safe mode, registered activation
-    cfg = loaded.card["config"]
+    cfg = loaded.card.config
     assert cfg["recurrent_activation"] == "keras1_hard_sigmoid"
     n_meta = cfg["n_meta"]
     x, meta = random_inputs(rng, 6, 64, len(tracks), n_meta)
@@ -397,7 +397,7 @@ def test_card_has_training_keys_and_legacy_names(tmp_path, rng):
     )
     out = tmp_path / "m.keras"
     assert main(["import-legacy", str(tmp_path / "legacy"), "--out", str(out)]) == 0
-    card = read_card(out)
+    card = read_card(out).to_dict()
     for key in (
         "kind",
         "mode",
@@ -472,7 +472,7 @@ def test_real_models_import_predict_and_carry_the_motif(tmp_path, rng, folder, m
     out = tmp_path / "m.keras"
     legacy.import_legacy(folder, out)
     loaded = load_model(out)
-    card = loaded.card
+    card = loaded.card.to_dict()
     assert card["seq_len"] == 1002 and card["tfs"] == [motif.split("_")[0]]
     assert card["track_names"] == (["DGF"] if folder == FOXA1 else ["Unique35", "DGF"])
     assert card["config"]["kernel_width"] == 34 and card["config"]["pool"] == 17
@@ -545,7 +545,7 @@ def test_predict_cli_on_imported_gabpa_needs_expression_values(
     ``factornet predict`` refuses cleanly until it accepts per-cell values (the original meta.txt)."""
     model = tmp_path / "gabpa.keras"
     assert main(["import-legacy", str(GABPA), "--out", str(model)]) == 0
-    assert read_card(model)["expression_source"] == "meta_values"
+    assert read_card(model).expression_source == "meta_values"
     genome = make_fasta({"chr1": "".join(rng.choice(list("ACGT"), 5000))})
     tracks = [f"{t}={make_bigwig({'chr1': rng.random(5000)}, name=f'{t}.bw')}" for t in ("Unique35", "DGF")]
     capsys.readouterr()

@@ -89,14 +89,20 @@ def test_save_load_gives_identical_predictions_and_card(tmp_path):
     model = build_model(cfg)
     x, m = random_inputs(np.random.default_rng(3), 8, cfg)
     path = tmp_path / "m.keras"
-    save_model(
-        model, {"tfs": ["CTCF"], "config": cfg.to_dict()}, path, {"basis": np.arange(6.0).reshape(2, 3)}
-    )
+    card = {
+        "tfs": ["CTCF"],
+        "track_names": list(cfg.track_names),
+        "seq_len": cfg.seq_len,
+        "features": {"expression": True},
+        "metadata_names": ["PC1", "PC2"],
+        "config": cfg.to_dict(),
+    }
+    save_model(model, card, path, {"basis": np.arange(6.0).reshape(2, 3)})
     loaded = load_model(path)
     np.testing.assert_array_equal(model.predict([x, m], verbose=0), loaded.model.predict([x, m], verbose=0))
-    assert loaded.card["tfs"] == ["CTCF"] and read_card(path)["config"]["kernels"] == 6
+    assert loaded.card.tfs == ("CTCF",) and read_card(path).config["kernels"] == 6
     np.testing.assert_array_equal(loaded.arrays["basis"], np.arange(6.0).reshape(2, 3))
-    assert ModelConfig.from_dict(loaded.card["config"]) == cfg
+    assert loaded.card.model_config() == cfg
     assert not list(tmp_path.glob(".*part*")), "temporary files left behind"
 
 

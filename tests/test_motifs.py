@@ -11,6 +11,7 @@ import pytest
 
 from factornet_core import dna
 from factornet_core.errors import FactorNetError
+from factornet_core.inputs import CellType
 from factornet_core.meme import Motif, read_meme, write_meme
 from factornet_core.motifs import (
     align_motifs,
@@ -259,7 +260,7 @@ def test_interpret_motifs_writes_parsable_outputs(tmp_path):
         ],
     )
     out = tmp_path / "motifs"
-    res = interpret_motifs(model, fasta, {"DNASE": bw}, bed, out, known=known)
+    res = interpret_motifs(model, CellType(fasta, {"DNASE": bw}), bed, out, known=known)
     names = res.motifs.names
     assert names == ["kernel_00", "kernel_01", "kernel_02", "kernel_03"]
     assert sorted(p.name for p in (out / "logos").iterdir()) == [f"{n}.png" for n in names]

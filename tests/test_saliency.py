@@ -8,6 +8,7 @@ import pytest
 from test_motifs import PWM, SEQ_LEN, planted_genome, save_small_model, small_model
 
 from factornet_core import dna
+from factornet_core.inputs import CellType
 from factornet_core.saliency import gradient_times_input, input_gradients, interpret_saliency
 
 
@@ -112,7 +113,7 @@ def test_interpret_saliency_files(tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("".join(f"chr1\t{s - 5}\t{s + 15}\tsite {i}\n" for i, s in enumerate(starts)))
     out = tmp_path / "sal"
-    res = interpret_saliency(model, fasta, {"DNASE": bw}, bed, out, positive_only=True)
+    res = interpret_saliency(model, CellType(fasta, {"DNASE": bw}), bed, out, positive_only=True)
     assert res.tf == "CTCF"
     assert res.regions["name"].tolist() == ["site_0", "site_1", "site_2", "site_3"]
     for row, s in zip(res.regions.itertuples(), starts):

@@ -194,3 +194,62 @@ def test_legacy_folder_errors(tmp_path):
     (tmp_path / "chip.txt").write_text("HepG2\tCTCF\n")
     with pytest.raises(FactorNetError, match="DNASE.bigWig is missing"):
         read_samplesheet(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------- selection
+def _selection_sheet(tmp_path: Path) -> Path:
+    _touch(tmp_path, "a.bw", "b.bw", "a.ctcf", "a.ctcf.rel", "b.ctcf", "a.gabpa")
+    return _sheet(
+        tmp_path,
+        "A\ttrack\tDNASE\ta.bw\nB\ttrack\tDNASE\tb.bw\nA\tconservative\tCTCF\ta.ctcf\n"
+        "A\trelaxed\tCTCF\ta.ctcf.rel\nB\tconservative\tCTCF\tb.ctcf\nA\tconservative\tGABPA\ta.gabpa\n",
+    )
+
+
+def test_select_tf_rules(tmp_path):
+    from factornet_core.samplesheet import select_tf
+
+    sheet = read_samplesheet(_selection_sheet(tmp_path))
+    sel = select_tf(sheet, "CTCF")
+    assert sel.cells == ("A", "B") and sel.tfs == ("CTCF",) and not sel.multi_task
+    assert sel.peaks("A", "CTCF") == (tmp_path / "a.ctcf", tmp_path / "a.ctcf.rel")
+    assert sel.peaks("B", "CTCF") == (tmp_path / "b.ctcf", None)
+    assert sel.tracks("B") == {"DNASE": tmp_path / "b.bw"}
+    assert select_tf(sheet, "GABPA").cells == ("A",)
+    assert select_tf(sheet, "CTCF", valid_cell="B").all_cells == ["A", "B", "B"]
+    with pytest.raises(FactorNetError, match=r"several TFs \(CTCF, GABPA\): choose one with --tf"):
+        select_tf(sheet, None)
+    with pytest.raises(FactorNetError, match="TF 'REST' has no conservative peaks in the samplesheet"):
+        select_tf(sheet, "REST")
+    with pytest.raises(FactorNetError, match="cell type 'B' has no conservative peaks for GABPA"):
+        select_tf(sheet, "GABPA", cells=["B"])
+    with pytest.raises(FactorNetError, match="validation cell type 'B' has no conservative peaks for GABPA"):
+        select_tf(sheet, "GABPA", valid_cell="B")
+
+
+def test_select_multi_task_rules(tmp_path):
+    from factornet_core.samplesheet import select_multi_task
+
+    sheet = read_samplesheet(_selection_sheet(tmp_path))
+    sel = select_multi_task(sheet, ["A"])
+    assert sel.tfs == ("CTCF", "GABPA") and sel.multi_task
+    assert select_multi_task(sheet, ["B"]).multi_task  # one TF is still a multi-task run
+    with pytest.raises(FactorNetError, match="uses one cell type; the samplesheet has 2"):
+        select_multi_task(sheet)
+    with pytest.raises(FactorNetError, match="validation cell type 'B' lacks peaks for GABPA"):
+        select_multi_task(sheet, ["A"], valid_cell="B")
+
+
+def test_cell_inputs_overrides_and_errors(tmp_path):
+    from factornet_core.samplesheet import cell_inputs
+
+    path = _selection_sheet(tmp_path)
+    tracks, expression = cell_inputs(path, "A", {"EXTRA": "x.bw"})
+    assert tracks == {"DNASE": str(tmp_path / "a.bw"), "EXTRA": "x.bw"} and expression is None
+    assert cell_inputs(None, None, {"DNASE": "y.bw"}, "e.tsv") == ({"DNASE": "y.bw"}, "e.tsv")
+    with pytest.raises(FactorNetError, match="--samplesheet needs --cell"):
+        cell_inputs(path, None)
+    with pytest.raises(FactorNetError, match="--cell needs --samplesheet"):
+        cell_inputs(None, "A")
+    with pytest.raises(FactorNetError, match="no tracks"):
+        cell_inputs(None, None)

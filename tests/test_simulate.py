@@ -154,7 +154,7 @@ def test_pwm_scores_at_planted_sites_far_above_random(sim, truth):
     rng = np.random.default_rng(0)
     with Genome(sim.genome) as genome:
         for name in ("CTCF_f2", "GABPA_f1"):
-            lo = simulate.log_odds(motifs[name].probs)
+            lo = simulate.log_odds(motifs[name].pwm)
             sites = truth[(truth.motif == name) & (truth.kind == "bound")]
             planted = simulate.score_codes(_planted_codes(genome, sites), lo)
             np.testing.assert_allclose(planted, sites["score"].to_numpy(), atol=1e-3)

@@ -6,6 +6,7 @@ import numpy as np
 import pyBigWig
 import pytest
 
+from factornet_core import tracks
 from factornet_core.errors import FactorNetError
 from factornet_core.tracks import TrackSet
 
@@ -43,7 +44,7 @@ def test_check_chroms_missing_chromosome_names_the_file_and_the_naming_trap(make
             ts.check_chroms({"chr1": 100, "chr2": 50})
     assert str(err.value) == (
         "bigWig ensembl.bw (track 'DNASE') lacks chromosome 'chr1' (2 missing in all); it has '1': "
-        "the files use different chromosome naming (UCSC 'chr1' vs Ensembl '1')"
+        "the files use different chromosome naming (chr1 vs 1)"
     )
 
 
@@ -66,3 +67,25 @@ def test_missing_and_unreadable_files(tmp_path):
     junk.write_text("not a bigwig\n")
     with pytest.raises(FactorNetError, match="is not a readable bigWig file"):
         TrackSet({"T": junk})
+
+
+def test_bigwig_writer_round_trip_through_trackset(tmp_path):
+    sizes = {"chr1": 20, "chr2": 8}
+    signal = np.array([0, 0, 1.5, 1.5, 1.5, 0, 2, 2] + [0] * 12, dtype=np.float32)
+    path = tmp_path / "w.bw"
+    with tracks.BigWigWriter(path, sizes, chunk=2) as writer:  # chunk=2: several addEntries calls
+        writer.add_signal("chr1", signal, skip_zeros=True)
+        writer.add_intervals("chr2", np.array([1, 5]), np.array([3, 8]), np.array([0.25, 4.0]))
+    with TrackSet({"X": path}) as ts:
+        np.testing.assert_array_equal(ts.read("chr1", 0, 20)[:, 0], signal)
+        np.testing.assert_array_equal(ts.read("chr2", 0, 8)[:, 0], [0, 0.25, 0.25, 0, 0, 4, 4, 4])
+    bw = pyBigWig.open(str(path))
+    assert bw.chroms() == sizes
+    assert len(bw.intervals("chr1")) == 2  # zero runs left out, equal values merged into runs
+    bw.close()
+
+
+def test_run_lengths():
+    starts, ends, values = tracks.run_lengths(np.array([3, 3, 1, 1, 1, 3]))
+    assert (starts.tolist(), ends.tolist(), values.tolist()) == ([0, 2, 5], [2, 5, 6], [3, 1, 3])
+    assert [a.size for a in tracks.run_lengths(np.array([]))] == [0, 0, 0]

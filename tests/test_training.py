@@ -23,6 +23,7 @@ def sim(tmp_path_factory):
     return simulate_dataset(tmp_path_factory.mktemp("sim") / "data", seed=3, n_chroms=2, chrom_length=400_000)
 
 
+@pytest.mark.slow
 def test_learns_planted_binding(sim, tmp_path):
     # CTCF sites are bound where open: sequence + DNase together predict binding. The validation set is
     # balanced 1:1 (one positive per conservative peak, negatives outside peaks), so chance auPR ≈ 0.5;
@@ -35,7 +36,7 @@ def test_learns_planted_binding(sim, tmp_path):
     best = result.history[result.best_epoch - 1]
     assert best["val_auPR"] >= 0.9, result.history
     assert best["val_loss"] == min(h["val_loss"] for h in result.history)
-    card = read_card(out)
+    card = read_card(out).to_dict()
     assert card["tfs"] == ["CTCF"] and card["track_names"] == ["DNASE", "MAPABILITY"]
     assert card["training"]["valid_chroms"] == ["chr2"] and card["training"]["train_chroms"] == ["chr1"]
     assert card["training"]["best_epoch"] == result.best_epoch
@@ -43,6 +44,7 @@ def test_learns_planted_binding(sim, tmp_path):
     assert not (tmp_path / "m.keras.resume").exists()
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(sim, tmp_path):
     settings = TrainSettings(tf="CTCF", epochs=1, seed=5, workers=2, **SMALL)
     train(sim.samplesheet, sim.genome, tmp_path / "a.keras", settings)
@@ -52,6 +54,7 @@ def test_same_seed_same_model(sim, tmp_path):
         np.testing.assert_array_equal(wa, wb)
 
 
+@pytest.mark.slow
 def test_multitask_with_metadata_and_cross_cell_validation(sim, tmp_path):
     from factornet_core import annotations
 
@@ -60,7 +63,7 @@ def test_multitask_with_metadata_and_cross_cell_validation(sim, tmp_path):
         cells=["CellA"], valid_cell="CellB", epochs=1, expression=True, gencode=True, **SMALL
     )
     result = train(sim.samplesheet, sim.genome, tmp_path / "mt.keras", settings, annotations=feats)
-    card = read_card(tmp_path / "mt.keras")
+    card = read_card(tmp_path / "mt.keras").to_dict()
     assert card["mode"] == "multi-task" and card["tfs"] == ["CTCF", "GABPA"]
     assert card["metadata_names"] == [f"PC{i}" for i in range(1, 9)] + list(annotations.FEATURES)
     assert {"cross_val_loss", "cross_val_auPR"} <= set(result.history[0])
@@ -75,6 +78,7 @@ class _Kill(Progress):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_resume_continues_after_a_kill(sim, tmp_path):
     out = tmp_path / "r.keras"
     settings = TrainSettings(tf="CTCF", epochs=3, patience=5, seed=2, **SMALL)
@@ -89,14 +93,36 @@ def test_resume_continues_after_a_kill(sim, tmp_path):
     # epochs 1-2 ran before the kill and are the same computation as in an uninterrupted run
     for a, b in zip(resumed.history[:2], full.history[:2], strict=True):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
-    # epoch 3 continued from the saved state (optimizer included): it kept improving on the same track
+    # epoch 3 continued from the saved state (optimizer, dropout RNG state, the epoch's sampling plan).
+    # KNOWN GAP (issue #17): it is not yet the same computation as the uninterrupted epoch 3 (measured
+    # 0.335 vs 0.321 val_loss with the dropout RNG state restored); the cause is not found yet, so this
+    # stays a loose check until it is. The RNG state round trip itself is checked in test_resume.py.
     assert resumed.history[2]["val_loss"] == pytest.approx(full.history[2]["val_loss"], rel=0.1)
 
 
+@pytest.mark.slow
 def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
-    settings = TrainSettings(tf="CTCF", epochs=1, motif="CTCF_f2", motif_file=str(sim.motifs), **SMALL)
-    train(sim.samplesheet, sim.genome, tmp_path / "mo.keras", settings)
-    assert read_card(tmp_path / "mo.keras")["training"]["motif"] == "CTCF_f2"
+    from factornet_core.meme import find_motif, read_meme
+    from factornet_core.model import motif_kernel, strand_model
+
+    def kernels(name, **extra):
+        # learning rate 0: the saved kernels are exactly the initial ones
+        settings = TrainSettings(tf="CTCF", epochs=1, learning_rate=0.0, **extra, **SMALL)
+        train(sim.samplesheet, sim.genome, tmp_path / name, settings)
+        conv = strand_model(load_model(tmp_path / name).model).get_layer("conv_motifs")
+        return [np.asarray(w) for w in conv.get_weights()]
+
+    (w, b) = kernels("mo.keras", motif="CTCF_f2", motif_file=str(sim.motifs))
+    assert read_card(tmp_path / "mo.keras").training["motif"] == "CTCF_f2"
+    pwm = find_motif(read_meme(sim.motifs), "CTCF_f2").pwm
+    fwd, bias = motif_kernel(pwm, w.shape[0], w.shape[1])
+    rc, _ = motif_kernel(np.asarray(pwm)[::-1, ::-1], w.shape[0], w.shape[1])
+    np.testing.assert_allclose(w[:, :, 0], fwd, rtol=1e-6)
+    np.testing.assert_allclose(w[:, :, 1], rc, rtol=1e-6)
+    assert b[0] == pytest.approx(bias) and b[1] == pytest.approx(bias)
+    (w0, _) = kernels("plain.keras")  # same seed, no motif: kernel 0 is random, the others identical
+    assert not np.allclose(w0[:, :, 0], fwd)
+    np.testing.assert_array_equal(w0[:, :, 2:], w[:, :, 2:])
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import sys
 from factornet_core import FactorNetError
 from factornet_core.binning import PeakFiles, run_bin
 from factornet_core.genome import Genome, read_chrom_sizes
-from factornet_core.samplesheet import read_samplesheet
+from factornet_core.samplesheet import read_samplesheet, select_tf
 from factornet_tools import common
 
 
@@ -18,7 +18,7 @@ def register(sub) -> None:
         run,
         help="tile chromosomes into 200/50 bp bins and label them B/A/U from peaks",
         description="Tile chromosomes into bins (default 200 bp stepping 50 bp) and label each bin per cell "
-        "type: B if >50%% of the bin lies in conservative peaks, else A if it overlaps any relaxed or "
+        "type: B if >50% of the bin lies in conservative peaks, else A if it overlaps any relaxed or "
         "conservative peak, else U (the ENCODE-DREAM rule). Writes a DREAM label TSV (all bins) and a bins BED "
         "for prediction (blacklisted bins left out).",
     )
@@ -52,19 +52,8 @@ def run(args) -> int:
     if args.samplesheet and args.conservative:
         raise FactorNetError("give either --samplesheet or --conservative, not both")
     if args.samplesheet:
-        sheet = read_samplesheet(args.samplesheet, need_tracks=False)
-        tfs = sheet.tfs
-        tf = args.tf or (tfs[0] if len(tfs) == 1 else None)
-        if tf is None:
-            raise FactorNetError(f"the samplesheet has several TFs ({', '.join(tfs)}): choose one with --tf")
-        cells = sheet.cells_with_tf(tf)
-        if not cells:
-            raise FactorNetError(
-                f"TF {tf!r} has no conservative peaks in the samplesheet (TFs: {', '.join(tfs)})"
-            )
-        for name in cells:
-            cell = sheet.cells[name]
-            peaks[name] = PeakFiles(cell.conservative[tf], cell.relaxed.get(tf))
+        chosen = select_tf(read_samplesheet(args.samplesheet, need_tracks=False), args.tf)
+        peaks = {c: PeakFiles(*chosen.peaks(c, chosen.tfs[0])) for c in chosen.cells}
     elif args.conservative:
         common.require_files(args.conservative, args.relaxed, what="peaks")
         peaks[args.cell] = PeakFiles(args.conservative, args.relaxed)

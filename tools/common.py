@@ -9,11 +9,28 @@ from collections.abc import Callable
 from factornet_core import FactorNetError
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` only where it tells the reader something: not for required options, flags,
+    empty or ``None`` defaults, nor where the help text already speaks of its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.required
+            or action.default in (None, False, "", [], ())
+            or action.default is argparse.SUPPRESS
+            or isinstance(action, argparse._StoreTrueAction)
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
 def add_subparser(
     sub: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], **kwargs
 ) -> argparse.ArgumentParser:
     """Add subcommand ``name`` with the options every subcommand shares (``--debug``)."""
-    kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+    kwargs.setdefault("formatter_class", HelpFormatter)
     parser = sub.add_parser(name, **kwargs)
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.set_defaults(func=run, prog_name=parser.prog)
@@ -45,28 +62,17 @@ def parse_chroms(text: str | None) -> list[str] | None:
 
 def cell_inputs(args) -> tuple[dict[str, str], str | None]:
     """Tracks (name → bigWig) and the expression table of one cell type, from ``--samplesheet``/``--cell``
-    and/or repeated ``--track NAME=BIGWIG`` (a ``--track`` overrides the samplesheet's track of that name)."""
-    tracks: dict[str, str] = {}
-    expression = getattr(args, "expression", None)
-    if args.samplesheet:
-        from factornet_core.samplesheet import read_samplesheet
+    and/or repeated ``--track NAME=BIGWIG`` (rules: :func:`factornet_core.samplesheet.cell_inputs`)."""
+    from factornet_core.samplesheet import cell_inputs as resolve
 
-        if not args.cell:
-            raise FactorNetError("--samplesheet needs --cell (the cell type whose tracks to use)")
-        cell = read_samplesheet(args.samplesheet).cell(args.cell)
-        tracks.update({k: str(v) for k, v in cell.tracks.items()})
-        expression = expression or (str(cell.expression) if cell.expression else None)
-    elif args.cell:
-        raise FactorNetError("--cell needs --samplesheet")
+    tracks: dict[str, str] = {}
     for item in args.track:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise FactorNetError(f"--track expects NAME=BIGWIG, got {item!r}")
         require_files(path, what=f"track {name}")
         tracks[name] = path
-    if not tracks:
-        raise FactorNetError("no tracks: give --samplesheet and --cell, or --track NAME=BIGWIG")
-    return tracks, expression
+    return resolve(args.samplesheet, args.cell, tracks, getattr(args, "expression", None))
 
 
 def load_annotations(args, required: bool = False) -> dict | None:
@@ -84,3 +90,50 @@ def load_annotations(args, required: bool = False) -> dict | None:
 
     with Genome(args.genome) as genome:
         return annotations.features_from_gtf(args.gtf, args.cpg, genome.chrom_sizes)
+
+
+def _is_output_dest(dest: str) -> bool:
+    """Output options are named ``--out``, ``--out-*`` or ``--*-out`` (``--bigwig-out``) by convention."""
+    return dest == "out" or dest.startswith("out_") or dest.endswith("_out")
+
+
+def _paths(value) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [v for v in items if isinstance(v, (str, os.PathLike)) and str(v) not in ("", "-")]
+
+
+def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output path that is one of the inputs (the same file, through links
+    too) or an output folder that holds an input: writing it would destroy the input.
+
+    Inputs are every other option value naming an existing file; ``NAME=PATH`` values (``--track``)
+    count by their path. Raises FactorNetError naming both options.
+    """
+    inputs: list[tuple[str, str]] = []
+    for dest, value in vars(args).items():
+        if _is_output_dest(dest) or dest in ("func", "prog_name", "subcommand"):
+            continue
+        for path in _paths(value):
+            path = str(path).split("=", 1)[1] if "=" in str(path) and not os.path.exists(path) else str(path)
+            if os.path.isfile(path):
+                inputs.append((dest, os.path.realpath(path)))
+    for dest, value in vars(args).items():
+        if not _is_output_dest(dest):
+            continue
+        for out in _paths(value):
+            real = os.path.realpath(out)
+            for in_dest, in_real in inputs:
+                inside = os.path.isdir(real) and in_real.startswith(real.rstrip(os.sep) + os.sep)
+                if in_real == real or inside or _same_file(in_real, real):
+                    what = "is inside" if inside else "is the same file as"
+                    raise FactorNetError(
+                        f"output --{dest.replace('_', '-')} {str(out)!r} {what} input "
+                        f"--{in_dest.replace('_', '-')}: writing it would destroy the input; choose another path"
+                    )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

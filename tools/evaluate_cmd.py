@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "evaluate",
         run,
-        help="score predictions: auROC, auPR (PRROC Davis-Goadrich), recall at FDR, PR/ROC plots",
+        help="score predictions (several side by side): auROC, auPR (PRROC Davis-Goadrich), recall at FDR, plots",
         description="Evaluate a prediction file as the ENCODE-DREAM challenge scored submissions. "
         "Labels come from DREAM label files (--labels, one per TF; --cell picks the cell-type column) "
         "or from peaks labelled over the prediction bins (--peaks [--relaxed]). Every predicted bin "

@@ -29,12 +29,12 @@ def run(args) -> int:
     common.require_files(args.weights, what="weights")
     result = import_legacy(args.folder, args.out, weights=args.weights)
     card = result.card
-    cfg = card["config"]
+    cfg = card.config
     print(
-        f"wrote {args.out}: {', '.join(card['tfs'])} from {result.weights_file.name} "
-        f"({result.n_weights} weights; tracks {', '.join(card['track_names']) or 'none'}; "
+        f"wrote {args.out}: {', '.join(card.tfs)} from {result.weights_file.name} "
+        f"({result.n_weights} weights; tracks {', '.join(card.track_names) or 'none'}; "
         f"k={cfg['kernels']} w={cfg['kernel_width']} pool={cfg['pool']} r={cfg['lstm_units']} "
-        f"d={cfg['dense_units']}; metadata {len(card['metadata_names'])})",
+        f"d={cfg['dense_units']}; metadata {card.n_meta})",
         file=sys.stderr,
     )
     return 0

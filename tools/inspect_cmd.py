@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from factornet_core.modelfile import read_card
@@ -25,22 +24,22 @@ def run(args) -> int:
     common.require_files(args.model, what="model")
     card = read_card(args.model)
     if args.json:
-        json.dump(card, sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
+        sys.stdout.write(card.to_json() + "\n")
         return 0
-    cfg = card.get("config", {})
-    training = card.get("training", {})
+    cfg = card.config
+    training = card.training
     lines = [
         f"model          {args.model}",
-        f"made by        factornet {card.get('factornet_version', '?')} ({card.get('provenance', {}).get('created_by', '?')})",
-        f"mode           {card.get('mode', '?')}",
-        f"TFs            {', '.join(card.get('tfs', []))}",
-        f"tracks         {', '.join(card.get('track_names', []))}",
-        f"sequence       {card.get('seq_len')} bp; bins {card.get('bin_size')} bp stepping {card.get('bin_stride')} bp",
+        f"made by        factornet {card.factornet_version} ({card.provenance.get('created_by', '?')})",
+        f"card           version {card.card_version}",
+        f"mode           {card.mode}",
+        f"TFs            {', '.join(card.tfs)}",
+        f"tracks         {', '.join(card.track_names)}",
+        f"sequence       {card.seq_len} bp; bins {card.bin_size} bp stepping {card.bin_stride} bp",
         f"architecture   k={cfg.get('kernels')} w={cfg.get('kernel_width')} pool={cfg.get('pool')} "
         f"r={cfg.get('lstm_units')} d={cfg.get('dense_units')} dropout={cfg.get('dropout')}",
-        f"metadata       {', '.join(card.get('metadata_names', [])) or 'none'}",
-        f"chromosomes    {card.get('chrom_naming')} naming",
+        f"metadata       {', '.join(card.metadata_names) or 'none'}",
+        f"chromosomes    {card.chrom_naming or 'unknown'} naming",
     ]
     if training:
         lines += [

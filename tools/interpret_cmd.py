@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from factornet_core.inputs import CellType
 from factornet_tools import common
 
 
@@ -83,8 +84,7 @@ def run_motifs(args) -> int:
     tracks, _ = common.cell_inputs(args)
     result = interpret_motifs(
         args.model,
-        args.genome,
-        tracks,
+        CellType(args.genome, tracks),
         args.regions or args.peaks,
         args.out_dir,
         peaks=args.peaks is not None,
@@ -116,14 +116,11 @@ def run_saliency(args) -> int:
     annotations = common.load_annotations(args)
     result = interpret_saliency(
         args.model,
-        args.genome,
-        tracks,
+        CellType(args.genome, tracks, expression, annotations=annotations),
         args.regions,
         args.out_dir,
         tf=args.tf,
         positive_only=args.positive_only,
-        expression_table=expression,
-        annotations=annotations,
         max_regions=args.max_regions,
         force=args.force,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from factornet_core import FactorNetError
-from factornet_core.predict import Progress, predict
+from factornet_core.inputs import CellType
+from factornet_core.predict import PredictOptions, Progress, predict
 from factornet_tools import common
 
 
@@ -83,24 +84,18 @@ def run(args) -> int:
     if args.batch_size < 1:
         raise FactorNetError("--batch-size must be ≥ 1")
     annotations = common.load_annotations(args)
-    result = predict(
-        args.model,
-        args.genome,
-        tracks,
-        args.out,
+    cell = CellType(args.genome, tracks, expression, args.meta_values, annotations)
+    options = PredictOptions(
         bins_bed=args.bins,
         chroms=common.parse_chroms(args.chroms),
-        expression_table=expression,
-        meta_values=args.meta_values,
-        annotations=annotations,
         blacklist=args.blacklist,
-        dream=args.dream,
         tf=args.tf,
+        dream=args.dream,
         bigwig_prefix=args.bigwig_out,
         batch_size=args.batch_size,
         naive=args.naive,
-        progress=_Bar(args.quiet),
     )
+    result = predict(args.model, cell, args.out, options, progress=_Bar(args.quiet))
     rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
     print(
         f"wrote {args.out}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "

@@ -36,6 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--motifs", default=None, help="MEME motif file (default: the packaged HOCOMOCO subset)"
     )
     parser.add_argument("--force", action="store_true", help="replace an existing non-empty --out folder")
+    parser.add_argument(
+        "--reads",
+        nargs="?",
+        const="single",
+        choices=["single", "paired"],
+        help="also write <CELL>.DNASE.bam per cell type (single- or paired-end reads whose 5' ends are the "
+        "DNASE cuts; 'factornet prepare --normalize none' rebuilds <CELL>.DNASE.bw from it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         genes_per_mb=args.genes_per_mb,
         motifs_path=args.motifs,
         force=args.force,
+        reads=args.reads,
     )
     peaks = ", ".join(f"{c}/{t} {n[0]}" for (c, t), n in summary.n_peaks.items())
     print(f"wrote {summary.out_dir} (seed {summary.seed}); conservative peaks: {peaks}", file=sys.stderr)

@@ -1,6 +1,7 @@
 /*
  * FactorNet fan-out:
  *
+ *   samplesheet ── PREPARE (per cell type × track given as bam/fragments rows only: alignments → bigWig)
  *   samplesheet ─┬─ BIN (per TF: DREAM labels of the target cell types, for evaluation)
  *                └─ TRAIN (per TF × seed; or per seed with --multitask)
  *                     └─ PREDICT (per model × target cell type × chromosome shard)
@@ -13,6 +14,7 @@
  * re-runs only the tasks that read them under -resume.
  */
 include { SAMPLESHEET               } from '../subworkflows/local/samplesheet/main'
+include { FACTORNET_PREPARE         } from '../modules/local/factornet/prepare/main'
 include { FACTORNET_BIN             } from '../modules/local/factornet/bin/main'
 include { FACTORNET_TRAIN           } from '../modules/local/factornet/train/main'
 include { FACTORNET_PREDICT         } from '../modules/local/factornet/predict/main'
@@ -39,7 +41,9 @@ def selectRows(List rows, Closure keep) {
 
 /*
  * What to train, predict and evaluate, from the parameters and the parsed samplesheet; fails early with
- * a message naming the parameter to fix.
+ * a message naming the parameter to fix. The selection rules are factornet_core.samplesheet's
+ * (select_tf / select_multi_task), restated here because Groovy cannot call the Python library before
+ * any task runs: a TF needs conservative peaks in the training cell types; multi-task uses one cell type.
  */
 def planRun(Map sheet, List rows) {
     def cells = sheet.cell_types
@@ -67,6 +71,9 @@ def planRun(Map sheet, List rows) {
     if (!seeds) {
         error("give --seeds (comma-separated integers, e.g. 1,2: one model per seed, bagged)")
     }
+    if (params.multitask && trainCells.size() != 1) {
+        error("--multitask trains on one cell type (as 'factornet train' without --tf); --train_cells has ${trainCells.size()}: ${trainCells.join(', ')}")
+    }
     def models = params.multitask
         ? [[model: 'multitask', tf: null, tfs: tfs]]
         : tfs.collect { tf -> [model: tf, tf: tf, tfs: [tf]] }
@@ -92,7 +99,25 @@ workflow FACTORNET {
             sort: true,
         )
 
-    ch_plan = SAMPLESHEET.out.sheet.map { meta, rows, _files -> [meta, rows, planRun(meta, rows)] }
+    // ---------------------------------------------------------------- PREPARE: alignments → track bigWig
+    // per cell type × track named only by bam/fragments rows (a track row of the same name wins)
+    ch_prepare = SAMPLESHEET.out.sheet.flatMap { _meta, rows, _files ->
+        rows.findAll { r -> r.kind in ['bam', 'fragments'] && !rows.any { t -> t.kind == 'track' && t.cell_type == r.cell_type && t.name == r.name } }
+            .groupBy { r -> [r.cell_type, r.name] }
+            .collect { key, rs -> [[id: "${key[0]}.${key[1]}".toString(), cell: key[0], track: key[1], kind: rs[0].kind, assay: params.assay], rs.collect { r -> r.path }] }
+    }
+    FACTORNET_PREPARE(ch_prepare, ch_genome)
+    ch_prepared = FACTORNET_PREPARE.out.bigwig
+        .map { meta, bw -> [cell_type: meta.cell, kind: 'track', name: meta.track, path: bw] }
+        .toList()
+    ch_sheet = SAMPLESHEET.out.sheet
+        .combine(ch_prepared.map { prepared -> [prepared] })
+        .map { meta, rows, _files, prepared ->
+            def all = rows.findAll { r -> !(r.kind in ['bam', 'fragments']) } + prepared
+            [meta, all, all.collect { r -> r.path }]
+        }
+
+    ch_plan = ch_sheet.map { meta, rows, _files -> [meta, rows, planRun(meta, rows)] }
 
     // chromosome shards for PREDICT: --predict_chroms, else one per chromosome of the genome index, else one shard
     ch_shards = ch_genome.map { _fasta, index ->
@@ -235,6 +260,7 @@ workflow FACTORNET {
     }
 
     ch_versions = ch_versions.mix(
+        FACTORNET_PREPARE.out.versions,
         FACTORNET_TRAIN.out.versions,
         FACTORNET_PREDICT.out.versions,
         FACTORNET_MERGE.out.versions,

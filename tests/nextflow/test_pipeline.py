@@ -56,10 +56,13 @@ MODULE_NAMES = [
     "bag",
     "baseline",
     "bin",
+    "call",
     "evaluate",
+    "impute",
     "interpretmotifs",
     "merge",
     "predict",
+    "prepare",
     "simulate",
     "train",
 ]
@@ -83,7 +86,9 @@ def test_every_module_has_the_nf_core_parts():
         ):
             assert part in text, f"{name}/main.nf lacks {part!r}"
         gpu = "label 'process_gpu'" in text
-        assert gpu == (name in {"train", "predict", "interpretmotifs"}), f"{name}: process_gpu label"
+        assert gpu == (name in {"train", "predict", "impute", "interpretmotifs"}), (
+            f"{name}: process_gpu label"
+        )
         meta = (MODULES / name / "meta.yml").read_text()
         assert f'name: "factornet_{name}"' in meta
         for emit in re.findall(r"emit: (\w+)", text):
@@ -154,6 +159,76 @@ def test_test_profile_stub_run(tmp_path):
         "INTERPRETMOTIFS",
         "BASELINE",
     ):
+        assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
+
+
+def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
+    """A cell type whose DNASE track is given only as BAM replicates: PREPARE runs for it (and only it),
+    and its bigWig feeds PREDICT in place of the missing track row."""
+    from factornet_core.simulate import simulate_dataset
+
+    sim = simulate_dataset(
+        tmp_path / "data", seed=1, n_chroms=2, chrom_length=20_000, n_cells=2, tfs=("CTCF",), reads="single"
+    )
+    lines = sim.samplesheet.read_text().splitlines()
+    keep = [ln for ln in lines if not ln.startswith("CellB\ttrack\tDNASE")]
+    keep.append("CellB\tbam\tDNASE\tCellA.DNASE.bam")  # a second replicate: both are pooled in one task
+    sheet = tmp_path / "data" / "bams.tsv"
+    sheet.write_text("\n".join(keep) + "\n")
+    run = nextflow(
+        "run", str(PIPELINE), "-profile", "test", "-stub-run", "--simulate", "false", "--input", str(sheet),
+        "--genome", str(sim.genome), "--outdir", "out",
+        "--train_cells", "CellA", "--target_cells", "CellB", "--tfs", "CTCF", "--seeds", "1",
+        "--predict_chroms", "chr1", "--interpret", "false", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    submitted = re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout)
+    assert [s for s in submitted if "PREPARE" in s] == ["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
+    assert "FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)" in submitted
+    assert sorted(p.name for p in (tmp_path / "out" / "tracks").iterdir()) == [
+        "CellB.DNASE.bw",
+        "CellB.DNASE.bw.qc.json",
+    ]
+
+
+def test_impute_entry_stub_run(tmp_path):
+    """-entry IMPUTE: one cell type's tracks + two models → one impute task per chromosome → merge → call."""
+    (tmp_path / "genome.fa").write_text(">chr1\nACGT\n>chr2\nACGT\n")
+    (tmp_path / "genome.fa.fai").write_text("chr1\t4\t6\t4\t5\nchr2\t4\t17\t4\t5\n")
+    for name in ("HepG2.DGF.bw", "Unique35.bw", "K562.DGF.bw"):
+        (tmp_path / name).write_bytes(b"stub")
+    (tmp_path / "sheet.tsv").write_text(
+        "cell_type\tkind\tname\tpath\n"
+        "HepG2\ttrack\tDGF\tHepG2.DGF.bw\nHepG2\ttrack\tUnique35\tUnique35.bw\nK562\ttrack\tDGF\tK562.DGF.bw\n"
+    )
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("FOXA1__onePeak_DGF.keras", "MAX__onePeak_Unique35_DGF.keras"):
+        (models / name).write_bytes(b"stub")
+    run = nextflow("run", str(PIPELINE), "-entry", "IMPUTE", "-stub-run", "--input", "sheet.tsv", "--genome",
+                   "genome.fa", "--impute_cell", "HepG2", "--models", str(models / "*.keras"), "--outdir", "out",
+                   "--max_cpus", "2", "--max_memory", "4.GB", cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    submitted = sorted(re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout))
+    assert submitted == [
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_CALL (HepG2)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (HepG2.chr1)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (HepG2.chr2)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_MERGE (HepG2)",
+    ]
+    out = tmp_path / "out"
+    assert (out / "calls" / "HepG2.narrowPeak").is_file()
+    assert _read_gz(out / "predictions" / "HepG2.tsv.gz").startswith(b"chr\tstart\tstop")
+    # both models staged in each impute task (one folder per model); only HepG2's two tracks
+    tasks = [p.parent for p in (tmp_path / "work").glob("*/*/models")]
+    assert len(tasks) == 2
+    for task in tasks:
+        assert sorted(p.name for p in task.glob("models/m*/*")) == sorted(
+            ["FOXA1__onePeak_DGF.keras", "MAX__onePeak_Unique35_DGF.keras"]
+        )
+        assert sorted(p.name for p in task.glob("inputs/f*/*")) == ["HepG2.DGF.bw", "Unique35.bw"]
+    versions = (out / "pipeline_info" / "software_versions.yml").read_text()
+    for process in ("IMPUTE", "MERGE", "CALL"):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 

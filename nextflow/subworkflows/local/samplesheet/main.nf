@@ -3,14 +3,15 @@
  *
  *   cell_type <TAB> kind <TAB> name <TAB> path
  *
- * kind ∈ track | conservative | relaxed | expression | labels; name is the track name (track),
+ * kind ∈ track | conservative | relaxed | expression | labels | bam | fragments (alignments, made into
+ * the track `name` by FACTORNET_PREPARE when the cell type has no track row of that name); name is the track name (track),
  * the TF (conservative, relaxed, labels) or '.' (expression); paths are relative to the
  * samplesheet's folder; lines starting with '#' are ignored. Parsed with splitCsv (no nf-schema
  * plugin: the test profile runs with the network closed).
  *
  * Because the samplesheet names its files by relative path, a process cannot simply stage the
- * sheet: STAGED_SAMPLESHEET below stages every file under inputs/f<i>/ and the process writes a
- * copy of the sheet whose paths point there (see stagedSamplesheetText).
+ * sheet: each process stages its rows' files under inputs/f<i>/ and writes a copy of the sheet whose
+ * paths point there.
  */
 
 /*
@@ -26,8 +27,8 @@ def checkSamplesheetRow(Map row, sheet, int line) {
             error("${where}: column '${col}' is empty")
         }
     }
-    if (!(row.kind in ['track', 'conservative', 'relaxed', 'expression', 'labels'])) {
-        error("${where}: kind '${row.kind}' is not one of track, conservative, relaxed, expression, labels")
+    if (!(row.kind in ['track', 'conservative', 'relaxed', 'expression', 'labels', 'bam', 'fragments'])) {
+        error("${where}: kind '${row.kind}' is not one of track, conservative, relaxed, expression, labels, bam, fragments")
     }
     if (row.kind == 'expression' && row.name != '.') {
         error("${where}: an expression row must have name '.' (got '${row.name}')")
@@ -37,16 +38,6 @@ def checkSamplesheetRow(Map row, sheet, int line) {
         error("${where}: file '${row.path}' does not exist (paths are relative to the samplesheet's folder)")
     }
     return [cell_type: row.cell_type.trim(), kind: row.kind.trim(), name: row.name.trim(), path: f]
-}
-
-/*
- * The samplesheet text a process writes next to its staged inputs: row i points to inputs/f<i+1>/<basename>,
- * matching `path(files, stageAs: 'inputs/f*\/*')`.
- */
-def stagedSamplesheetText(List rows) {
-    def lines = ['cell_type\tkind\tname\tpath']
-    rows.eachWithIndex { r, i -> lines << "${r.cell_type}\t${r.kind}\t${r.name}\tinputs/f${i + 1}/${r.path.name}" }
-    return lines.join('\n') + '\n'
 }
 
 /*
@@ -65,7 +56,7 @@ def parseSamplesheet(sheet) {
         id         : sheet.baseName,
         cell_types : rows.collect { r -> r.cell_type }.unique(),
         tfs        : rows.findAll { r -> r.kind in ['conservative', 'labels'] }.collect { r -> r.name }.unique(),
-        tracks     : rows.findAll { r -> r.kind == 'track' }.collect { r -> r.name }.unique(),
+        tracks     : rows.findAll { r -> r.kind in ['track', 'bam', 'fragments'] }.collect { r -> r.name }.unique(),
     ]
     return [meta, rows, rows.collect { r -> r.path }]
 }

@@ -1,0 +1,330 @@
+"""The catalogue of published FactorNet models: list, download, verify, convert, cache.
+
+The original FactorNet (Quang & Xie, Methods 2019) released its trained ENCODE-DREAM models in its
+repository (github.com/uci-cbcl/FactorNet, ``models/<TF>/<variant>/``, MIT licence). The table of
+those that have weights — name ``TF__variant``, tracks, metadata features, input length and every file
+to fetch with its size and sha256 — ships with this package as ``factornet_core/data/catalogue.tsv``,
+whose header carries the original's licence notice.
+
+:func:`fetch` downloads a model's files (``urllib``; from the upstream raw-file URLs, or from a
+``mirror``: a folder, ``file://`` or ``http(s)://`` base that replaces the upstream base), checks
+each sha256, converts the folder with :func:`factornet_core.legacy.import_legacy` and keeps only the
+``.keras`` file in the cache folder (:func:`default_cache_dir`). Each model appears complete or not at
+all (downloads go to a temporary folder, the ``.keras`` is written under a temporary name and renamed);
+a model already in the cache, converted from the same weights (sha256 in its card), is not downloaded
+again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from factornet_core.errors import FactorNetError
+
+UPSTREAM = "https://raw.githubusercontent.com/uci-cbcl/FactorNet/master"
+SOURCE_COMMIT = "90ee7894154854bd05b8875b088e69cf10d43841"
+WEIGHTS_FILE = "final_model.hdf5"
+LICENCE = "MIT (FactorNet, Quang & Xie; github.com/uci-cbcl/FactorNet)"
+CHUNK = 1 << 16
+COLUMNS = ("name", "tf", "variant", "assembly", "input_length", "tracks", "features", "metadata", "files")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One released file: name in the model folder, size in bytes, sha256 (hex)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One published model.
+
+    ``tracks``: bigWig names in input order (``DGF`` = DNase-seq cut-site signal, ``Unique35`` = 35-mer
+    mapability); ``features``: ``meta`` (cell-level expression PCs, named in ``metadata``) and/or
+    ``gencode`` (six annotation flags per bin); ``input_length`` in bp.
+    """
+
+    name: str
+    tf: str
+    variant: str
+    assembly: str
+    input_length: int
+    tracks: tuple[str, ...]
+    features: tuple[str, ...]
+    metadata: tuple[str, ...]
+    files: tuple[SourceFile, ...]
+
+    def path(self, file: SourceFile) -> str:
+        """The file's path inside the original repository (and inside a mirror)."""
+        return f"models/{self.tf}/{self.variant}/{file.name}"
+
+    @property
+    def weights(self) -> SourceFile:
+        return next(f for f in self.files if f.name == WEIGHTS_FILE)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "tf": self.tf,
+            "variant": self.variant,
+            "assembly": self.assembly,
+            "input_length": self.input_length,
+            "tracks": list(self.tracks),
+            "features": list(self.features),
+            "metadata": list(self.metadata),
+            "source": f"github.com/uci-cbcl/FactorNet@{SOURCE_COMMIT[:7]}:models/{self.tf}/{self.variant}",
+            "licence": LICENCE,
+            "files": [{"name": f.name, "bytes": f.size, "sha256": f.sha256} for f in self.files],
+        }
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return () if text in ("", "-") else tuple(text.split(","))
+
+
+def parse_catalogue(text: str, source: str = "catalogue.tsv") -> dict[str, CatalogueEntry]:
+    """Parse the catalogue table (``#`` lines are the licence/provenance header) → ``{name: entry}``."""
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
+        raise FactorNetError(f"{source}: expected the header {' '.join(COLUMNS)}")
+    entries: dict[str, CatalogueEntry] = {}
+    for lineno, line in enumerate(lines[1:], 2):
+        fields = line.split("\t")
+        if len(fields) != len(COLUMNS):
+            raise FactorNetError(f"{source}: row {lineno}: {len(fields)} columns, expected {len(COLUMNS)}")
+        row = dict(zip(COLUMNS, fields))
+        files = []
+        for item in _split(row["files"]):
+            name, size, sha = item.split(":")
+            files.append(SourceFile(name, int(size), sha))
+        entry = CatalogueEntry(
+            row["name"],
+            row["tf"],
+            row["variant"],
+            row["assembly"],
+            int(row["input_length"]),
+            _split(row["tracks"]),
+            _split(row["features"]),
+            _split(row["metadata"]),
+            tuple(files),
+        )
+        if entry.name != f"{entry.tf}__{entry.variant}" or WEIGHTS_FILE not in {f.name for f in files}:
+            raise FactorNetError(f"{source}: row {lineno}: bad entry {entry.name!r}")
+        entries[entry.name] = entry
+    return entries
+
+
+def load_catalogue() -> dict[str, CatalogueEntry]:
+    """The catalogue shipped with the package."""
+    text = resources.files("factornet_core").joinpath("data/catalogue.tsv").read_text()
+    return parse_catalogue(text)
+
+
+def licence_notice() -> str:
+    """The header of the shipped catalogue: provenance and the original's MIT licence, verbatim."""
+    text = resources.files("factornet_core").joinpath("data/catalogue.tsv").read_text()
+    return "\n".join(
+        line[2:] if line.startswith("# ") else line[1:] for line in text.splitlines() if line.startswith("#")
+    )
+
+
+def resolve(
+    names: Sequence[str], catalogue: Mapping[str, CatalogueEntry] | None = None
+) -> list[CatalogueEntry]:
+    """Catalogue entries for ``names``: a full name ``TF__variant``, or a TF that has one model.
+
+    Raises :class:`FactorNetError` for an unknown name, listing close matches (difflib), or for a TF
+    with several models, listing them.
+    """
+    catalogue = load_catalogue() if catalogue is None else catalogue
+    out = []
+    for name in names:
+        if name in catalogue:
+            out.append(catalogue[name])
+            continue
+        by_tf = [e for e in catalogue.values() if e.tf == name]
+        if len(by_tf) == 1:
+            out.append(by_tf[0])
+            continue
+        if by_tf:
+            raise FactorNetError(
+                f"{name} has {len(by_tf)} models in the catalogue: choose one of "
+                f"{', '.join(e.name for e in by_tf)}"
+            )
+        close = difflib.get_close_matches(name, list(catalogue), n=3, cutoff=0.5)
+        close += [n for n in catalogue if n.lower().startswith(name.lower() + "__") and n not in close]
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see 'factornet models list'"
+        raise FactorNetError(f"unknown catalogue model {name!r}{hint}")
+    return out
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where converted models live: ``$FACTORNET_MODELS``, else ``$XDG_CACHE_HOME/factornet/models``,
+    else ``~/.cache/factornet/models``."""
+    environ = os.environ if environ is None else environ
+    if environ.get("FACTORNET_MODELS"):
+        return Path(environ["FACTORNET_MODELS"])
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "factornet" / "models"
+
+
+def cached_path(entry: CatalogueEntry, dest: str | os.PathLike | None = None) -> Path:
+    return Path(dest if dest is not None else default_cache_dir()) / f"{entry.name}.keras"
+
+
+def is_cached(entry: CatalogueEntry, dest: str | os.PathLike | None = None) -> bool:
+    """True when the cache holds this model converted from the catalogue's weights (sha256 in the card)."""
+    from factornet_core.modelfile import read_card
+
+    path = cached_path(entry, dest)
+    if not path.is_file():
+        return False
+    try:
+        card = read_card(path)
+    except FactorNetError:
+        return False
+    return card.provenance.get("weights_sha256") == entry.weights.sha256
+
+
+# ------------------------------------------------------------------------------------------- download
+class FetchProgress:
+    """Hooks for a download display (the library never prints)."""
+
+    def start(self, label: str, total_bytes: int) -> None: ...
+
+    def advance(self, n_bytes: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def source_url(entry: CatalogueEntry, file: SourceFile, mirror: str | os.PathLike | None = None) -> str:
+    """The URL a file is read from: upstream raw URL, or the same path under ``mirror``.
+
+    A mirror folder may hold the repository layout (``models/<TF>/<variant>/<file>``) or one folder per
+    model named as in the catalogue (``<TF>__<variant>/<file>``, the layout of a folder of original
+    model folders); a ``file://`` or ``http(s)://`` mirror must hold the repository layout.
+    """
+    rel = entry.path(file)
+    if mirror is None:
+        return f"{UPSTREAM}/{rel}"
+    text = str(mirror)
+    scheme = urllib.parse.urlparse(text).scheme
+    if scheme in ("http", "https", "file"):
+        return f"{text.rstrip('/')}/{rel}"
+    base = Path(text)
+    if not base.is_dir():
+        raise FactorNetError(f"--mirror {text!r} is neither a folder nor a file://, http:// or https:// URL")
+    flat = base / entry.name / file.name
+    path = base / rel if (base / rel).exists() or not flat.exists() else flat
+    return path.resolve().as_uri()
+
+
+def _download(url: str, target: Path, file: SourceFile, progress: FetchProgress) -> None:
+    """Stream ``url`` into ``target`` while hashing; a wrong sha256 deletes ``target`` and raises."""
+    digest = hashlib.sha256()
+    try:
+        with (
+            contextlib.closing(urllib.request.urlopen(url, timeout=60)) as response,
+            open(target, "wb") as out,
+        ):
+            progress.start(file.name, file.size)
+            try:
+                while block := response.read(CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    progress.advance(len(block))
+            finally:
+                progress.finish()
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        target.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", None) or exc
+        raise FactorNetError(
+            f"cannot download {url} ({reason}); offline? point --mirror at a local or institutional copy"
+        ) from None
+    if digest.hexdigest() != file.sha256:
+        target.unlink(missing_ok=True)
+        raise FactorNetError(
+            f"checksum mismatch for {file.name} from {url}: sha256 {digest.hexdigest()}, the catalogue says "
+            f"{file.sha256}; the download was deleted (a damaged or different file: check the mirror)"
+        )
+
+
+@dataclass
+class FetchResult:
+    """Per model: the ``.keras`` path and whether it was downloaded now (False: already cached)."""
+
+    fetched: dict[str, Path]
+    downloaded: list[str]
+    failed: dict[str, str]
+
+
+def fetch(
+    names: Sequence[str] | None,
+    dest: str | os.PathLike | None = None,
+    mirror: str | os.PathLike | None = None,
+    progress: FetchProgress | None = None,
+    catalogue: Mapping[str, CatalogueEntry] | None = None,
+) -> FetchResult:
+    """Download, verify (sha256), convert and cache catalogue models (``names=None``: all of them).
+
+    Every model is tried; each ends up complete in ``dest`` or not at all. Returns what was fetched
+    and, for models that could not be (mirror lacks them, checksum mismatch, offline), the reason;
+    the caller decides whether partial success is an error. Unknown names raise before any download.
+    """
+    from factornet_core.legacy import import_legacy
+
+    catalogue = load_catalogue() if catalogue is None else catalogue
+    entries = list(catalogue.values()) if names is None else resolve(names, catalogue)
+    progress = progress or FetchProgress()
+    folder = Path(dest) if dest is not None else default_cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FactorNetError(
+            f"cannot create the model cache folder {str(folder)!r} ({exc.strerror})"
+        ) from None
+    result = FetchResult({}, [], {})
+    for entry in entries:
+        final = cached_path(entry, folder)
+        if is_cached(entry, folder):
+            result.fetched[entry.name] = final
+            continue
+        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".download", dir=folder))
+        try:
+            raw = work / entry.name
+            raw.mkdir()
+            for file in entry.files:
+                _download(source_url(entry, file, mirror), raw / file.name, file, progress)
+            import_legacy(
+                raw,
+                final,
+                weights=raw / WEIGHTS_FILE,
+                provenance={
+                    "catalogue_name": entry.name,
+                    "weights_sha256": entry.weights.sha256,
+                    "source_commit": SOURCE_COMMIT,
+                },
+            )
+        except FactorNetError as exc:
+            result.failed[entry.name] = str(exc)
+            continue
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        result.fetched[entry.name] = final
+        result.downloaded.append(entry.name)
+    return result

@@ -1,0 +1,67 @@
+"""Regions to interpret: BED intervals or narrowPeak peaks, each with a centre.
+
+``interpret motifs`` and ``interpret saliency`` both look at model-input windows centred on regions:
+the region's midpoint for BED, the summit for narrowPeak (column 10, when given).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from factornet_core import intervals
+from factornet_core.errors import FactorNetError
+
+
+@dataclass
+class Regions:
+    """Regions to interpret: ``chrom, start, end, name, centre`` (centre = summit for narrowPeak)."""
+
+    table: pd.DataFrame
+    path: str
+
+
+def read_regions(path: str | os.PathLike, peaks: bool = False) -> Regions:
+    """BED regions (centre = midpoint) or narrowPeak peaks (centre = start + summit when given).
+
+    narrowPeak rows are ordered by ``signalValue`` (column 7), strongest first, so ``--max-regions``
+    keeps the strongest peaks; BED rows keep file order.
+    """
+    what = "narrowPeak" if peaks else "regions BED"
+    df = intervals.read_bed(path, what=what, allow_empty=True)
+    if df.empty:
+        raise FactorNetError(f"{path}: no regions in the {what} file: give at least one interval")
+    centre = (df["start"] + df["end"]) // 2
+    if peaks:
+        signal, summit = [], []
+        for line in intervals.read_text_lines(path):
+            if not line or line[0] == "#" or line.startswith(("track", "browser")):
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            signal.append(_float(fields[6]) if len(fields) > 6 else np.nan)
+            summit.append(_float(fields[9]) if len(fields) > 9 else np.nan)
+        summit = np.asarray(summit)
+        ok = np.isfinite(summit) & (summit >= 0)
+        centre = np.where(ok, df["start"].to_numpy() + np.where(ok, summit, 0).astype(np.int64), centre)
+        df = df.assign(centre=centre, _signal=np.nan_to_num(np.asarray(signal), nan=-np.inf))
+        df = df.sort_values("_signal", ascending=False, kind="stable").drop(columns="_signal")
+        df = df.reset_index(drop=True)
+    else:
+        df = df.assign(centre=centre.to_numpy())
+    return Regions(df, str(path))
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def centred_windows(regions: pd.DataFrame, seq_len: int) -> pd.DataFrame:
+    """``seq_len`` windows centred on each region's ``centre`` (``chrom, start, end``; may pass the ends)."""
+    start = regions["centre"].to_numpy(np.int64) - seq_len // 2
+    return pd.DataFrame({"chrom": regions["chrom"].to_numpy(), "start": start, "end": start + seq_len})

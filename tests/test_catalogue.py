@@ -1,0 +1,250 @@
+"""factornet_core.catalogue / ``factornet models list|fetch``: the published models, never the network.
+
+Real downloads come from a local mirror built from shared/data/legacy-models (skipped when absent); the
+checksum, offline and name paths use a tiny fake mirror made here, so they run everywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import LEGACY_MODELS, build_mirror, needs_legacy_models
+
+from factornet_core import catalogue as cat
+from factornet_core.errors import FactorNetError
+from factornet_core.modelfile import read_card
+from factornet_tools.cli import main
+
+
+# ------------------------------------------------------------------------------ the shipped table
+def test_catalogue_lists_the_fifteen_released_models_with_weights():
+    entries = cat.load_catalogue()
+    assert len(entries) == 15
+    foxa1 = entries["FOXA1__onePeak_DGF"]
+    assert (foxa1.tf, foxa1.variant, foxa1.assembly, foxa1.input_length) == (
+        "FOXA1",
+        "onePeak_DGF",
+        "hg19",
+        1002,
+    )
+    assert foxa1.tracks == ("DGF",) and foxa1.features == () and foxa1.metadata == ()
+    gabpa = entries["GABPA__metaGENCODE_RNAseq_Unique35_DGF"]
+    assert gabpa.tracks == ("Unique35", "DGF")
+    assert gabpa.features == ("meta", "gencode") and gabpa.metadata == tuple(f"GEPC{i}" for i in range(1, 9))
+    assert gabpa.path(gabpa.weights) == "models/GABPA/metaGENCODE_RNAseq_Unique35_DGF/final_model.hdf5"
+    # every entry fetches its architecture, weights, TF and flags; never the pickled history
+    for entry in entries.values():
+        names = {f.name for f in entry.files}
+        assert {"model.json", "final_model.hdf5", "chip.txt", "feature.txt"} <= names
+        assert "history.pkl" not in names and all(len(f.sha256) == 64 for f in entry.files)
+    assert "Permission is hereby granted, free of charge" in cat.licence_notice()
+    assert "Copyright (c) 2017 Computational Biology and Computational Learning @ UCI" in cat.licence_notice()
+
+
+@pytest.mark.shared
+@needs_legacy_models
+def test_catalogue_agrees_with_the_released_files():
+    """Sizes and sha256 equal CATALOGUE.tsv (the original repository's facts); tracks and metadata equal
+    the folders' text files."""
+    with open(LEGACY_MODELS / "CATALOGUE.tsv") as handle:
+        released = {(r["model"], r["file"]): r for r in csv.DictReader(handle, delimiter="\t")}
+    for entry in cat.load_catalogue().values():
+        for file in entry.files:
+            row = released[(entry.name, file.name)]
+            assert (file.size, file.sha256) == (int(row["bytes"]), row["sha256"])
+            assert row["path_in_original_repository"] == entry.path(file)
+        folder = LEGACY_MODELS / entry.name
+        if folder.is_dir():
+            assert entry.tracks == tuple((folder / "bigwig.txt").read_text().split())
+            if entry.metadata:
+                assert entry.metadata == tuple((folder / "meta.txt").read_text().split())
+
+
+def test_resolve_full_names_unique_tfs_and_close_matches():
+    entries = cat.load_catalogue()
+    assert [e.name for e in cat.resolve(["FOXA1", "EGR1__onePeak_DGF"], entries)] == [
+        "FOXA1__onePeak_DGF",
+        "EGR1__onePeak_DGF",
+    ]
+    with pytest.raises(FactorNetError, match="did you mean FOXA1__onePeak_DGF"):
+        cat.resolve(["FOXA1__onePeak_DFG"], entries)
+    with pytest.raises(FactorNetError, match="GABPA has 2 models.*GABPA__meta_RNAseq_Unique35_DGF"):
+        cat.resolve(["GABPA"], entries)
+
+
+def test_default_cache_dir_precedence(tmp_path):
+    assert cat.default_cache_dir({"FACTORNET_MODELS": "/m", "XDG_CACHE_HOME": "/x"}) == Path("/m")
+    assert cat.default_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/factornet/models")
+    assert cat.default_cache_dir({}) == Path.home() / ".cache" / "factornet" / "models"
+
+
+def test_source_url_upstream_and_mirrors(tmp_path):
+    entry = cat.load_catalogue()["FOXA1__onePeak_DGF"]
+    weights = entry.weights
+    assert cat.source_url(entry, weights) == (
+        "https://raw.githubusercontent.com/uci-cbcl/FactorNet/master/models/FOXA1/onePeak_DGF/final_model.hdf5"
+    )
+    assert cat.source_url(entry, weights, "https://example.org/fn/") == (
+        "https://example.org/fn/models/FOXA1/onePeak_DGF/final_model.hdf5"
+    )
+    flat = tmp_path / "FOXA1__onePeak_DGF"
+    flat.mkdir()
+    (flat / "final_model.hdf5").write_bytes(b"x")
+    assert cat.source_url(entry, weights, tmp_path) == (flat / "final_model.hdf5").resolve().as_uri()
+    with pytest.raises(FactorNetError, match="neither a folder nor"):
+        cat.source_url(entry, weights, tmp_path / "absent")
+
+
+# ------------------------------------------------------------------------------ fake mirrors
+def _fake_catalogue(tmp_path: Path, good: dict[str, bytes], bad: dict[str, bytes]) -> tuple[dict, Path]:
+    """A one-model catalogue whose ``bad`` files differ from what the mirror serves."""
+    mirror = tmp_path / "mirror"
+    folder = mirror / "models" / "XX" / "onePeak_DGF"
+    folder.mkdir(parents=True)
+    files = []
+    for name, content in {**good, **bad}.items():
+        (folder / name).write_bytes(content)
+        claimed = content if name in good else b"what the catalogue expected"
+        files.append(cat.SourceFile(name, len(claimed), hashlib.sha256(claimed).hexdigest()))
+    entry = cat.CatalogueEntry(
+        "XX__onePeak_DGF", "XX", "onePeak_DGF", "hg19", 1002, ("DGF",), (), (), tuple(files)
+    )
+    return {entry.name: entry}, mirror
+
+
+def test_checksum_mismatch_deletes_the_download_and_names_the_file(tmp_path):
+    catalogue, mirror = _fake_catalogue(
+        tmp_path,
+        {"chip.txt": b"XX\n", "model.json": b"{}"},
+        {"final_model.hdf5": b"not the released weights"},
+    )
+    dest = tmp_path / "cache"
+    result = cat.fetch(["XX__onePeak_DGF"], dest=dest, mirror=mirror, catalogue=catalogue)
+    assert result.fetched == {} and result.downloaded == []
+    why = result.failed["XX__onePeak_DGF"]
+    assert "checksum mismatch for final_model.hdf5" in why and "deleted" in why
+    assert list(dest.iterdir()) == []  # no .keras, no download folder, no partial file
+
+
+def test_checksum_mismatch_cli_one_line_exit_2(tmp_path, capsys):
+    """The shipped catalogue's FOXA1 entry against a mirror serving a damaged model.json."""
+    mirror = tmp_path / "mirror" / "FOXA1__onePeak_DGF"
+    mirror.mkdir(parents=True)
+    (mirror / "model.json").write_text('{"damaged": true}')
+    dest = tmp_path / "cache"
+    rc = main(["models", "fetch", "FOXA1", "--mirror", str(mirror.parent), "--dest", str(dest), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "checksum mismatch for model.json" in err[0] and err[0].startswith(
+        "factornet models fetch: error:"
+    )
+    assert list(dest.iterdir()) == []
+
+
+def test_offline_without_mirror_names_the_url(tmp_path, capsys):
+    # a closed local port stands in for "no network"; nothing leaves this machine
+    rc = main(
+        [
+            "models",
+            "fetch",
+            "EGR1__onePeak_DGF",
+            "--mirror",
+            "http://127.0.0.1:9",
+            "--dest",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "cannot download http://127.0.0.1:9/models/EGR1/onePeak_DGF/model.json" in err[0]
+    assert "--mirror" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_name_cli_lists_close_matches(tmp_path, capsys):
+    rc = main(["models", "fetch", "REST__GENCODE", "--dest", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "unknown catalogue model 'REST__GENCODE'" in err[0] and "REST__GENCODE_Unique35_DGF" in err[0]
+
+
+def test_list_json_reports_every_model(capsys, tmp_path):
+    assert main(["models", "list", "--json", "--dest", str(tmp_path)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 15 and not any(r["cached"] for r in rows)
+    by = {r["name"]: r for r in rows}
+    assert by["EGR1__onePeak_DGF"]["tracks"] == ["DGF"] and by["EGR1__onePeak_DGF"]["input_length"] == 1002
+    assert by["TAF1__GENCODE_Unique35_DGF"]["features"] == ["gencode"]
+    assert by["TAF1__GENCODE_Unique35_DGF"]["source"].endswith("models/TAF1/GENCODE_Unique35_DGF")
+    assert by["TAF1__GENCODE_Unique35_DGF"]["licence"].startswith("MIT")
+
+
+# ------------------------------------------------------------------------------ real files, local mirror
+class _Counter(cat.FetchProgress):
+    def __init__(self):
+        self.files, self.bytes = [], 0
+
+    def start(self, label, total_bytes):
+        self.files.append(label)
+
+    def advance(self, n_bytes):
+        self.bytes += n_bytes
+
+
+@pytest.mark.shared
+@needs_legacy_models
+def test_fetch_converts_verifies_and_second_fetch_downloads_nothing(tmp_path):
+    from factornet_core.legacy import import_legacy
+    from factornet_core.modelfile import load_model
+
+    mirror = build_mirror(tmp_path / "mirror", ["EGR1__onePeak_DGF"])
+    dest = tmp_path / "cache"
+    first = _Counter()
+    result = cat.fetch(["EGR1__onePeak_DGF"], dest=dest, mirror=mirror, progress=first)
+    path = dest / "EGR1__onePeak_DGF.keras"
+    assert result.fetched == {"EGR1__onePeak_DGF": path} and result.downloaded == ["EGR1__onePeak_DGF"]
+    entry = cat.load_catalogue()["EGR1__onePeak_DGF"]
+    assert sorted(first.files) == sorted(f.name for f in entry.files)
+    assert first.bytes == sum(f.size for f in entry.files)
+    assert sorted(p.name for p in dest.iterdir()) == ["EGR1__onePeak_DGF.keras"]  # raw downloads removed
+    card = read_card(path)
+    assert card.tfs == ("EGR1",) and card.track_names == ("DGF",)
+    assert card.provenance["weights_sha256"] == entry.weights.sha256
+    # same weights as a direct import of the shared folder
+    direct = tmp_path / "direct.keras"
+    import_legacy(LEGACY_MODELS / "EGR1__onePeak_DGF", direct)
+    for a, b in zip(load_model(path).model.get_weights(), load_model(direct).model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    # idempotent: nothing is read from the mirror the second time (it is even gone)
+    mtime = path.stat().st_mtime_ns
+    again = _Counter()
+    result = cat.fetch(
+        ["EGR1__onePeak_DGF"], dest=dest, mirror=tmp_path / "empty-mirror-never-read", progress=again
+    )
+    assert result.downloaded == [] and result.fetched == {"EGR1__onePeak_DGF": path}
+    assert again.files == [] and again.bytes == 0 and path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.shared
+@needs_legacy_models
+def test_fetch_all_cli_from_a_folder_of_original_model_folders(tmp_path, capsys, monkeypatch):
+    """``--mirror`` pointing at the shared folder itself (TF__variant/ layout), cache from $FACTORNET_MODELS:
+    every model there is fetched; the two missing ones are named in one error line."""
+    monkeypatch.setenv("FACTORNET_MODELS", str(tmp_path / "cache"))
+    rc = main(["models", "fetch", "--all", "--mirror", str(LEGACY_MODELS), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    fetched = sorted(p.stem for p in (tmp_path / "cache").glob("*.keras"))
+    assert fetched == sorted(p.name for p in LEGACY_MODELS.iterdir() if p.is_dir())
+    assert "2 of 15 models not fetched" in err[-1]
+    assert "NANOG__GENCODE_Unique35_DGF" in err[-1] and "REST__GENCODE_Unique35_DGF:" in err[-1]
+    assert main(["models", "list", "--json"]) == 0
+    cached = {r["name"] for r in json.loads(capsys.readouterr().out) if r["cached"]}
+    assert cached == set(fetched)

@@ -1,0 +1,106 @@
+"""Guards every subcommand shares, in one place (tools/cli.py, tools/common.py): an output that would
+destroy an input is refused before work; OS-level faults and non-UTF-8 files give one line and exit 2;
+SIGTERM leaves no partial output."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from factornet_tools import cli
+
+PRED = "chr\tstart\tstop\tCTCF\nchr1\t0\t200\t0.1\nchr1\t50\t250\t0.9\n"
+
+
+def _pred(path: Path, text: str = PRED) -> Path:
+    with gzip.open(path, "wt") as handle:
+        handle.write(text)
+    return path
+
+
+def _run(capsys, *argv: str) -> tuple[int, str]:
+    rc = cli.main([str(a) for a in argv])
+    return rc, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_output_that_is_an_input_is_refused_and_input_kept(tmp_path, capsys, link):
+    a, b = _pred(tmp_path / "a.tsv.gz"), _pred(tmp_path / "b.tsv.gz")
+    before = a.read_bytes()
+    out = a
+    if link:
+        out = tmp_path / "alias.tsv.gz"
+        out.symlink_to(a)
+    rc, err = _run(capsys, "bag", a, b, "--out", out)
+    assert rc == 2
+    assert err.count("\n") == 1 and err.startswith("factornet bag: error: output --out")
+    assert "is the same file as input --predictions" in err
+    assert a.read_bytes() == before
+
+
+def test_output_folder_holding_an_input_is_refused(tmp_path, capsys):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    motifs = folder / "motifs.meme"
+    motifs.write_text("MEME version 4\n")
+    rc, err = _run(capsys, "simulate", "--out", folder, "--motifs", motifs, "--force")
+    assert rc == 2 and "is inside input --motifs" in err
+    assert motifs.read_text() == "MEME version 4\n"
+
+
+def test_distinct_output_passes_the_guard(tmp_path, capsys):
+    a, b = _pred(tmp_path / "a.tsv.gz"), _pred(tmp_path / "b.tsv.gz")
+    rc, _ = _run(capsys, "bag", a, b, "--out", tmp_path / "bagged.tsv.gz")
+    assert rc == 0 and (tmp_path / "bagged.tsv.gz").exists()
+
+
+def test_non_utf8_input_is_one_line(tmp_path, capsys):
+    a = tmp_path / "a.tsv.gz"
+    with gzip.open(a, "wb") as handle:  # a Latin-1 header
+        handle.write(PRED.replace("CTCF", "CTCF\xe9").encode("latin-1"))
+    b = _pred(tmp_path / "b.tsv.gz")
+    rc, err = _run(capsys, "bag", a, b, "--out", tmp_path / "o.tsv.gz")
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("factornet bag: error:")
+    assert not (tmp_path / "o.tsv.gz").exists()
+
+
+def test_output_path_that_is_a_folder_is_one_line(tmp_path, capsys):
+    a, b = _pred(tmp_path / "a.tsv.gz"), _pred(tmp_path / "b.tsv.gz")
+    (tmp_path / "outdir").mkdir()
+    rc, err = _run(capsys, "bag", a, b, "--out", tmp_path / "outdir")
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("factornet bag: error:")
+
+
+def test_sigterm_leaves_no_partial_output(tmp_path):
+    out = tmp_path / "sim"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "factornet_tools.cli",
+            "simulate",
+            "--out",
+            str(out),
+            "--chrom-length",
+            "3000000",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".sim.") for p in tmp_path.iterdir()):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "terminated" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

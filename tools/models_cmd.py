@@ -1,0 +1,151 @@
+"""``factornet models list|fetch``: the published FactorNet models (catalogue, download, convert, cache)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from factornet_core import FactorNetError
+from factornet_core import catalogue as cat
+from factornet_tools import common
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "models",
+        help="published FactorNet models: list the catalogue, fetch (download, verify, convert) into a cache",
+        description="The trained ENCODE-DREAM models released by the original FactorNet (hg19, UCSC names; MIT "
+        "licence). 'list' shows the catalogue; 'fetch' downloads the released files, checks their sha256, "
+        "converts them to .keras and keeps them in a cache folder ($FACTORNET_MODELS, else "
+        "$XDG_CACHE_HOME/factornet/models).",
+    )
+    p.set_defaults(func=None, prog_name=p.prog)
+    inner = p.add_subparsers(dest="models_what", metavar="<list|fetch>")
+
+    ls = common.add_subparser(inner, "list", run_list, help="the catalogue of published models")
+    ls.add_argument("--json", action="store_true", help="JSON (one object per model) instead of a table")
+    ls.add_argument("--licence", action="store_true", help="print the models' licence notice and exit")
+    ls.add_argument("--dest", help="cache folder whose contents the 'cached' column reports")
+
+    f = common.add_subparser(
+        inner,
+        "fetch",
+        run_fetch,
+        help="download, verify and convert published models into the cache",
+        description="Download each model's released files (raw URLs of github.com/uci-cbcl/FactorNet, or the "
+        "same paths under --mirror), verify every sha256, convert with the legacy importer and keep MODEL.keras "
+        "in the cache. Atomic per model; a model already cached is not downloaded again.",
+    )
+    f.add_argument(
+        "names", nargs="*", metavar="NAME", help="catalogue names (TF__variant, or a TF with one model)"
+    )
+    f.add_argument("--all", action="store_true", help="every model in the catalogue")
+    f.add_argument(
+        "--dest", help="cache folder (default: $FACTORNET_MODELS or $XDG_CACHE_HOME/factornet/models)"
+    )
+    f.add_argument(
+        "--mirror",
+        metavar="URL|DIR",
+        help="a local folder (repository layout models/TF/variant/FILE, or one TF__variant/ folder per model), "
+        "file:// or http(s):// base URL replacing https://raw.githubusercontent.com/uci-cbcl/FactorNet/master",
+    )
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_list(args) -> int:
+    if args.licence:
+        print(cat.licence_notice())
+        return 0
+    entries = list(cat.load_catalogue().values())
+    rows = []
+    for entry in entries:
+        row = entry.as_dict()
+        row["cached"] = cat.is_cached(entry, args.dest)
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    head = (
+        "name",
+        "TF",
+        "variant",
+        "assembly",
+        "tracks",
+        "metadata",
+        "input_bp",
+        "cached",
+        "source",
+        "licence",
+    )
+    table = [head] + [
+        (
+            r["name"],
+            r["tf"],
+            r["variant"],
+            r["assembly"],
+            ",".join(r["tracks"]),
+            _metadata(r),
+            str(r["input_length"]),
+            "yes" if r["cached"] else "no",
+            r["source"],
+            "MIT",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _metadata(row: dict) -> str:
+    parts = []
+    if "meta" in row["features"]:
+        parts.append(f"{len(row['metadata'])} expression PCs")
+    if "gencode" in row["features"]:
+        parts.append("6 annotation flags")
+    return " + ".join(parts) or "-"
+
+
+class _Bar(cat.FetchProgress):
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def start(self, label, total_bytes):
+        if not self.quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total_bytes, unit="B", unit_scale=True, desc=label, file=sys.stderr, leave=False
+            )
+
+    def advance(self, n_bytes):
+        if self.bar is not None:
+            self.bar.update(n_bytes)
+
+    def finish(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def run_fetch(args) -> int:
+    if args.all == bool(args.names):
+        raise FactorNetError("give catalogue names or --all (see 'factornet models list')")
+    entries = list(cat.load_catalogue().values()) if args.all else cat.resolve(args.names)
+    if not all(cat.is_cached(e, args.dest) for e in entries):
+        from factornet_tools.cli import _import_tensorflow_quietly
+
+        _import_tensorflow_quietly()  # the conversion builds Keras models
+    result = cat.fetch(
+        None if args.all else args.names, dest=args.dest, mirror=args.mirror, progress=_Bar(args.quiet)
+    )
+    for name, path in result.fetched.items():
+        state = "downloaded and converted" if name in result.downloaded else "already cached"
+        print(f"{name}: {path} ({state})", file=sys.stderr)
+    if result.failed:
+        detail = "; ".join(f"{name}: {why}" for name, why in result.failed.items())
+        raise FactorNetError(
+            f"{len(result.failed)} of {len(result.failed) + len(result.fetched)} models not fetched — {detail}"
+        )
+    return 0
