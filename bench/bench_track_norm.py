@@ -17,7 +17,7 @@ Prints one table (mean ± sd over seeds) and writes every number to ``<work>/ben
 
 Usage::
 
-    python bench/bench_track_norm.py [--seeds 1,2,3] [--epochs 3] [--chrom-length 600000] [--work DIR]
+    python bench/bench_track_norm.py [--seeds 1,2,3] [--epochs 3] [--chrom-length 300000] [--jobs 1] [--work DIR]
 """
 
 from __future__ import annotations
@@ -112,9 +112,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--chrom-length", type=int, default=600_000)
+    p.add_argument("--chrom-length", type=int, default=300_000)
     p.add_argument("--depth", type=float, default=0.4, help="CellC signal depth factor")
     p.add_argument("--background", type=float, default=2.5, help="CellC background factor")
+    p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
     p.add_argument("--work", help="folder for data, models and predictions (default: a temporary one)")
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -122,7 +123,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-track-norm-") as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        rows = [r for s in seeds for r in run_seed(work, s, args)]
+        if args.jobs > 1:  # seeds in parallel processes (spawned: TensorFlow is not fork-safe)
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+                parts = list(pool.map(run_seed, [work] * len(seeds), seeds, [args] * len(seeds)))
+        else:
+            parts = [run_seed(work, s, args) for s in seeds]
+        rows = [r for part in parts for r in part]
         (work / "bench_track_norm.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
     print(table(rows))
     print(
