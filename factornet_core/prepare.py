@@ -549,14 +549,9 @@ def _fragment_chunks(path) -> Iterator[pd.DataFrame]:
 
 # --------------------------------------------------------------------------------------------- bigWig in
 def _read_bigwig(path, sizes, selected, spill, report, progress) -> None:
-    if not os.path.isfile(path):
-        raise FactorNetError(f"bigWig {str(path)!r} does not exist")
-    try:
-        bw = pyBigWig.open(str(path))
-    except RuntimeError:
-        bw = None
-    if bw is None or not bw.isBigWig():
-        raise FactorNetError(f"{path} is not a readable bigWig file")
+    from factornet_core.tracks import open_bigwig
+
+    bw = open_bigwig(path)
     try:
         refs = bw.chroms()
         check_header(str(path), refs, sizes, what="bigWig")
