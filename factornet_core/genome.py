@@ -14,6 +14,7 @@ import pyfaidx
 
 from factornet_core import dna, textio
 from factornet_core.errors import FactorNetError
+from factornet_core.intervals import MAX_COORD
 
 N_CODE = 4
 
@@ -21,19 +22,19 @@ N_CODE = 4
 def read_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     """Two-column ``chrom<TAB>size`` file (UCSC ``.chrom.sizes`` or a ``.fai``) → ordered dict."""
     sizes: dict[str, int] = {}
-    try:
-        with open(path) as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip() or line.startswith("#"):
-                    continue
-                fields = line.split()
-                if len(fields) < 2 or not fields[1].isdigit():
-                    raise FactorNetError(
-                        f"{path}:{lineno}: expected 'chrom<TAB>size', got {line.strip()[:60]!r}"
-                    )
-                sizes[fields[0]] = int(fields[1])
-    except FileNotFoundError:
-        raise FactorNetError(f"chromosome sizes file {str(path)!r} does not exist") from None
+    if not os.path.isfile(path):
+        raise FactorNetError(f"chromosome sizes file {str(path)!r} does not exist")
+    for lineno, line in enumerate(textio.read_utf8_lines(path), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) < 2 or not fields[1].isascii() or not fields[1].isdigit():
+            raise FactorNetError(f"{path}:{lineno}: expected 'chrom<TAB>size', got {line.strip()[:60]!r}")
+        if int(fields[1]) > MAX_COORD:
+            raise FactorNetError(f"{path}:{lineno}: chromosome size {fields[1]} is beyond {MAX_COORD}")
+        if fields[0] in sizes:
+            raise FactorNetError(f"{path}:{lineno}: chromosome {fields[0]!r} is listed twice")
+        sizes[fields[0]] = int(fields[1])
     if not sizes:
         raise FactorNetError(f"chromosome sizes file {str(path)!r} is empty")
     return sizes
