@@ -211,6 +211,7 @@ def _open_run(samplesheet, genome_path, s: TrainSettings, blacklist) -> _Run:
         for name in run.selection.all_cells:
             run.tracksets.append(TrackSet(run.selection.tracks(name), rules))
             run.tracksets[-1].check_chroms(used)
+            run.tracksets[-1].check_range(*_value_limit(s))
             # each cell type scaled from its own bigWigs over the chromosomes trained and validated on
             run.tracksets[-1].fix_scales(used, lambda: tracknorm.effective_length(genome, list(used)))
             run.readers.append(WindowReader(genome, run.tracksets[-1], s.seq_len))
@@ -234,6 +235,16 @@ def _open_run(samplesheet, genome_path, s: TrainSettings, blacklist) -> _Run:
         run.close()
         raise
     return run
+
+
+FLOAT16_MAX = 65504.0
+
+
+def _value_limit(s: TrainSettings) -> tuple[float | None, str]:
+    """The largest track value the compute dtype holds: float16's under ``--mixed-precision``."""
+    if s.mixed_precision:
+        return FLOAT16_MAX, "(the largest float16, which --mixed-precision computes in)"
+    return None, ""
 
 
 def _metadata(selection: Selection, s: TrainSettings, annotations: dict | None):

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         common.check_outputs_are_not_inputs(args)
         if args.subcommand in USES_TENSORFLOW and "tensorflow" not in sys.modules:
             _import_tensorflow_quietly()
-        return int(args.func(args) or 0)
+        with common.stdout_outputs(args):
+            return int(args.func(args) or 0)
     except FactorNetError as exc:
         if debug:
             raise

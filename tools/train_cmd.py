@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 from factornet_core import FactorNetError
@@ -138,6 +139,10 @@ class _Bar(Progress):
         print("  ".join(parts), file=sys.stderr, flush=True)
 
 
+#: Longest accepted -L: 100× the paper's 1 kb window; a batch of 100 such windows is ~1 GB of input.
+MAX_SEQ_LEN = 100_000
+
+
 def run(args) -> int:
     track_norms = parse_track_norms(args.track_norm)
     common.require_files(args.samplesheet, what="samplesheet")
@@ -183,6 +188,13 @@ def run(args) -> int:
     for name in ("epochs", "patience", "batch_size", "workers", "valid_max"):
         if getattr(settings, name) < 1 and not (name == "patience" and settings.patience == 0):
             raise FactorNetError(f"--{name.replace('_', '-')} must be ≥ 1")
+    if not 0 < settings.learning_rate < math.inf:  # NaN fails too
+        raise FactorNetError(f"-lr/--learning-rate must be a positive number, got {args.learning_rate}")
+    if not 1 <= settings.seq_len <= MAX_SEQ_LEN:
+        raise FactorNetError(
+            f"-L/--seq-len must be between 1 and {MAX_SEQ_LEN} bp, got {settings.seq_len} "
+            "(the paper uses 1000; longer windows need memory in proportion)"
+        )
     if settings.negatives <= 0:
         raise FactorNetError("-n/--negatives must be > 0")
     if not 0 <= settings.open_negatives <= 1:
