@@ -142,7 +142,10 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
         (["-f", "CTCF", "-L", "20"], "too short"),
         (["-f", "CTCF", "--cell", "CellZ"], "cell type 'CellZ' is not in samplesheet"),
         (["-f", "CTCF", "--train-chroms", "chr2", "-v", "chr2"], "no training chromosomes"),
-        (["-f", "CTCF", "-mo", "NOT_A_MOTIF"], "motif 'NOT_A_MOTIF' is not in the motif file"),
+        (
+            ["-f", "CTCF", "-mo", "NOT_A_MOTIF"],
+            "motif for 'NOT_A_MOTIF': check the TF name, or give the motif yourself with --motif-file",
+        ),
         ([], "multi-task training (no -f/--tf) uses one cell type"),
     ],
 )
