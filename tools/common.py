@@ -118,6 +118,35 @@ def add_cell_type_args(parser: argparse.ArgumentParser, models: str = "a model")
     )
 
 
+def cell_type(args):
+    """The :class:`~factornet_core.inputs.CellType` named by :func:`add_cell_type_args` options."""
+    from factornet_core.inputs import CellType
+
+    require_files(args.gtf, args.cpg, args.expression, args.meta_values)
+    tracks, expression = cell_inputs(args)
+    return CellType(args.genome, tracks, expression, args.meta_values, load_annotations(args))
+
+
+def predict_options(args):
+    """:class:`~factornet_core.predict.PredictOptions` from the options ``predict`` and ``impute`` share
+    (``--bins --chroms --blacklist --bigwig-out --batch-size --naive``; ``--tf --dream`` where present)."""
+    from factornet_core.predict import PredictOptions
+
+    require_files(args.bins, args.blacklist)
+    if args.batch_size < 1:
+        raise FactorNetError("--batch-size must be ≥ 1")
+    return PredictOptions(
+        bins_bed=args.bins,
+        chroms=parse_chroms(args.chroms),
+        blacklist=args.blacklist,
+        tf=getattr(args, "tf", None),
+        dream=getattr(args, "dream", False),
+        bigwig_prefix=args.bigwig_out,
+        batch_size=args.batch_size,
+        naive=args.naive,
+    )
+
+
 class CountBar:
     """A tqdm bar on stderr (nothing when ``quiet``), opened by ``start``: the progress display behind
     the library's ``Progress`` hooks (``start(total)``, ``advance(n)``, ``finish()``)."""

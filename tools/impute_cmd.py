@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from factornet_core import FactorNetError
 from factornet_core.impute import impute, resolve_models
-from factornet_core.inputs import CellType
-from factornet_core.predict import PredictOptions
 from factornet_tools import common
 
 
@@ -50,21 +47,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     common.require_files(args.genome, what="genome")
-    common.require_files(args.bins, args.blacklist, args.gtf, args.cpg, args.expression, args.meta_values)
-    if args.batch_size < 1:
-        raise FactorNetError("--batch-size must be ≥ 1")
+    options = common.predict_options(args)
     models = resolve_models(args.models, args.model_cache)
-    tracks, expression = common.cell_inputs(args)
-    annotations = common.load_annotations(args)
-    cell = CellType(args.genome, tracks, expression, args.meta_values, annotations)
-    options = PredictOptions(
-        bins_bed=args.bins,
-        chroms=common.parse_chroms(args.chroms),
-        blacklist=args.blacklist,
-        bigwig_prefix=args.bigwig_out,
-        batch_size=args.batch_size,
-        naive=args.naive,
-    )
+    cell = common.cell_type(args)
     result = impute(
         models,
         cell,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from factornet_core import FactorNetError
-from factornet_core.inputs import CellType
-from factornet_core.predict import PredictOptions, predict
+from factornet_core.predict import predict
 from factornet_tools import common
 
 
@@ -43,22 +41,8 @@ def register(sub) -> None:
 def run(args) -> int:
     common.require_files(args.model, what="model")
     common.require_files(args.genome, what="genome")
-    common.require_files(args.bins, args.blacklist, args.gtf, args.cpg, args.expression, args.meta_values)
-    tracks, expression = common.cell_inputs(args)
-    if args.batch_size < 1:
-        raise FactorNetError("--batch-size must be ≥ 1")
-    annotations = common.load_annotations(args)
-    cell = CellType(args.genome, tracks, expression, args.meta_values, annotations)
-    options = PredictOptions(
-        bins_bed=args.bins,
-        chroms=common.parse_chroms(args.chroms),
-        blacklist=args.blacklist,
-        tf=args.tf,
-        dream=args.dream,
-        bigwig_prefix=args.bigwig_out,
-        batch_size=args.batch_size,
-        naive=args.naive,
-    )
+    options = common.predict_options(args)
+    cell = common.cell_type(args)
     result = predict(
         args.model, cell, args.out, options, progress=common.CountBar(args.quiet, "predict", "bin")
     )
