@@ -189,6 +189,7 @@ def _bin_groups(
                 raise FactorNetError(f"chromosome {c!r} is not in the genome")
         return [(c, None) for c in use], None
     bins = intervals.read_bed(bins_bed, what="bins BED")[["chrom", "start", "end"]]
+    intervals.refuse_duplicate_bins(bins, bins_bed, "bin")  # it would be predicted and written twice
     intervals.check_in_genome(bins, sizes, bins_bed, what="bin")
     unknown = sorted(set(bins["chrom"]) - set(sizes))
     if unknown:

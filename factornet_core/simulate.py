@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -311,15 +311,18 @@ def _dnase(
     acc: np.ndarray,
     label: np.ndarray,
     depth: float,
+    background: float = 1.0,
 ) -> np.ndarray:
     """Poisson cut counts ``(length,) float32`` for one cell on one chromosome.
 
     ``el`` holds the chromosome's elements (with ``amp``), ``acc``/``label`` their state in this cell.
+    ``depth`` scales every expected count (sequencing depth); ``background`` scales the background
+    only (more cuts outside accessible elements: a lower signal-to-noise, as in the paper's liver).
     """
     mapability = chrom_data["mapability"]
     length = mapability.size
     blocks = rng.lognormal(0.0, 0.4, length // 5_000 + 1)
-    lam = 0.03 * depth * np.repeat(blocks, 5_000)[:length] * (0.3 + 0.7 * mapability)
+    lam = 0.03 * depth * background * np.repeat(blocks, 5_000)[:length] * (0.3 + 0.7 * mapability)
     idx = np.flatnonzero(acc)
     if idx.size:
         amp = depth * el["amp"].to_numpy()[idx]
@@ -368,6 +371,8 @@ def simulate_dataset(
     motifs_path: str | os.PathLike | None = None,
     force: bool = False,
     reads: str | None = None,
+    cell_depth: Mapping[str, float] | None = None,
+    cell_background: Mapping[str, float] | None = None,
 ) -> SimulationSummary:
     """Write the simulated ground-truth dataset into ``out_dir`` (created atomically) and describe it.
 
@@ -392,6 +397,12 @@ def simulate_dataset(
     reads : ``"single"`` or ``"paired"`` also writes per cell type ``<CELL>.DNASE.bam`` whose reads'
         5′ ends are the DNase cuts (:mod:`factornet_core.simulate_reads`), listed as ``bam`` rows
         of the samplesheet; None writes bigWigs only.
+    cell_depth : cell → factor multiplying that cell's DNase signal depth (peaks and background;
+        each cell already has a random depth in 0.8–1.25). Unnamed cells are unchanged (the same seed
+        gives the same files as without it).
+    cell_background : cell → factor multiplying that cell's background cuts only.
+        ``cell_depth={"CellC": 0.4}, cell_background={"CellC": 2.5}`` make a shallow, noisy cell whose
+        peaks are 0.4× the others' over about the same background.
 
     Returns
     -------
@@ -423,6 +434,8 @@ def simulate_dataset(
         raise FactorNetError(f"--cells must be between 1 and 26, got {n_cells}")
     if not 0 < sites_per_mb <= 500 or not 0 < genes_per_mb <= 200:
         raise FactorNetError("--sites-per-mb must be in (0, 500] and --genes-per-mb in (0, 200]")
+    cell_depth = _cell_factors(cell_depth, n_cells, "--cell-depth")
+    cell_background = _cell_factors(cell_background, n_cells, "--cell-background")
     motif_file = Path(motifs_path) if motifs_path is not None else packaged_motifs_path()
     motifs = read_meme(motif_file)
     tf_motifs = resolve_tfs(motifs, tfs)
@@ -444,6 +457,8 @@ def simulate_dataset(
     label[acc & (kinds == "weak")[:, None]] = intervals.A
     elements["amp"] = np.vectorize(_AMPLITUDE.get)(kinds) * rng.lognormal(0, 0.3, kinds.size)
     depth = rng.uniform(0.8, 1.25, n_cells)
+    depth *= np.array([cell_depth.get(c, 1.0) for c in cells])
+    background = [cell_background.get(c, 1.0) for c in cells]
 
     genes = [g for d in data.values() for g in d["genes"]]
     for k, g in enumerate(genes, 1):
@@ -477,7 +492,9 @@ def simulate_dataset(
             signal = {}
             for i, (c, d) in enumerate(data.items()):
                 on = (elements["chrom"] == c).to_numpy()
-                signal[c] = _dnase(_rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j])
+                signal[c] = _dnase(
+                    _rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j], background[j]
+                )
             summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
             tracks.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
             if reads is not None:
@@ -531,6 +548,19 @@ def simulate_dataset(
         elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
             setattr(summary, name, {k: summary.out_dir / v.name for k, v in value.items()})
     return summary
+
+
+def _cell_factors(factors: Mapping[str, float] | None, n_cells: int, option: str) -> dict[str, float]:
+    """Check per-cell factors: known cell names (CellA, CellB, ...), finite values > 0."""
+    cells = [f"Cell{chr(ord('A') + i)}" for i in range(n_cells)]
+    out = {}
+    for cell, value in (factors or {}).items():
+        if cell not in cells:
+            raise FactorNetError(f"{option}: no cell type {cell!r} (the cells are {', '.join(cells)})")
+        if not np.isfinite(value) or value <= 0:
+            raise FactorNetError(f"{option}: the factor for {cell} must be > 0, got {value}")
+        out[cell] = float(value)
+    return out
 
 
 def _readme(s: SimulationSummary, decoys: list[str], sites_per_mb: float, genes_per_mb: float) -> str:
