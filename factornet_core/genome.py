@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pyfaidx
 
-from factornet_core import dna, textio
+from factornet_core import dna, sidecars, textio
 from factornet_core.errors import FactorNetError
+from factornet_core.intervals import MAX_COORD
 
 N_CODE = 4
 
@@ -21,19 +22,19 @@ N_CODE = 4
 def read_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     """Two-column ``chrom<TAB>size`` file (UCSC ``.chrom.sizes`` or a ``.fai``) → ordered dict."""
     sizes: dict[str, int] = {}
-    try:
-        with open(path) as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip() or line.startswith("#"):
-                    continue
-                fields = line.split()
-                if len(fields) < 2 or not fields[1].isdigit():
-                    raise FactorNetError(
-                        f"{path}:{lineno}: expected 'chrom<TAB>size', got {line.strip()[:60]!r}"
-                    )
-                sizes[fields[0]] = int(fields[1])
-    except FileNotFoundError:
-        raise FactorNetError(f"chromosome sizes file {str(path)!r} does not exist") from None
+    if not os.path.isfile(path):
+        raise FactorNetError(f"chromosome sizes file {str(path)!r} does not exist")
+    for lineno, line in enumerate(textio.read_utf8_lines(path), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) < 2 or not fields[1].isascii() or not fields[1].isdigit():
+            raise FactorNetError(f"{path}:{lineno}: expected 'chrom<TAB>size', got {line.strip()[:60]!r}")
+        if int(fields[1]) > MAX_COORD:
+            raise FactorNetError(f"{path}:{lineno}: chromosome size {fields[1]} is beyond {MAX_COORD}")
+        if fields[0] in sizes:
+            raise FactorNetError(f"{path}:{lineno}: chromosome {fields[0]!r} is listed twice")
+        sizes[fields[0]] = int(fields[1])
     if not sizes:
         raise FactorNetError(f"chromosome sizes file {str(path)!r} is empty")
     return sizes
@@ -44,18 +45,29 @@ class Genome:
 
     Parameters
     ----------
-    path : FASTA file, plain or bgzip-compressed; a ``.fai`` index is made beside it if missing.
+    path : FASTA file, plain or bgzip-compressed; a ``.fai`` (and ``.gzi``) index is made beside it if
+        missing, and rebuilt if stale — older than the FASTA or not describing it, e.g. a FASTA re-wrapped
+        under an old index (:mod:`factornet_core.sidecars`; into a temporary folder when the FASTA's
+        folder is read-only).
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.is_file():
             raise FactorNetError(f"genome FASTA {str(path)!r} does not exist")
-        _refuse_plain_gzip(self.path)
+        bgzf = _refuse_plain_gzip(self.path)
+        index = sidecars.fasta_index(self.path, bgzf)
+        opened = False
         try:
             self._fasta = pyfaidx.Fasta(
-                str(self.path), as_raw=True, sequence_always_upper=True, rebuild=False
+                str(self.path),
+                as_raw=True,
+                sequence_always_upper=True,
+                rebuild=False,
+                indexname=str(index.fai),
+                gzi_indexname=str(index.gzi) if index.gzi else None,
             )
+            opened = True
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
             raise FactorNetError(f"cannot index genome FASTA {str(path)!r}: {exc}") from None
         except ImportError as exc:  # pyfaidx needs Biopython for bgzip and raises ImportError without it
@@ -67,6 +79,8 @@ class Genome:
             raise FactorNetError(
                 f"cannot write the index {str(path)}.fai: make the folder writable or run 'samtools faidx' first"
             ) from None
+        finally:
+            index.finish(opened)
         self.chrom_sizes: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
 
     def codes(self, chrom: str, start: int, end: int) -> np.ndarray:
@@ -104,10 +118,10 @@ def _plain_name(path: Path) -> str:
     return name if name != path.name else f"{name}.plain"
 
 
-def _refuse_plain_gzip(path: Path) -> None:
-    """pyfaidx reads bgzip but not plain gzip; say so instead of failing obscurely."""
+def _refuse_plain_gzip(path: Path) -> bool:
+    """pyfaidx reads bgzip but not plain gzip; say so instead of failing obscurely. True for bgzip."""
     if not textio.is_gzip(path):
-        return
+        return False
     with open(path, "rb") as handle:
         head = handle.read(18)
     # BGZF blocks carry the 'BC' extra subfield (SAM spec, section 4.1).
@@ -122,3 +136,4 @@ def _refuse_plain_gzip(path: Path) -> None:
             handle.read(1)
     except (*textio.GZIP_ERRORS, OSError) as exc:
         raise FactorNetError(f"genome {str(path)!r} is not readable gzip: {exc}") from None
+    return True

@@ -167,6 +167,7 @@ class CellData:
         self.genome = Genome(cell.genome)
         try:
             self.trackset = TrackSet({name: cell.tracks[name] for name in track_names}, track_norms)
+            self.trackset.check_range()  # infinite or negative signal: refused before any work
         except BaseException:
             self.genome.close()
             raise

@@ -10,6 +10,12 @@ Labelling rule (original FactorNet's majority-nucleotide rule, as in the ENCODE-
 * else **U** (unbound).
 
 Labels are held as ``int8`` codes :data:`U`, :data:`B`, :data:`A`; :data:`LABEL_CHARS` maps back.
+
+Duplicated records, by format (issue 16): **peaks, relaxed peaks and blacklists** are sets of bases — every
+use goes through their union (:class:`Coverage`), so a peak given twice counts once. **Bins** (a bins BED
+for ``predict``), **DREAM label rows** and **prediction rows** are records a metric counts one by one: a
+repeated ``chrom, start, end`` is refused, naming the first repeat (:func:`refuse_duplicate_bins`).
+Coordinates above :data:`MAX_COORD` are refused when read, so no int64 arithmetic can overflow.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import pandas as pd
 
 from factornet_core import tabular
 from factornet_core.errors import FactorNetError
-from factornet_core.textio import GZIP_ERRORS, open_output, read_text_lines
+from factornet_core.textio import GZIP_ERRORS, is_gzip, not_utf8_message, open_output, read_text_lines
 from factornet_core.textio import open_text as open_text  # re-exported: callers import it from here too
 
 U, B, A = 0, 1, 2
@@ -31,6 +37,9 @@ LABEL_CHARS = np.array(["U", "B", "A"])
 BIN_SIZE, BIN_STRIDE = 200, 50
 
 BED_COLUMNS = ["chrom", "start", "end"]
+#: Largest coordinate read from any file: far beyond every genome (2**62 bp), and small enough that
+#: ``start + window`` arithmetic in int64 cannot overflow.
+MAX_COORD = 2**62
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -73,6 +82,10 @@ def _parse_intervals(
             raise FactorNetError(
                 f"{path}:{lineno}: {what} start/end must be integers, got {fields[1]!r}, {fields[2]!r}"
             ) from None
+        if max(start, end) > MAX_COORD:
+            raise FactorNetError(
+                f"{path}:{lineno}: {what} start/end must be integers up to {MAX_COORD}, got {start}, {end}"
+            )
         if start < 0 or end < start:
             raise FactorNetError(
                 f"{path}:{lineno}: {what} interval has start {start} > end {end} or start < 0"
@@ -101,6 +114,66 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         return np.nan
+
+
+def int_column(values: pd.Series, path: str | os.PathLike, name: str, first_line: int) -> np.ndarray:
+    """A table column of coordinates → ``int64``; a non-integer, missing or too large value (beyond
+    :data:`MAX_COORD`) → FactorNetError naming ``file:line`` (row 0 is on line ``first_line``)."""
+    if values.dtype == np.int64:
+        return values.to_numpy()
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = np.isnan(numeric) | (numeric != np.floor(numeric)) | (np.abs(numeric) > MAX_COORD)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise FactorNetError(
+            f"{path}:{row + first_line}: {name} must be an integer, got {values.iloc[row]!r} (at most 2**62)"
+        )
+    return numeric.astype(np.int64)
+
+
+def first_duplicate_bin(chroms, starts: np.ndarray, ends: np.ndarray) -> tuple[int, int] | None:
+    """``(row, earlier row)`` of the first ``chrom, start, end`` that repeats an earlier row, else None.
+
+    O(n) for a table sorted by (chromosome in order of appearance, start, end), the usual case;
+    hashing otherwise.
+    """
+    n = len(starts)
+    if n < 2:
+        return None
+    codes = pd.factorize(pd.Series(chroms, copy=False).astype(str))[0]
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    dc, ds, de = np.diff(codes), np.diff(starts), np.diff(ends)
+    if ((dc > 0) | ((dc == 0) & ((ds > 0) | ((ds == 0) & (de > 0))))).all():
+        return None  # strictly increasing: no repeats
+    frame = pd.DataFrame({"c": codes, "s": starts, "e": ends})
+    dup = frame.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return None
+    row = int(np.flatnonzero(dup)[0])
+    same = (codes == codes[row]) & (starts == starts[row]) & (ends == ends[row])
+    return row, int(np.flatnonzero(same)[0])
+
+
+def refuse_duplicate_bins(
+    table: pd.DataFrame, path: str | os.PathLike, what: str, first_line: int | None = None
+) -> None:
+    """Refuse a table (``chrom, start, end``) that gives the same bin twice, naming the first repeat:
+    a repeated bin would be predicted, labelled or scored twice. ``first_line``: the file line of row 0
+    (for ``file:line``); None names rows by their position instead (files with skipped lines)."""
+    found = first_duplicate_bin(table["chrom"], table["start"].to_numpy(), table["end"].to_numpy())
+    if found is None:
+        return
+    row, twin = found
+    r = table.iloc[row]
+    if first_line is None:
+        where, earlier = f"{path}", f"rows {twin + 1} and {row + 1}"
+    else:
+        where, earlier = f"{path}:{row + first_line}", f"first at line {twin + first_line}"
+    raise FactorNetError(
+        f"{where}: {what} {r['chrom']}:{r['start']}-{r['end']} is given twice ({earlier}): each {what} "
+        "must appear once, or it is counted twice; remove the repeats (e.g. 'sort -u')"
+    )
 
 
 def read_bed(path: str | os.PathLike, what: str = "BED", allow_empty: bool = False) -> pd.DataFrame:
@@ -293,23 +366,34 @@ def write_labels(path: str | os.PathLike, bins: pd.DataFrame, labels: Mapping[st
 def read_labels(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Read a DREAM label TSV(.gz) → (bins ``chrom, start, end``, {cell type: int8 codes})."""
     try:
-        table = pd.read_csv(path, sep="\t", dtype={"chr": str}, compression="infer")
+        table = pd.read_csv(path, sep="\t", dtype={"chr": str}, compression="gzip" if is_gzip(path) else None)
     except FileNotFoundError:
         raise FactorNetError(f"labels file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise FactorNetError(not_utf8_message(path, exc)) from None
     except (*GZIP_ERRORS, OSError) as exc:
         raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise FactorNetError(f"{path}: not a DREAM label TSV ({exc})") from None
+        raise FactorNetError(f"{path}: not a DREAM label TSV ({str(exc).strip()[:120]})") from None
     head = list(table.columns[:3])
     if head != ["chr", "start", "stop"] or len(table.columns) < 4:
         raise FactorNetError(f"{path}: DREAM labels need a header 'chr start stop <CELL>...', got {head}")
+    if table["chr"].isna().any():
+        row = int(np.flatnonzero(table["chr"].isna().to_numpy())[0])
+        raise FactorNetError(f"{path}:{row + 2}: missing chromosome name")
     bins = pd.DataFrame(
         {
             "chrom": table["chr"].astype(str),
-            "start": table["start"].astype(np.int64),
-            "end": table["stop"].astype(np.int64),
+            "start": int_column(table["start"], path, "start", 2),
+            "end": int_column(table["stop"], path, "stop", 2),
         }
     )
+    bad = (bins["start"] < 0) | (bins["end"] < bins["start"])
+    if bad.any():
+        raise FactorNetError(
+            f"{path}:{int(np.flatnonzero(bad.to_numpy())[0]) + 2}: bin needs 0 <= start <= stop"
+        )
+    refuse_duplicate_bins(bins, path, "labelled bin", first_line=2)
     lookup = {"U": U, "B": B, "A": A}
     labels = {}
     for cell in table.columns[3:]:

@@ -100,9 +100,20 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     arrays = read_arrays(path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a damaged archive
-        raise FactorNetError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # Keras raises many types for a damaged or tampered archive
+        raise FactorNetError(
+            f"{path}: the Keras model was refused or is damaged ({type(exc).__name__}: {_first_line(exc)}): "
+            "safe mode loads only FactorNet and Keras layers; use a model file made by factornet"
+        ) from None
     return LoadedModel(model, card, arrays)
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message, shortened: Keras appends the whole layer config (5–7
+    lines of JSON) to its safe-mode refusals."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _open_archive(path: str | os.PathLike) -> zipfile.ZipFile:

@@ -36,7 +36,7 @@ import pandas as pd
 import pyBigWig
 import pysam
 
-from factornet_core import __version__, intervals, normalize
+from factornet_core import __version__, intervals, normalize, sidecars
 from factornet_core.atomic import OutputSet
 from factornet_core.errors import FactorNetError
 
@@ -315,7 +315,8 @@ def _is_cram(path: str) -> bool:
 def open_alignments(path: str, genome: str | None, index_dir: str) -> pysam.AlignmentFile:
     """Open a BAM/CRAM for region queries: truncated, unsorted or reference-less files become errors.
 
-    A missing index is built into ``index_dir`` (never beside the input, which may be read-only).
+    A missing index, or one older than the file, is built into ``index_dir`` (never beside the input,
+    which may be read-only; the user's stale index is left alone and unused).
     """
     if not os.path.isfile(path):
         raise FactorNetError(f"alignment file {path!r} does not exist")
@@ -340,9 +341,9 @@ def open_alignments(path: str, genome: str | None, index_dir: str) -> pysam.Alig
         if order in ("unsorted", "queryname"):
             bam.close()
             raise FactorNetError(f"{path} is not coordinate-sorted (header SO:{order}): {_sort_hint(path)}")
-        if bam.has_index():
+        if bam.has_index() and sidecars.stale_alignment_index(path) is None:
             return bam
-        bam.close()
+        bam.close()  # no index, or one older than the file (htslib would read the new file at old offsets)
         index = os.path.join(index_dir, f"{len(os.listdir(index_dir))}.{'crai' if cram else 'bai'}")
         try:
             pysam.index(path, index)
@@ -549,14 +550,9 @@ def _fragment_chunks(path) -> Iterator[pd.DataFrame]:
 
 # --------------------------------------------------------------------------------------------- bigWig in
 def _read_bigwig(path, sizes, selected, spill, report, progress) -> None:
-    if not os.path.isfile(path):
-        raise FactorNetError(f"bigWig {str(path)!r} does not exist")
-    try:
-        bw = pyBigWig.open(str(path))
-    except RuntimeError:
-        bw = None
-    if bw is None or not bw.isBigWig():
-        raise FactorNetError(f"{path} is not a readable bigWig file")
+    from factornet_core.tracks import open_bigwig
+
+    bw = open_bigwig(path)
     try:
         refs = bw.chroms()
         check_header(str(path), refs, sizes, what="bigWig")

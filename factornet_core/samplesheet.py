@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
+from factornet_core.textio import read_utf8_lines
 
 KINDS = ("track", "conservative", "relaxed", "expression", "labels", "bam", "fragments")
 ALIGNMENT_KINDS = ("bam", "fragments")  # inputs of `factornet prepare`; several rows per track allowed
@@ -91,7 +92,7 @@ def read_samplesheet(
     if not path.is_file():
         raise FactorNetError(f"samplesheet {str(path)!r} does not exist")
     base = path.resolve().parent
-    lines = [(i, ln.rstrip("\n\r")) for i, ln in enumerate(path.read_text().splitlines(), 1)]
+    lines = [(i, ln.rstrip("\n\r")) for i, ln in enumerate(read_utf8_lines(path), 1)]
     lines = [(i, ln) for i, ln in lines if ln.strip() and not ln.startswith("#")]
     if not lines:
         raise FactorNetError(f"samplesheet {path}: empty")
@@ -195,9 +196,9 @@ def read_legacy_folder(folder: Path, check_files: bool = True) -> Samplesheet:
     for file in need:
         if not file.is_file():
             raise FactorNetError(f"data folder {folder}: {file.name} is missing (original FactorNet layout)")
-    track_names = [t.strip() for t in (folder / "bigwig.txt").read_text().split() if t.strip()]
+    track_names = [t.strip() for t in "\n".join(read_utf8_lines(folder / "bigwig.txt")).split() if t.strip()]
     cells: dict[str, CellType] = {}
-    for lineno, line in enumerate((folder / "chip.txt").read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_utf8_lines(folder / "chip.txt"), 1):
         fields = line.split()
         if not fields:
             continue

@@ -374,19 +374,49 @@ def simulate_dataset(
     cell_depth: Mapping[str, float] | None = None,
     cell_background: Mapping[str, float] | None = None,
 ) -> SimulationSummary:
-    """Write the simulated dataset into ``out_dir`` (created atomically) and describe it.
+    """Write the simulated ground-truth dataset into ``out_dir`` (created atomically) and describe it.
 
-    Sizes: ``n_chroms`` chromosomes ``chr1..chrN`` of ``chrom_length`` bp, ``n_cells`` cell types
-    (``CellA``, ``CellB``, …), ``sites_per_mb`` bound sites per Mb per TF (a bit over half of them
-    accessible in a given cell), ``genes_per_mb`` genes per Mb. ``reads`` (``"single"`` or ``"paired"``)
-    also writes per cell type ``<CELL>.DNASE.bam`` whose reads' 5′ ends are the DNASE cuts
-    (:mod:`factornet_core.simulate_reads`), listed as ``bam`` rows of the samplesheet.
+    The binding model (module docstring): a TF binds its planted PWM sites where they are accessible
+    in a cell; weak sites make ambiguous bins; closed motif sites, open motif-free elements and
+    other factors' motifs are decoys, so neither sequence nor accessibility alone predicts binding.
+    It stands in for the ENCODE-DREAM data of Quang & Xie (2019) in tests and ``factornet demo``.
 
-    ``cell_depth`` (cell → factor) multiplies a cell's DNase signal depth (peaks and background; each
-    cell already has a random depth in 0.8–1.25); ``cell_background`` (cell → factor) multiplies its
-    background cuts only. ``{"CellC": 0.4}`` and ``{"CellC": 2.5}`` make a shallow, noisy cell whose
-    peaks are 0.4× the others' over about the same background. Unnamed cells are unchanged (the same
-    seed gives the same files as without these options).
+    Parameters
+    ----------
+    out_dir : folder to create (must not exist or be empty, unless ``force``).
+    seed : ≥ 0; the same seed gives byte-identical files.
+    n_chroms : 1–100 chromosomes ``chr1..chrN``.
+    chrom_length : bp per chromosome, ``MIN_CHROM_LENGTH`` (20 000) to 100 000 000.
+    n_cells : 1–26 cell types ``CellA, CellB, …``.
+    tfs : TF names (or motif ids) found in the motif file; one planted motif each.
+    sites_per_mb : bound sites per Mb per TF, in (0, 500]; a bit over half are accessible in a given
+        cell. Weak, closed-decoy and other elements scale with it.
+    genes_per_mb : genes per Mb in the GTF, in (0, 200].
+    motifs_path : MEME file to draw motifs from (default: the packaged HOCOMOCO subset).
+    force : replace an existing non-empty ``out_dir``.
+    reads : ``"single"`` or ``"paired"`` also writes per cell type ``<CELL>.DNASE.bam`` whose reads'
+        5′ ends are the DNase cuts (:mod:`factornet_core.simulate_reads`), listed as ``bam`` rows
+        of the samplesheet; None writes bigWigs only.
+    cell_depth : cell → factor multiplying that cell's DNase signal depth (peaks and background;
+        each cell already has a random depth in 0.8–1.25). Unnamed cells are unchanged (the same seed
+        gives the same files as without it).
+    cell_background : cell → factor multiplying that cell's background cuts only.
+        ``cell_depth={"CellC": 0.4}, cell_background={"CellC": 2.5}`` make a shallow, noisy cell whose
+        peaks are 0.4× the others' over about the same background.
+
+    Returns
+    -------
+    SimulationSummary
+        Absolute paths of everything written (genome FASTA, chrom sizes, samplesheet, truth TSV,
+        motifs, GTF, CpG BED, blacklist, MAPABILITY and per-cell DNASE bigWigs (cut counts per bp),
+        expression tables, conservative/relaxed narrowPeaks, DREAM label files) and counts of peaks
+        and sites.
+
+    Raises
+    ------
+    FactorNetError
+        A parameter out of range, a TF without a motif in the motif file, an existing non-empty
+        ``out_dir`` without ``force``, an unwritable parent folder. Nothing is left behind on error.
     """
     if reads not in (None, "single", "paired"):
         raise FactorNetError(f"--reads must be 'single' or 'paired', got {reads!r}")

@@ -13,6 +13,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from factornet_core.errors import FactorNetError
+
 CHUNK_ROWS = 1_000_000
 
 
@@ -31,9 +33,25 @@ def int_field(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def ascii_array(values: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Strings → a NumPy bytes array; a non-ASCII one (``chré``) raises FactorNetError naming it."""
+    try:
+        return np.asarray(values, dtype="S")
+    except UnicodeEncodeError:
+        bad = next(str(v) for v in np.asarray(values, dtype=object).ravel() if not str(v).isascii())
+        raise FactorNetError(
+            f"name {bad!r} is not ASCII: chromosome and feature names must be ASCII (SAM/BED "
+            "specifications); rename it in the input (chromosome sizes, FASTA header, peaks)"
+        ) from None
+
+
 def str_field(values: Sequence[str] | np.ndarray) -> np.ndarray:
-    """Strings (ASCII) → ``(n, max_len) uint8``, right padding as 0 bytes."""
-    arr = np.asarray(values, dtype="S")
+    """Strings (ASCII) → ``(n, max_len) uint8``, right padding as 0 bytes.
+
+    A non-ASCII string (``chré``) raises FactorNetError naming it: sequence names are ASCII by the
+    SAM/BED specifications, and other tools would not read it back.
+    """
+    arr = ascii_array(values)
     if arr.size == 0:
         return np.zeros((0, 1), dtype=np.uint8)
     width = max(arr.dtype.itemsize, 1)
@@ -73,7 +91,7 @@ def write_table(
     n = codes.size
     for lo in range(0, n, CHUNK_ROWS):
         hi = min(lo + CHUNK_ROWS, n)
-        chrom_field = np.asarray(names, dtype="S")[codes[lo:hi]]
+        chrom_field = ascii_array(names)[codes[lo:hi]]
         fields = [str_field(chrom_field), int_field(starts[lo:hi]), int_field(ends[lo:hi])]
         fields += [f[lo:hi] for f in extra]
         handle.write(rows_bytes(fields))

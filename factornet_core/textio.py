@@ -105,3 +105,46 @@ def write_text(path: str | os.PathLike, text: str, gzip_level: int = 1) -> None:
     """Write ``text`` (UTF-8); gzip when ``path`` ends in ``.gz`` (see :func:`open_output`)."""
     with open_output(path, gzip_level) as handle:
         handle.write(text.encode())
+
+
+def first_non_utf8_line(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(line number, first bad byte)`` of the first line of a (gzip) file that is not UTF-8, else None."""
+    opener = gzip.open if is_gzip(path) else open
+    try:
+        with opener(path, "rb") as handle:
+            for lineno, line in enumerate(handle, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return lineno, line[exc.start]
+    except (*GZIP_ERRORS, OSError):
+        return None
+    return None
+
+
+def not_utf8_message(path: str | os.PathLike, exc: UnicodeDecodeError | None = None) -> str:
+    """One line for a text input that is not UTF-8 (Latin-1, a binary file): where, and what to do."""
+    found = first_non_utf8_line(path)
+    where = f"{path}:{found[0]}" if found else str(path)
+    byte = f"byte 0x{found[1]:02x}" if found else (exc.reason if exc else "undecodable bytes")
+    return (
+        f"{where}: not UTF-8 text ({byte}): is it a binary file, or text in another encoding "
+        "(Latin-1)? Save it as UTF-8 text"
+    )
+
+
+def read_utf8_lines(path: str | os.PathLike) -> list[str]:
+    """All lines of a (gzip) text file that must be UTF-8 (samplesheets, chromosome sizes): a file in
+    another encoding or a binary file → FactorNetError naming ``file:line``, instead of text silently
+    altered by replacement characters."""
+    path = Path(path)
+    if not path.is_file():
+        raise FactorNetError(f"file {str(path)!r} does not exist or is not a file")
+    try:
+        data = gzip.decompress(path.read_bytes()) if is_gzip(path) else path.read_bytes()
+    except GZIP_ERRORS as exc:
+        raise FactorNetError(f"{path}: damaged or truncated gzip file ({exc})") from None
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise FactorNetError(not_utf8_message(path, exc)) from None

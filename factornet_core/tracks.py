@@ -18,6 +18,7 @@ import numpy as np
 import pyBigWig
 
 from factornet_core import normalize
+from factornet_core.capture import captured_stderr
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import naming_hint
 
@@ -42,16 +43,12 @@ class TrackSet:
         self.norms: list[normalize.Normalization | None] = [None] * len(self.names)
         self._scaled = all(r == "none" for r in self.rules)
         self._handles = []
-        for name, path in zip(self.names, self.paths):
-            if not path.is_file():
-                raise FactorNetError(f"bigWig for track {name!r}: {str(path)!r} does not exist")
-            try:
-                handle = pyBigWig.open(str(path))
-            except RuntimeError:  # pyBigWig raises on a file that is not bigWig/bigBed at all
-                handle = None
-            if handle is None or not handle.isBigWig():
-                raise FactorNetError(f"track {name!r}: {str(path)!r} is not a readable bigWig file")
-            self._handles.append(handle)
+        try:
+            for name, path in zip(self.names, self.paths):
+                self._handles.append(open_bigwig(path, f"track {name!r}"))
+        except BaseException:
+            self.close()
+            raise
         self.chrom_sizes: list[dict[str, int]] = [h.chroms() for h in self._handles]
 
     def __len__(self) -> int:
@@ -103,6 +100,17 @@ class TrackSet:
         self._scaled = True
         return out
 
+    def check_range(self, limit: float | None = None, why: str = "") -> None:
+        """Refuse, before any work, a track whose values the model cannot take (zoom-level minimum and
+        maximum, see :func:`value_range`): infinite values, negative values, and with ``limit`` a
+        largest absolute value above it (e.g. float16's 65 504 under ``--mixed-precision``; ``why`` says so).
+
+        Signal tracks are non-negative by the contract (cut-site counts, mapability); a negative value
+        means a log-ratio or a damaged track, which the model was not trained on.
+        """
+        for name, path, handle in zip(self.names, self.paths, self._handles):
+            check_value_range(handle, f"track {name!r} ({path.name})", limit, why)
+
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Signal ``(end - start, n_tracks) float32``; NaN (no data) and outside the chromosome → 0.
 
@@ -139,23 +147,102 @@ class TrackSet:
         self.close()
 
 
+def open_bigwig(path: str | os.PathLike, what: str = "signal"):
+    """Open a bigWig for reading; a missing, empty, truncated or non-bigWig file → one FactorNetError.
+
+    libBigWig prints its own lines (``[bwHdrRead] ...``) to file descriptor 2 before pyBigWig gives up;
+    they are captured (:mod:`factornet_core.capture`) and the first is folded into the message.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FactorNetError(f"bigWig for {what}: {str(path)!r} does not exist")
+    with captured_stderr() as chatter:
+        try:
+            handle = pyBigWig.open(str(path))
+        except RuntimeError:  # pyBigWig raises on a file that is not bigWig/bigBed at all
+            handle = None
+    if handle is not None and handle.isBigWig():
+        return handle
+    if handle is not None:
+        handle.close()
+    size = path.stat().st_size
+    why = "empty file" if size == 0 else (chatter[0] if chatter else "not bigWig")
+    raise FactorNetError(
+        f"{what}: {str(path)!r} is not a readable bigWig file ({why}; {size} bytes): "
+        "is it truncated, or another format (bedGraph, bigBed)?"
+    )
+
+
+def value_range(handle) -> tuple[float, float] | None:
+    """Smallest and largest value of an open bigWig, or None when it holds no data.
+
+    Read per chromosome from the zoom levels (a few small reads; no base-level data). The file's own
+    summary via ``header()`` is not used: pyBigWig returns it as integers (-2.5 → -2) and crashes on an
+    infinite value.
+    """
+    lows, highs = [], []
+    for chrom in handle.chroms():
+        hi, lo = handle.stats(chrom, type="max")[0], handle.stats(chrom, type="min")[0]
+        if hi is not None and lo is not None:
+            lows.append(lo)
+            highs.append(hi)
+    return (min(lows), max(highs)) if lows else None
+
+
+def check_value_range(handle, what: str, limit: float | None = None, why: str = "") -> None:
+    """The numeric-range rule of :meth:`TrackSet.check_range` on an open bigWig."""
+    found = value_range(handle)
+    if found is None:
+        return
+    lo, hi = found
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise FactorNetError(f"{what} holds non-finite values (min {lo}, max {hi}): rewrite the track")
+    if lo < 0:
+        raise FactorNetError(
+            f"{what} holds negative values (min {lo:g}): signal tracks must be non-negative "
+            "(cut-site counts, coverage, mapability), not log-ratios"
+        )
+    if limit is not None and max(abs(lo), abs(hi)) > limit:
+        raise FactorNetError(
+            f"{what} reaches {max(abs(lo), abs(hi)):g}, above {limit:g}{' ' + why if why else ''}: "
+            "normalise the track (factornet prepare writes 1x-coverage units)"
+        )
+
+
 def tile_means(
     bigwig: str | os.PathLike, chroms: Sequence[str], sizes: Mapping[str, int], tile: int
 ) -> dict[str, np.ndarray]:
-    """Mean signal of consecutive ``tile``-bp tiles from position 0, per chromosome (``float64``, NaN → 0).
+    """Mean signal of consecutive ``tile``-bp tiles from position 0, per chromosome (``float64``).
 
-    Read from the bigWig's zoom levels (fast, approximate at tile edges); a chromosome shorter than one
+    The mean is over *all* bases of the tile, a base without data counting as 0, exactly as the model reads
+    the track (:meth:`TrackSet.read`): a tile with one stray read of 50 has mean 50 / tile, below a tile
+    open end to end at 5. (bigWig zoom-level means average over covered bases only, so they are not used.)
+    Computed from the full-resolution intervals, one chromosome at a time; a chromosome shorter than one
     tile is left out.
     """
-    handle = pyBigWig.open(str(bigwig))
+    handle = open_bigwig(bigwig)
     try:
+        refs = handle.chroms()
         out = {}
         for chrom in chroms:
             n = sizes[chrom] // tile
             if n == 0:
                 continue
-            values = handle.stats(chrom, 0, n * tile, type="mean", nBins=n)
-            out[chrom] = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+            runs = handle.intervals(chrom, 0, n * tile) if chrom in refs else None
+            if not runs:
+                out[chrom] = np.zeros(n, dtype=np.float64)
+                continue
+            arr = np.asarray(runs, dtype=np.float64)
+            s, e = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64)
+            v = np.nan_to_num(arr[:, 2], nan=0.0, posinf=0.0, neginf=0.0)
+            cum = np.concatenate([[0.0], np.cumsum(v * (e - s))])
+            edges = np.arange(n + 1, dtype=np.int64) * tile
+            # signal summed over [0, x): whole intervals before x, plus the part of the one holding x
+            k = np.searchsorted(s, edges, side="right") - 1
+            kk = np.maximum(k, 0)
+            part = np.where(k >= 0, v[kk] * np.clip(np.minimum(edges, e[kk]) - s[kk], 0, None), 0.0)
+            below = np.where(k >= 0, cum[kk] + part, 0.0)
+            out[chrom] = np.diff(below) / tile
         return out
     finally:
         handle.close()

@@ -160,9 +160,11 @@ def train(
     try:
         meta, meta_names, pca = _metadata(run.selection, s, annotations)
         cfg = _model_config(s, run.selection, len(meta_names))
-        pwm = _motif_pwm(s)
+        pwm, motif_source = _motif_pwm(s)
         net, history, best, stopped, n_train = _fit(cfg, pwm, run, meta, s, out_path, progress)
-        card = _build_card(s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path)
+        card = _build_card(
+            s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path, motif_source
+        )
         arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
         stem = out_path.with_suffix("")
         from factornet_core.modelfile import save_model
@@ -211,6 +213,7 @@ def _open_run(samplesheet, genome_path, s: TrainSettings, blacklist) -> _Run:
         for name in run.selection.all_cells:
             run.tracksets.append(TrackSet(run.selection.tracks(name), rules))
             run.tracksets[-1].check_chroms(used)
+            run.tracksets[-1].check_range(*_value_limit(s))
             # each cell type scaled from its own bigWigs over the chromosomes trained and validated on
             run.tracksets[-1].fix_scales(used, lambda: tracknorm.effective_length(genome, list(used)))
             run.readers.append(WindowReader(genome, run.tracksets[-1], s.seq_len))
@@ -234,6 +237,16 @@ def _open_run(samplesheet, genome_path, s: TrainSettings, blacklist) -> _Run:
         run.close()
         raise
     return run
+
+
+FLOAT16_MAX = 65504.0
+
+
+def _value_limit(s: TrainSettings) -> tuple[float | None, str]:
+    """The largest track value the compute dtype holds: float16's under ``--mixed-precision``."""
+    if s.mixed_precision:
+        return FLOAT16_MAX, "(the largest float16, which --mixed-precision computes in)"
+    return None, ""
 
 
 def _metadata(selection: Selection, s: TrainSettings, annotations: dict | None):
@@ -282,15 +295,16 @@ def _model_config(s: TrainSettings, selection: Selection, n_meta: int):
     )
 
 
-def _motif_pwm(s: TrainSettings) -> np.ndarray | None:
-    """``-mo``: the PWM ``(width, 4)`` to start the first kernels from (original FactorNet's option)."""
-    if s.motif and not s.motif_file:
-        raise FactorNetError("-mo/--motif needs --motif-file (a MEME file) with that motif")
+def _motif_pwm(s: TrainSettings) -> tuple[np.ndarray | None, dict | None]:
+    """``-mo``: the PWM ``(width, 4)`` to start the first kernels from (original FactorNet's option) and
+    where it came from: the named motif of ``motif_file`` (MEME), else JASPAR by TF name or matrix ID
+    (:func:`factornet_core.jaspar.resolve_motif`; the matrix ID, name and version go into the card)."""
     if not s.motif:
-        return None
-    from factornet_core.meme import find_motif, read_meme
+        return None, None
+    from factornet_core.jaspar import resolve_motif
 
-    return find_motif(read_meme(s.motif_file), s.motif).pwm
+    motif, source = resolve_motif(s.motif, s.motif, s.motif_file)
+    return motif.pwm, source
 
 
 def _new_or_resumed_model(cfg, pwm, s: TrainSettings, resume_dir: Path, state: dict | None):
@@ -371,7 +385,16 @@ def _fit(cfg, pwm, run: _Run, meta, s: TrainSettings, out_path: Path, progress: 
 
 
 def _build_card(
-    s: TrainSettings, cfg, run: _Run, meta_names, history, best, stopped, samplesheet, genome_path
+    s: TrainSettings,
+    cfg,
+    run: _Run,
+    meta_names,
+    history,
+    best,
+    stopped,
+    samplesheet,
+    genome_path,
+    motif_source: dict | None = None,
 ) -> ModelCard:
     """The model card (CONTRACT "model") of a trained model, through :func:`card.make_card`.
 
@@ -396,6 +419,7 @@ def _build_card(
             "best_epoch": best["epoch"],
             "epochs_run": len(history),
             "stopped_early": stopped,
+            **({"motif_source": motif_source} if motif_source else {}),
         },
         provenance={
             "samplesheet": str(Path(samplesheet).name),

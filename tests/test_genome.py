@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import subprocess
 import zlib
 
 import numpy as np
 import pytest
+from testdata import write_fasta
 
 from factornet_core import dna
 from factornet_core.errors import FactorNetError
@@ -98,3 +100,90 @@ def test_genome_bgzip_reads(tmp_path):
     path.write_bytes(_bgzf_block(b">chr1\nACGTACGTAC\n") + _bgzf_block(b""))
     with Genome(path) as genome:
         assert genome.codes("chr1", 0, 10).tolist() == [0, 1, 2, 3] * 2 + [0, 1]
+
+
+# --------------------------------------------------------------------------------------------- stale indexes
+def decode(codes: np.ndarray) -> str:
+    return "".join("ACGTN"[c] for c in codes)
+
+
+def _rewrap(path, records, width):
+    """Rewrite ``path`` with another line width, keeping its old modification time (``cp -p``-style),
+    so only the content shows that the .fai no longer fits."""
+    stat = path.stat()
+    write_fasta(path, records, width)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("keep_mtime", [True, False])
+def test_fasta_rewrapped_under_an_old_index_still_reads_right(tmp_path, keep_mtime, random_dna):
+    records = {"chr1": random_dna(1000, "ACGT"), "chr2": random_dna(700, "ACGT")}
+    fa = write_fasta(tmp_path / "g.fa", records, width=60)
+    with Genome(fa) as g:  # makes g.fa.fai for 60-column lines
+        assert decode(g.codes("chr2", 100, 200)) == records["chr2"][100:200]
+    old_fai = (tmp_path / "g.fa.fai").read_text()
+    if keep_mtime:
+        _rewrap(fa, records, 80)
+    else:
+        write_fasta(fa, records, 80)
+        os.utime(tmp_path / "g.fa.fai", ns=(1_000_000_000, 1_000_000_000))  # index older than FASTA
+    with Genome(fa) as g:
+        assert decode(g.codes("chr1", 0, 1000)) == records["chr1"]
+        assert decode(g.codes("chr2", 100, 700)) == records["chr2"][100:]
+    new_fai = (tmp_path / "g.fa.fai").read_text()
+    assert new_fai != old_fai and "\t80\t81" in new_fai  # rebuilt beside the FASTA
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_stale_index_in_a_read_only_folder_is_rebuilt_elsewhere(tmp_path, monkeypatch, random_dna):
+    from factornet_core import sidecars
+
+    records = {"chr1": random_dna(500, "ACGT")}
+    fa = write_fasta(tmp_path / "g.fa", records, width=50)
+    Genome(fa).close()
+    old_fai = (tmp_path / "g.fa.fai").read_bytes()
+    _rewrap(fa, records, 70)
+    real_access = os.access
+    monkeypatch.setattr(sidecars.os, "access", lambda p, m: False if m == os.W_OK else real_access(p, m))
+    with Genome(fa) as g:
+        assert decode(g.codes("chr1", 0, 500)) == records["chr1"]
+    assert (tmp_path / "g.fa.fai").read_bytes() == old_fai  # read-only: left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "g.fa.fai"]
+
+
+def test_fai_matches_detects_each_inconsistency(tmp_path, random_dna):
+    from factornet_core.sidecars import fai_matches
+
+    fa = write_fasta(tmp_path / "g.fa", {"chr1": random_dna(200, "ACGT"), "chr2": random_dna(90, "ACGT")}, 60)
+    Genome(fa).close()
+    fai = tmp_path / "g.fa.fai"
+    good = fai.read_text()
+    assert fai_matches(fa, fai)
+    for bad in (
+        good.replace("chr2", "chrX"),  # another name
+        good.replace("\t60\t61", "\t50\t51", 1),  # another line width
+        good.replace("200\t", "999\t", 1),  # longer than the file
+    ):
+        fai.write_text(bad)
+        assert not fai_matches(fa, fai), bad
+
+
+def test_bgzip_fasta_rewritten_under_old_fai_and_gzi(tmp_path, random_dna):
+    pytest.importorskip("Bio")
+    import pysam
+
+    plain = tmp_path / "plain.fa"
+    first = {"chr1": random_dna(3000, "ACGT")}
+    write_fasta(plain, first, 60)
+    gz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(plain), str(gz), force=True)
+    with Genome(gz) as g:
+        assert decode(g.codes("chr1", 2000, 2100)) == first["chr1"][2000:2100]
+    second = {"chr1": random_dna(2500, "ACGT"), "chr9": random_dna(400, "ACGT")}
+    write_fasta(plain, second, 70)
+    pysam.tabix_compress(str(plain), str(gz), force=True)
+    for index in ("g.fa.gz.fai", "g.fa.gz.gzi"):
+        os.utime(tmp_path / index, ns=(1_000_000_000, 1_000_000_000))
+    with Genome(gz) as g:
+        assert g.chrom_sizes == {"chr1": 2500, "chr9": 400}
+        assert decode(g.codes("chr1", 2000, 2500)) == second["chr1"][2000:]

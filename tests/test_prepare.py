@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 import pyBigWig
 import pysam
 import pytest
-from conftest import write_bed, write_bigwig, write_fasta
+from testdata import write_bed, write_bigwig, write_fasta
 
 from factornet_core import FactorNetError, normalize, prepare
 from factornet_core.prepare import ReadFilters, prepare_track
@@ -469,3 +470,23 @@ def test_samplesheet_bam_rows_without_track_are_refused_with_a_prepare_hint(tmp_
     sheet.write_text("cell_type\tkind\tname\tpath\nK562\tbam\tDNASE\ta.bam\nK562\tbam\tDNASE\ta.bam\n")
     with pytest.raises(FactorNetError, match="duplicate entry bam"):
         read_samplesheet(sheet, need_tracks=False)
+
+
+def test_bam_index_older_than_the_bam_is_not_trusted(tmp_path):
+    """A BAM rewritten after indexing (new reads, same name) with its old .bai beside it: htslib would
+    seek with the old offsets; prepare builds a fresh index instead and leaves the user's file alone."""
+    old_reads = [dict(chrom="chr1", start=s, cigar="10M") for s in (100, 900)] + [
+        dict(chrom="chr2", start=50, cigar="10M")
+    ]
+    bam = write_bam(tmp_path / "a.bam", old_reads)
+    old_bai = (tmp_path / "a.bam.bai").read_bytes()
+    new_reads = [dict(chrom="chr1", start=s, cigar="10M") for s in range(10, 1900, 37)]
+    new_reads += [dict(chrom="chr2", start=s, cigar="10M") for s in range(5, 1400, 23)]
+    fresh = write_bam(tmp_path / "fresh.bam", new_reads, index=False)
+    fresh.replace(bam)  # the new BAM under the old name, its .bai now stale
+    os.utime(tmp_path / "a.bam.bai", ns=(1_000_000_000, 1_000_000_000))
+    prepare_track(tmp_path / "o.bw", bams=[bam], chrom_sizes=SIZES, rule="none")
+    got, want = dense(tmp_path / "o.bw"), expected_counts(new_reads)
+    for chrom in SIZES:
+        np.testing.assert_array_equal(got[chrom], want[chrom])
+    assert (tmp_path / "a.bam.bai").read_bytes() == old_bai  # untouched, just not used

@@ -89,3 +89,59 @@ def test_run_lengths():
     starts, ends, values = tracks.run_lengths(np.array([3, 3, 1, 1, 1, 3]))
     assert (starts.tolist(), ends.tolist(), values.tolist()) == ([0, 2, 5], [2, 5, 6], [3, 1, 3])
     assert [a.size for a in tracks.run_lengths(np.array([]))] == [0, 0, 0]
+
+
+def test_tile_means_count_missing_bases_as_zero(make_bigwig):
+    """One stray read of 50 in an otherwise empty tile must rank below a tile open end to end at 5:
+    the model reads missing bases as 0, so the tile mean is over all 200 bases (zoom-level means over
+    covered bases would give 50 vs 5)."""
+    signal = np.full(1000, np.nan)
+    signal[17] = 50.0  # tile 0: one covered base
+    signal[200:400] = 5.0  # tile 1: open end to end
+    signal[450:500] = 2.0  # tile 2: a quarter covered
+    bw = make_bigwig({"chr1": signal})
+    means = tracks.tile_means(bw, ["chr1"], {"chr1": 1000}, 200)["chr1"]
+    np.testing.assert_allclose(means, [50 / 200, 5.0, 2.0 * 50 / 200, 0.0, 0.0])
+    assert np.argmax(means) == 1
+    # the same numbers as the reader the model uses
+    with TrackSet({"T": bw}) as ts:
+        direct = ts.read("chr1", 0, 1000)[:, 0].reshape(5, 200).mean(axis=1)
+    np.testing.assert_allclose(means, direct, rtol=1e-6)
+
+
+def test_tile_means_interval_straddling_tiles_and_chromosome_without_data(tmp_path):
+    path = tmp_path / "spans.bw"
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader([("chr1", 1000), ("chr2", 500)])
+    bw.addEntries(["chr1"], [150], ends=[650], values=[4.0])  # 50 bp in tile 0, 200 in 1 and 2, 50 in 3
+    bw.close()
+    means = tracks.tile_means(path, ["chr1", "chr2"], {"chr1": 1000, "chr2": 500}, 200)
+    np.testing.assert_allclose(means["chr1"], [1.0, 4.0, 4.0, 1.0, 0.0])
+    np.testing.assert_array_equal(means["chr2"], [0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [(-2.5, ("negative", "-2.5")), (np.inf, ("non-finite", "inf")), (220000.0, ("220000", "65504"))],
+)
+def test_check_range_refuses_before_reading(make_bigwig, value, words):
+    signal = np.ones(300)
+    signal[7] = value
+    with TrackSet({"DNASE": make_bigwig({"chr1": signal})}) as ts:
+        with pytest.raises(FactorNetError) as info:
+            ts.check_range(limit=65504.0)
+    assert "track 'DNASE'" in str(info.value)
+    assert all(w in str(info.value) for w in words)
+    with TrackSet({"DNASE": make_bigwig({"chr1": np.full(300, 65504.0)}, name="ok.bw")}) as ok:
+        ok.check_range(limit=65504.0)  # exactly the largest float16 is fine
+
+
+def test_damaged_bigwig_is_one_error_and_no_library_chatter(tmp_path, capfd, make_bigwig):
+    good = make_bigwig({"chr1": np.arange(5000.0)})
+    cases = {"empty.bw": b"", "garbage.bw": bytes(range(256)) * 8, "cut.bw": good.read_bytes()[:1500]}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(FactorNetError, match="not a readable bigWig"):
+            TrackSet({"T": tmp_path / name})
+    out, err = capfd.readouterr()
+    assert err == "" and out == ""

@@ -123,6 +123,15 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
     (w0, _) = kernels("plain.keras")  # same seed, no motif: kernel 0 is random, the others identical
     assert not np.allclose(w0[:, :, 0], fwd)
     np.testing.assert_array_equal(w0[:, :, 2:], w[:, :, 2:])
+    # -mo by TF name without a motif file: JASPAR's profile, recorded in the card
+    from factornet_core.jaspar import fetch
+
+    (wj, _) = kernels("jaspar.keras", motif="CTCF")
+    source = read_card(tmp_path / "jaspar.keras").training["motif_source"]
+    found = fetch("CTCF")
+    assert source == found.card() and source["matrix_id"].startswith("MA0139.")
+    fwd_j, _ = motif_kernel(found.motif.pwm, w.shape[0], w.shape[1])
+    np.testing.assert_allclose(wj[:, :, 0], fwd_j, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -133,7 +142,10 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
         (["-f", "CTCF", "-L", "20"], "too short"),
         (["-f", "CTCF", "--cell", "CellZ"], "cell type 'CellZ' is not in samplesheet"),
         (["-f", "CTCF", "--train-chroms", "chr2", "-v", "chr2"], "no training chromosomes"),
-        (["-f", "CTCF", "-mo", "NOT_A_MOTIF"], "motif 'NOT_A_MOTIF' is not in the motif file"),
+        (
+            ["-f", "CTCF", "-mo", "NOT_A_MOTIF"],
+            "motif for 'NOT_A_MOTIF': check the TF name, or give the motif yourself with --motif-file",
+        ),
         ([], "multi-task training (no -f/--tf) uses one cell type"),
     ],
 )

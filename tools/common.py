@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-from collections.abc import Callable
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 
 from factornet_core import FactorNetError
 
@@ -137,3 +141,54 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+#: Outputs that may be ``-`` (standard output, CONTRACT "stdout is for data only when an output path is
+#: ``-``"): the text tables. Every other output (models, bigWigs, folders, prefixes) refuses ``-``.
+STDOUT_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "predict": ("out",),
+    "impute": ("out",),
+    "merge": ("out",),
+    "bag": ("out",),
+    "call": ("out",),
+    "bin": ("out_labels", "out_bins"),
+}
+
+_STDOUT_SUFFIX = {"out_bins": ".bed"}
+
+
+@contextlib.contextmanager
+def stdout_outputs(args: argparse.Namespace) -> Iterator[None]:
+    """Let an output path ``-`` mean standard output where the contract allows it, refuse it elsewhere.
+
+    The subcommand writes to a file in a private temporary folder (so atomic writing, gzip detection by
+    name and the library stay as they are: plain text, since the name does not end in ``.gz``); when it
+    succeeds the bytes are copied to stdout. A failed run writes nothing to stdout.
+    """
+    allowed = STDOUT_OUTPUTS.get(getattr(args, "subcommand", None) or "", ())
+    dashes = [d for d, v in vars(args).items() if _is_output_dest(d) and v == "-"]
+    for dest in dashes:
+        if dest not in allowed:
+            raise FactorNetError(
+                f"--{dest.replace('_', '-')} '-': this output cannot go to standard output "
+                "(only prediction, label and call tables can); give a file or folder path"
+            )
+    if len(dashes) > 1:
+        raise FactorNetError("only one output can be '-' (standard output)")
+    if not dashes:
+        yield
+        return
+    dest = dashes[0]
+    folder = tempfile.mkdtemp(prefix="factornet-stdout.")
+    tmp = os.path.join(folder, f"stdout{_STDOUT_SUFFIX.get(dest, '.tsv')}")
+    setattr(args, dest, tmp)
+    try:
+        yield
+        if os.path.isfile(tmp):
+            sys.stdout.flush()
+            with open(tmp, "rb") as handle:
+                shutil.copyfileobj(handle, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
+    finally:
+        setattr(args, dest, "-")
+        shutil.rmtree(folder, ignore_errors=True)

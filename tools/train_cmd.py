@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 from factornet_core import FactorNetError
@@ -86,8 +87,13 @@ def register(sub) -> None:
     meta.add_argument(
         "--annotation-beds", help="folder of pre-made feature BEDs for -g (instead of --gtf/--cpg)"
     )
-    p.add_argument("-mo", "--motif", help="initialise kernels 0/1 from this motif (name in --motif-file)")
-    p.add_argument("--motif-file", help="MEME file for --motif (default: the motifs shipped with factornet)")
+    p.add_argument(
+        "-mo",
+        "--motif",
+        help="initialise kernels 0/1 from this motif (forward, reverse complement): a JASPAR TF name or matrix "
+        "ID (CORE vertebrates; recorded in the model card), or a motif name in --motif-file",
+    )
+    p.add_argument("--motif-file", help="MEME file for --motif (default: JASPAR, offline through pyjaspar)")
     p.add_argument("--blacklist", help="BED of regions never sampled")
     p.add_argument("-s", "--seed", type=int, default=0, help="random seed (deterministic on CPU)")
     p.add_argument("--workers", type=int, default=2, help="loader threads")
@@ -138,6 +144,10 @@ class _Bar(Progress):
         print("  ".join(parts), file=sys.stderr, flush=True)
 
 
+#: Longest accepted -L: 100× the paper's 1 kb window; a batch of 100 such windows is ~1 GB of input.
+MAX_SEQ_LEN = 100_000
+
+
 def run(args) -> int:
     track_norms = parse_track_norms(args.track_norm)
     common.require_files(args.samplesheet, what="samplesheet")
@@ -145,10 +155,6 @@ def run(args) -> int:
     common.require_files(args.gtf, args.cpg, args.blacklist, args.motif_file)
     annotations = common.load_annotations(args, required=True) if args.gencode else None
     motif_file = args.motif_file
-    if args.motif and not motif_file:
-        from importlib.resources import files
-
-        motif_file = str(files("factornet_core") / "data" / "motifs.meme")
     settings = TrainSettings(
         tf=args.tf,
         cells=args.cells,
@@ -183,6 +189,13 @@ def run(args) -> int:
     for name in ("epochs", "patience", "batch_size", "workers", "valid_max"):
         if getattr(settings, name) < 1 and not (name == "patience" and settings.patience == 0):
             raise FactorNetError(f"--{name.replace('_', '-')} must be ≥ 1")
+    if not 0 < settings.learning_rate < math.inf:  # NaN fails too
+        raise FactorNetError(f"-lr/--learning-rate must be a positive number, got {args.learning_rate}")
+    if not 1 <= settings.seq_len <= MAX_SEQ_LEN:
+        raise FactorNetError(
+            f"-L/--seq-len must be between 1 and {MAX_SEQ_LEN} bp, got {settings.seq_len} "
+            "(the paper uses 1000; longer windows need memory in proportion)"
+        )
     if settings.negatives <= 0:
         raise FactorNetError("-n/--negatives must be > 0")
     if not 0 <= settings.open_negatives <= 1:
