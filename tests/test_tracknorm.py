@@ -279,3 +279,37 @@ def test_a_rule_for_a_track_the_samplesheet_lacks_exit_2(trained, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--track-norm names track 'ATAC'" in err[0], err
     assert not out.exists()
+
+
+def _with_card(src, dst, **changes):
+    """Copy a model file with card fields changed (the weights stay the same)."""
+    import dataclasses
+    import zipfile
+
+    from factornet_core.modelfile import CARD_MEMBER
+
+    card = dataclasses.replace(read_card(src), **changes)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = card.to_json() if item.filename == CARD_MEMBER else zin.read(item.filename)
+            zout.writestr(item, data)
+    return dst
+
+
+def test_impute_scales_each_model_by_its_own_card(trained, tmp_path):
+    """Two models with the same weights, one reading DNASE raw: impute keeps their reads apart."""
+    from factornet_core.impute import impute
+    from factornet_core.predict import PredictOptions
+    from factornet_core.scores import read_predictions
+
+    sim, model, dnase3 = trained
+    raw = _with_card(model, tmp_path / "raw.keras", track_norms={})
+    scaled = _with_card(model, tmp_path / "scaled.keras", track_norms={"DNASE": "1x"})
+    cell = CellType(sim.genome, {"DNASE": dnase3, "MAPABILITY": sim.mapability})
+    impute([raw, scaled], cell, tmp_path / "imp.tsv", PredictOptions(chroms=["chr1"]))
+    _, got = read_predictions(tmp_path / "imp.tsv")
+    np.testing.assert_allclose(
+        got["CTCF.scaled"], _predict(sim, scaled, dnase3, tmp_path / "s.tsv"), atol=1e-6
+    )
+    np.testing.assert_allclose(got["CTCF.raw"], _predict(sim, raw, dnase3, tmp_path / "r.tsv"), atol=1e-6)
+    assert np.max(np.abs(got["CTCF.raw"] - got["CTCF.scaled"])) > 1e-3
