@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO / "galaxy_wrappers" / "workflows").glob("*/*.yml"))
-WORKFLOWS = [p for p in WORKFLOWS if not p.stem.endswith("-tests")]
+WORKFLOWS = [p for p in WORKFLOWS if not p.stem.endswith("-tests") and not p.name.startswith(".")]
 PLANEMO = (
     Path(os.environ.get("FACTORNET_CACHE", Path.home() / ".cache" / "factornet")) / "planemo-venv/bin/planemo"
 )
