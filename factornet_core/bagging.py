@@ -45,7 +45,26 @@ def scaled_ranks(scores: np.ndarray) -> np.ndarray:
 
 
 def rank_average(matrices: Sequence[np.ndarray]) -> np.ndarray:
-    """Mean over models of :func:`scaled_ranks`; same shape as each input, float64 in [0, 1]."""
+    """FactorNet's ensemble rule: the mean over models of their :func:`scaled_ranks`.
+
+    Each model's scores become ranks scaled to [0, 1] per TF column, so models with different score
+    calibrations weigh equally (as in the ENCODE-DREAM submissions of Quang & Xie 2019).
+
+    Parameters
+    ----------
+    matrices : one score array per model, each ``(n_bins,)`` or ``(n_bins, n_tfs)``, same shape,
+        scores in any monotone scale (probabilities in [0, 1] for FactorNet models).
+
+    Returns
+    -------
+    np.ndarray
+        float64 of the inputs' shape, values in [0, 1]; ties share their average rank.
+
+    Raises
+    ------
+    ValueError
+        No arrays, or arrays of different shapes or of more than two dimensions.
+    """
     stacked = _stack(matrices)
     return np.mean([scaled_ranks(m) for m in stacked], axis=0)
 
@@ -58,10 +77,29 @@ def mean_average(matrices: Sequence[np.ndarray]) -> np.ndarray:
 def bag_prediction_files(
     paths: Sequence[str | os.PathLike], out: str | os.PathLike, method: str = "rank"
 ) -> int:
-    """Combine prediction files with identical bins and TFs into ``out``; returns the number of rows.
+    """``factornet bag``: combine prediction files over the same bins and TFs into one file.
 
-    Refuses files whose bins (chrom/start/end, in order) differ from the first file's, naming the
-    file and the first differing row, and files with a different TF set (column order may differ).
+    Parameters
+    ----------
+    paths : two or more prediction files (TSV(.gz), header ``chr start stop <TF>...`` or the DREAM
+        layout), scores in [0, 1]; bins (chrom/start/end) identical and in the same order in all;
+        the same TF set (column order may differ: columns are matched by name).
+    out : prediction file to write (``.gz`` compresses), bins and TF columns of the first file,
+        written atomically.
+    method : ``"rank"`` (:func:`rank_average`, FactorNet's ensemble rule) or ``"mean"``
+        (:func:`mean_average`).
+
+    Returns
+    -------
+    int
+        Number of bins (rows) written.
+
+    Raises
+    ------
+    FactorNetError
+        An unknown method, fewer than two files, a file that is not a valid prediction file
+        (:func:`~factornet_core.scores.read_predictions`), bins differing from the first file's
+        (naming the file and the first differing row), a different TF set. Nothing is written.
     """
     if method not in METHODS:
         raise FactorNetError(f"unknown bagging method {method!r} (choose from {', '.join(METHODS)})")

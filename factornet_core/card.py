@@ -16,7 +16,11 @@ Versions
   ``expression_source`` is ``"pca"`` (basis stored in the model) or ``"meta_values"`` (values given
   per cell type, models imported from the original FactorNet) whenever expression PCs are used.
 
-Version-1 cards are read and upgraded in memory; the file is not rewritten.
+* card version 3 — adds ``track_norms``: track name → the normalisation applied to that track per
+  cell type (``none``, ``1x``, ``minmax:P``; :mod:`factornet_core.tracknorm`). Older cards read as
+  ``none`` for every track — what they were trained with.
+
+Older cards are read and upgraded in memory; the file is not rewritten.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 
 from factornet_core.errors import FactorNetError
 
-CARD_VERSION = 2
+CARD_VERSION = 3
 N_ANNOTATION_FEATURES = 6  # annotations.FEATURES: not imported here, it pulls in pybedtools
 EXPRESSION_SOURCES = ("pca", "meta_values")
 CHROM_NAMINGS = ("ucsc", "plain")
@@ -63,6 +67,8 @@ class ModelCard:
     mode : ``"single-task"`` (one TF over several cell types) or ``"multi-task"`` (one cell type).
     config : the architecture (:meth:`factornet_core.model.ModelConfig.to_dict`); ``{}`` if unknown.
     training, provenance : free-form records of how and from what the model was made.
+    track_norms : track name → normalisation rule applied per cell type from its own bigWig
+        (``none``, ``1x``, ``minmax:P``); every track is listed (``none`` when not given).
     factornet_version : the package version that wrote the card.
     card_version : :data:`CARD_VERSION` once read (older cards are upgraded in memory).
     """
@@ -80,6 +86,7 @@ class ModelCard:
     config: Mapping = field(default_factory=dict)
     training: Mapping = field(default_factory=dict)
     provenance: Mapping = field(default_factory=dict)
+    track_norms: Mapping = field(default_factory=dict)
     factornet_version: str = "?"
     kind: str = "factornet"
     card_version: int = CARD_VERSION
@@ -91,9 +98,10 @@ class ModelCard:
             object.__setattr__(self, "features", _features(self.features))
         if self.features.expression and self.expression_source is None:
             object.__setattr__(self, "expression_source", "pca")
-        for name in ("config", "training", "provenance"):
+        for name in ("config", "training", "provenance", "track_norms"):
             if not isinstance(getattr(self, name), Mapping):
                 raise FactorNetError(f"model card: {name} must be a JSON object, got {getattr(self, name)!r}")
+        object.__setattr__(self, "track_norms", _track_norms(self.track_norms, self.track_names))
         _validate(self)
 
     # ----------------------------------------------------------------------------- derived values
@@ -120,7 +128,7 @@ class ModelCard:
         out["features"] = dataclasses.asdict(self.features)
         for name in ("tfs", "track_names", "metadata_names"):
             out[name] = list(out[name])
-        for name in ("config", "training", "provenance"):
+        for name in ("config", "training", "provenance", "track_norms"):
             out[name] = dict(out[name])
         out["card_version"] = CARD_VERSION
         return out
@@ -177,6 +185,7 @@ def make_card(
     expression_source: str | None = None,
     training: Mapping | None = None,
     provenance: Mapping | None = None,
+    track_norms: Mapping[str, str] | None = None,
 ) -> ModelCard:
     """The card of a new model, from its architecture: the ONE way training and ``import-legacy``
     write cards. Track names and sequence length come from ``config`` (a ``ModelConfig.to_dict()``),
@@ -203,6 +212,7 @@ def make_card(
         config=dict(config),
         training=dict(training or {}),
         provenance=dict(provenance or {}),
+        track_norms=dict(track_norms or {}),
         factornet_version=__version__,
     )
 
@@ -234,6 +244,24 @@ def _names(value, name: str) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise FactorNetError(f"model card: {name} has duplicates: {list(value)!r}")
     return tuple(value)
+
+
+def _track_norms(values: Mapping, track_names: tuple[str, ...]) -> dict[str, str]:
+    """Every track's canonical rule, in track order (``none`` where the card names none)."""
+    from factornet_core.normalize import canonical_rule
+
+    unknown = [k for k in values if k not in track_names]
+    if unknown:
+        raise FactorNetError(
+            f"model card: track_norms names track {unknown[0]!r}, not one of {', '.join(track_names)}"
+        )
+    out = {}
+    for name in track_names:
+        try:
+            out[name] = canonical_rule(values.get(name, "none"))
+        except FactorNetError as exc:
+            raise FactorNetError(f"model card: track_norms.{name}: {exc}") from None
+    return out
 
 
 def _features(values: Mapping) -> Features:

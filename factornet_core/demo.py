@@ -1,8 +1,11 @@
-"""``factornet demo``: the whole chain on built-in simulated data, in minutes on a laptop CPU.
+"""``factornet demo``: FactorNet against the reference predictors on built-in simulated data, in minutes.
 
-simulate → bin (labels) → train (CTCF, one cell type, two seeds) → predict (another cell type, on a
-chromosome never used in training) → bag (rank average of the seeds) → evaluate → interpret (kernel
-motifs against the planted motif; saliency of one bound site).
+simulate → bin (held-out labels) → baselines (pwm, accessibility, their rank product, gbm) → train
+(CTCF in two cell types, motif-initialised, two seeds) → predict (a third cell type, never trained on,
+on a chromosome never trained on) → bag (rank average of the seeds) → evaluate (every file side by side)
+→ interpret (kernel motifs against the planted motifs; saliency of one bound site).
+
+Data size and training budget: :class:`factornet_core.recipe.RecipeSettings`.
 """
 
 from __future__ import annotations
@@ -13,10 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
-from factornet_core.inputs import CellType
-
-# A small architecture (the paper's shape, fewer units) so two seeds train in a few minutes on 2 cores.
-DEMO_ARCH = {"seq_len": 1000, "kernel_width": 26, "kernels": 32, "lstm_units": 16, "dense_units": 64}
 
 
 @dataclass
@@ -24,94 +23,79 @@ class DemoResult:
     out_dir: Path
     metrics: list[dict] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
-    table: object = None  # pandas DataFrame of the metrics rows
+    table: object = None  # pandas DataFrame: one row per prediction file (models, bag, baselines)
     best_motif_match: tuple[str, str, float] | None = None
+    figures: dict[str, Path] = field(default_factory=dict)  # what each PNG shows → its path
 
 
-def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=lambda msg: None) -> DemoResult:
-    """Run the chain into ``out_dir`` (created; must be empty or absent). ``log`` receives step messages."""
-    import pandas as pd
+def run_demo(
+    out_dir: str | os.PathLike, seed: int = 1, epochs: int | None = None, log=lambda msg: None
+) -> DemoResult:
+    """Run the chain into ``out_dir`` (created; must be empty or absent). ``log`` receives step messages.
 
-    from factornet_core import bagging, binning, evaluation, predict, training
-    from factornet_core.simulate import simulate_dataset
+    ``seed`` seeds the dataset and the first model (the second uses ``seed + 1``); ``epochs`` overrides
+    the recipe's training epochs.
+    """
+    from factornet_core import bagging, recipe
 
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise FactorNetError(f"demo folder {str(out)!r} is not empty: remove it or choose another with --out")
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out)
+    s = recipe.RecipeSettings(sim_seed=seed)
+    if epochs is not None:
+        s.epochs = epochs
+    cells = ", ".join(s.train_cells)
 
-    log("1/7 simulate: 3 chromosomes x 1 Mb, 3 cell types, CTCF and GABPA")
-    sim = simulate_dataset(out / "data", seed=seed)
-    sheet = Path(sim.samplesheet)
-    genome = Path(sim.genome)
-    train_cell, target_cell, valid_chrom, test_chrom = "CellA", "CellC", "chr2", "chr3"
+    log(
+        f"1/7 simulate: {s.n_chroms} chromosomes x {s.chrom_length // 1_000_000} Mb, 3 cell types, CTCF and GABPA"
+    )
+    p = recipe.prepare(out, s)
+    log(f"2/7 bin: held-out labels, CTCF in {s.target_cell} on {s.test_chrom}")
 
-    log(f"2/7 bin: labels for CTCF on {test_chrom}")
-    from factornet_core.samplesheet import read_samplesheet, select_tf
-
-    ctcf = select_tf(read_samplesheet(sheet), "CTCF")
-    peaks = {c: binning.PeakFiles(*ctcf.peaks(c, "CTCF")) for c in ctcf.cells}
-    from factornet_core.genome import Genome
-
-    with Genome(genome) as g:
-        sizes = g.chrom_sizes
-    labels = out / "CTCF.labels.tsv.gz"
-    bins_bed = out / f"{test_chrom}.bins.bed.gz"
-    binning.run_bin(sizes, peaks, labels, bins_bed, chroms=[test_chrom], blacklist=sim.blacklist)
+    files: dict[str, Path] = {}
+    log(f"3/7 baselines: {', '.join(recipe.BASELINES)} (gbm trained on {cells})")
+    baselines = recipe.baselines(p, out, s, seed=seed)
 
     preds = []
-    for s in (seed, seed + 1):
-        model = out / f"CTCF.seed{s}.keras"
-        log(f"3/7 train: CTCF in {train_cell}, seed {s}, validation {valid_chrom}, {test_chrom} held out")
-        settings = training.TrainSettings(
-            tf="CTCF",
-            cells=[train_cell],
-            valid_chroms=[valid_chrom],
-            exclude_chroms=[test_chrom],
-            valid_cell="CellB",
-            epochs=epochs,
-            patience=4,
-            seed=s,
-            **DEMO_ARCH,
-        )
-        res = training.train(sheet, genome, model, settings, blacklist=sim.blacklist)
+    for k, model_seed in enumerate((seed, seed + 1)):
         log(
-            f"    best epoch {res.best_epoch}: within-cell validation auPR {res.history[res.best_epoch - 1]['val_auPR']:.3f}"
+            f"4/7 train: CTCF in {cells}, motif-initialised, seed {model_seed} ({s.epochs} epochs), "
+            f"{s.valid_chrom} validates, {s.test_chrom} held out; predict {s.target_cell} on {s.test_chrom}"
         )
-        pred = out / f"CTCF.{target_cell}.seed{s}.tsv.gz"
-        log(f"4/7 predict: {target_cell} (never trained on), {test_chrom}")
-        predict.predict(
-            model,
-            CellType(genome, ctcf.tracks(target_cell)),
-            pred,
-            predict.PredictOptions(chroms=[test_chrom], blacklist=sim.blacklist),
-        )
+        model, pred, res = recipe.train_and_predict(p, out, s, model_seed, motif_init=True)
         preds.append(pred)
-
+        files[f"factornet seed {model_seed}"] = pred
+        if k == 0:
+            first_model = model
     log("5/7 bag: rank average of the two seeds")
-    bagged = out / f"CTCF.{target_cell}.bagged.tsv.gz"
+    bagged = out / f"CTCF.{s.target_cell}.bagged.tsv.gz"
     bagging.bag_prediction_files(preds, bagged)
+    files = {"factornet bagged": bagged, **files, **baselines}
 
-    log("6/7 evaluate against the held-out labels")
-    for name, path in [("seed1", preds[0]), ("seed2", preds[1]), ("bagged", bagged)]:
-        evaluated = evaluation.evaluate(
-            path, out / f"eval.{name}", labels=labels, cell=target_cell, name=name
-        )
-        result.metrics.extend(evaluated.table.to_dict(orient="records"))
-        result.table = (
-            pd.concat([result.table, evaluated.table]) if result.table is not None else evaluated.table
-        )
+    log(f"6/7 evaluate: every file on the held-out labels ({s.target_cell}, {s.test_chrom})")
+    evaluated = recipe.score(p, files, out / "comparison", s)
+    result.table = evaluated.table
+    result.metrics = evaluated.table.to_dict(orient="records")
     (out / "demo_metrics.json").write_text(json.dumps(result.metrics, indent=1))
+    result.figures = {
+        "precision-recall curves, every model and baseline": out / "comparison.pr.png",
+        "ROC curves": out / "comparison.roc.png",
+        "auPR bars": out / "comparison.aupr.png",
+    }
 
     log("7/7 interpret: kernel motifs (vs the planted motifs) and a saliency map of a bound site")
     from factornet_core import intervals, motifs, saliency
+    from factornet_core.inputs import CellType
+    from factornet_core.samplesheet import read_samplesheet
 
-    model = out / f"CTCF.seed{seed}.keras"
+    sim = p.sim
+    sheet = read_samplesheet(sim.samplesheet).cells
     summary = motifs.interpret_motifs(
-        model,
-        CellType(genome, ctcf.tracks(train_cell)),
-        ctcf.peaks(train_cell, "CTCF")[0],
+        first_model,
+        CellType(sim.genome, sheet[s.train_cells[0]].tracks),
+        sheet[s.train_cells[0]].conservative["CTCF"],
         out / "motifs",
         peaks=True,
         known=sim.motifs,
@@ -121,11 +105,17 @@ def run_demo(out_dir: str | os.PathLike, seed: int = 1, epochs: int = 10, log=la
         best = summary.known_matches.sort_values("similarity", ascending=False).iloc[0]
         result.best_motif_match = (str(best["kernel"]), str(best["known_motif"]), float(best["similarity"]))
         log(f"    best kernel match: {best['kernel']} ~ {best['known_motif']} (r = {best['similarity']:.2f})")
-    target_peaks = intervals.read_bed(ctcf.peaks(target_cell, "CTCF")[0], what="narrowPeak")
-    on_test = target_peaks[target_peaks["chrom"] == test_chrom].head(1)
+    target_peaks = intervals.read_bed(sheet[s.target_cell].conservative["CTCF"], what="narrowPeak")
+    on_test = target_peaks[target_peaks["chrom"] == s.test_chrom].head(1)
     site = out / "saliency_site.bed"
     site.write_text("".join(f"{r.chrom}\t{r.start}\t{r.end}\n" for r in on_test.itertuples()))
     saliency.interpret_saliency(
-        model, CellType(genome, ctcf.tracks(target_cell)), site, out / "saliency", positive_only=True
+        first_model,
+        CellType(sim.genome, sheet[s.target_cell].tracks),
+        site,
+        out / "saliency",
+        positive_only=True,
     )
+    result.figures["kernel logos and their best matches"] = out / "motifs"
+    result.figures["saliency of one bound site"] = out / "saliency"
     return result

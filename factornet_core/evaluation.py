@@ -5,9 +5,12 @@ peaks over the prediction bins with the bin labelling rule (:func:`factornet_cor
 Every predicted bin must have a label (bins are joined on chrom/start/end); labelled bins that were
 not predicted are counted and reported, not scored. Ambiguous (A) bins are excluded from all metrics.
 
-Outputs (all or nothing): ``PREFIX.metrics.json``, ``PREFIX.metrics.tsv`` (one row per (TF, cell)),
-``PREFIX.pr.png`` and ``PREFIX.roc.png``. The JSON's ``calibration`` block holds, per (TF, cell), the
-lowest score reaching each FDR level on a 0.001 grid (:func:`factornet_core.calling.fdr_grid`), which
+Several prediction files (models and baselines) are scored side by side on the same labels: they must
+cover the same bins (checked before any scoring). Outputs (all or nothing): ``PREFIX.metrics.json``,
+``PREFIX.metrics.tsv`` (one row per (file, TF, cell)), ``PREFIX.pr.png`` (every curve, with the
+prevalence line), ``PREFIX.roc.png`` (every curve, with the diagonal) and ``PREFIX.aupr.png`` (auPR
+bars). The JSON's ``calibration`` block holds, per (TF, cell) of the **first** file, the lowest score
+reaching each FDR level on a 0.001 grid (:func:`factornet_core.calling.fdr_grid`), which
 ``factornet call --fdr`` turns into a threshold.
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from factornet_core import __version__
 from factornet_core.atomic import OutputSet
 from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
-from factornet_core.figures import write_curves
+from factornet_core.figures import aupr_bars_figure, curves_figure
 from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
@@ -48,6 +51,7 @@ class EvaluationResult:
 
     table: pd.DataFrame
     outputs: list[Path] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)  # output suffix → the matplotlib Figure written
 
 
 # --------------------------------------------------------------------------------------------- labels
@@ -94,70 +98,87 @@ def _select_tfs(names: list[str], tf: str | None, what: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- plots
+def check_same_bins(first: pd.DataFrame, other: pd.DataFrame, first_path, other_path) -> None:
+    """Side-by-side scoring needs one set of bins: raise naming both files and the first difference."""
+    keys = ("chrom", "start", "end")
+    if len(first) == len(other) and all(
+        np.array_equal(first[c].to_numpy(), other[c].to_numpy()) for c in keys
+    ):
+        return
+    if len(first) != len(other):
+        what = f"{len(first)} vs {len(other)} bins"
+    else:
+        row = int(
+            np.flatnonzero(np.any([first[c].to_numpy() != other[c].to_numpy() for c in keys], axis=0))[0]
+        )
+        a, b = first.iloc[row], other.iloc[row]
+        what = f"row {row + 1}: {a.chrom}:{a.start}-{a.end} vs {b.chrom}:{b.start}-{b.end}"
+    raise FactorNetError(
+        f"{other_path} covers other bins than {first_path} ({what}): score files made over the same bins "
+        "(same --chroms/--bins and blacklist) side by side"
+    )
+
+
 # --------------------------------------------------------------------------------------------- workflow
 def evaluate(
-    predictions: str | os.PathLike,
+    predictions: str | os.PathLike | Sequence[str | os.PathLike],
     out_prefix: str | os.PathLike,
     labels: str | os.PathLike | Mapping[str, str | os.PathLike] | None = None,
     cell: str | None = None,
     peaks: str | os.PathLike | None = None,
     relaxed: str | os.PathLike | None = None,
     tf: str | None = None,
-    name: str | None = None,
+    name: str | Sequence[str] | None = None,
 ) -> EvaluationResult:
-    """Evaluate a prediction file and write the metrics JSON/TSV and PR/ROC plots.
+    """Evaluate one or several prediction files on the same labels; write metrics and plots.
 
     Parameters
     ----------
+    predictions : one prediction file, or several over the same bins (models and baselines).
     labels : a DREAM label TSV for one TF (the TF in the predictions, or ``tf``), or ``{TF: path}``.
     cell : the label column (cell type) to use; may be omitted when the labels have one cell type.
         With ``peaks`` it only names the row (default ``'.'``).
     peaks, relaxed : conservative (and relaxed) peaks of one TF, labelled over the prediction bins.
     tf : the TF to evaluate (required for multi-TF predictions with a single labels path or peaks);
         also names the score column of a DREAM-layout prediction file.
-    name : model name for the report (default: the prediction file's name).
+    name : the model name for the report, one per file (default: each file's name).
+
+    Raises
+    ------
+    FactorNetError
+        Files over different bins, names not one per file, predicted bins without labels, a TF or
+        cell type missing, labels without bound or unbound bins.
     """
     if (labels is None) == (peaks is None):
         raise FactorNetError("give either --labels or --peaks (not both)")
     if relaxed is not None and peaks is None:
         raise FactorNetError("--relaxed needs --peaks")
-    bins, scores = read_predictions(predictions, dream_tf=tf)
-    names = list(scores.columns)
-    model = name or Path(predictions).name
-    rows: list[dict] = []
-    pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-    roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-    calibration: list[dict] = []
+    paths = [predictions] if isinstance(predictions, (str, os.PathLike)) else list(predictions)
+    if not paths:
+        raise FactorNetError("no prediction files to evaluate")
+    names = [name] if isinstance(name, str) else (list(name) if name is not None else [])
+    if names and len(names) != len(paths):
+        raise FactorNetError(f"give one name per prediction file: {len(names)} names for {len(paths)} files")
+    models = names or [Path(p).name for p in paths]
+    if len(set(models)) != len(models):
+        models = [str(p) for p in paths] if not names else models
+        if len(set(models)) != len(models):
+            raise FactorNetError(f"model names must differ, got {', '.join(models)}")
+    loaded = [read_predictions(p, dream_tf=tf) for p in paths]
+    bins = loaded[0][0]
+    for path, (other, _) in zip(paths[1:], loaded[1:]):
+        check_same_bins(bins, other, paths[0], path)
+    columns = list(loaded[0][1].columns)
+    for path, (_, sc) in zip(paths[1:], loaded[1:]):
+        if list(sc.columns) != columns:
+            raise FactorNetError(
+                f"{path} predicts {', '.join(sc.columns)} but {paths[0]} predicts {', '.join(columns)}"
+            )
 
-    def score(tf_name: str, cell_name: str, codes: np.ndarray, extra: int, source) -> None:
-        try:
-            metrics = evaluate_scores(codes, scores[tf_name].to_numpy())
-        except FactorNetError as exc:
-            raise FactorNetError(f"{source}: {tf_name} in {cell_name}: {exc}") from None
-        rows.append(
-            {"model": model, "tf": tf_name, "cell": cell_name, **metrics, "labelled_not_predicted": extra}
-        )
-        keep = codes != 2
-        y = (codes[keep] == 1).astype(np.int8)
-        s = scores[tf_name].to_numpy()[keep]
-        label = f"{tf_name} {cell_name}" if cell_name != "." else tf_name
-        recall, precision = pr_curve_davis_goadrich(y, s)
-        pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
-        fpr, tpr, _ = roc_curve(y, s)
-        roc_curves.append((f"{label} (auROC {metrics['auroc']:.3f})", fpr, tpr))
-        levels, min_scores = fdr_grid(y, s)
-        calibration.append(
-            {
-                "tf": tf_name,
-                "cell": cell_name,
-                "step": CALIBRATION_STEP,
-                "fdr": levels,
-                "min_score": min_scores,
-            }
-        )
-
+    # (tf, cell, codes, labelled-not-predicted, source) for each scored column
+    targets: list[tuple[str, str, np.ndarray, int, object]] = []
     if peaks is not None:
-        tf_name = _select_tfs(names, tf, "--peaks covers one TF")
+        tf_name = _select_tfs(columns, tf, "--peaks covers one TF")
         conservative = read_bed(peaks, what="peaks")
         relaxed_df = read_bed(relaxed, what="relaxed peaks", allow_empty=True) if relaxed else None
         if not set(conservative["chrom"]) & set(bins["chrom"]):
@@ -165,18 +186,18 @@ def evaluate(
             raise FactorNetError(
                 f"{peaks}: no peak lies on a predicted chromosome{': ' + found if found else ''}"
             )
-        score(tf_name, cell or ".", label_bins(bins, conservative, relaxed_df), 0, peaks)
+        targets.append((tf_name, cell or ".", label_bins(bins, conservative, relaxed_df), 0, peaks))
     else:
         if isinstance(labels, Mapping):
             plan = dict(labels)
             for tf_name in plan:
-                _select_tfs(names, tf_name, "")
+                _select_tfs(columns, tf_name, "")
             if tf is not None:
                 plan = {tf: plan[tf]} if tf in plan else {}
                 if not plan:
                     raise FactorNetError(f"--tf {tf} has no --labels {tf}=PATH")
         else:
-            plan = {_select_tfs(names, tf, "one labels file is one TF"): labels}
+            plan = {_select_tfs(columns, tf, "one labels file is one TF"): labels}
         for tf_name, path in plan.items():
             label_bins_df, by_cell = read_labels(path)
             if cell is None:
@@ -192,28 +213,77 @@ def evaluate(
             else:
                 cell_name = cell
             codes, extra = align_labels(bins, label_bins_df, by_cell[cell_name], path)
-            score(tf_name, cell_name, codes, extra, path)
+            targets.append((tf_name, cell_name, codes, extra, path))
+
+    rows: list[dict] = []
+    pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
+    roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
+    prevalence = []
+    calibration: list[dict] = []
+    for tf_name, cell_name, codes, extra, source in targets:
+        keep = codes != 2
+        y = (codes[keep] == 1).astype(np.int8)
+        prevalence.append(float(y.mean()) if y.size else 0.0)
+        for model, (_, scores) in zip(models, loaded):
+            s = scores[tf_name].to_numpy()
+            try:
+                metrics = evaluate_scores(codes, s)
+            except FactorNetError as exc:
+                raise FactorNetError(f"{source}: {tf_name} in {cell_name}: {exc}") from None
+            rows.append(
+                {"model": model, "tf": tf_name, "cell": cell_name, **metrics, "labelled_not_predicted": extra}
+            )
+            what = f"{tf_name} {cell_name}" if cell_name != "." else tf_name
+            label = model if len(targets) == 1 else f"{model}: {what}"
+            recall, precision = pr_curve_davis_goadrich(y, s[keep])
+            pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
+            fpr, tpr, _ = roc_curve(y, s[keep])
+            roc_curves.append((f"{label} (auROC {metrics['auroc']:.3f})", fpr, tpr))
+            if model == models[0]:
+                levels, min_scores = fdr_grid(y, s[keep])
+                calibration.append(
+                    {
+                        "tf": tf_name,
+                        "cell": cell_name,
+                        "model": model,
+                        "step": CALIBRATION_STEP,
+                        "fdr": levels,
+                        "min_score": min_scores,
+                    }
+                )
 
     table = pd.DataFrame(rows, columns=["model", "tf", "cell", *METRIC_COLUMNS, "labelled_not_predicted"])
     prefix = str(out_prefix)
+    where = ", ".join(dict.fromkeys(f"{t} in {c}" if c != "." else t for t, c, *_ in targets))
+    subject = models[0] if len(models) == 1 else f"{len(models)} predictions"
     report = {
         "factornet_version": __version__,
-        "predictions": str(predictions),
-        "model": model,
+        "predictions": [str(p) for p in paths] if len(paths) > 1 else str(paths[0]),
+        "model": models if len(models) > 1 else models[0],
         "auprc_method": "Davis-Goadrich interpolation as R PRROC pr.curve()$auc.davis.goadrich",
         "recall_at_fdr_method": "ENCODE-DREAM scoring script (sklearn precision_recall_curve)",
         "results": table.to_dict(orient="records"),
-        # for `factornet call --fdr F`: the lowest score with FDR <= level, per reached level
+        # for `factornet call --fdr F`: the first file's lowest score with FDR <= level, per reached level
         "calibration": calibration,
     }
-    paths = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", ".pr.png", ".roc.png")]
+    figures = {
+        ".pr.png": curves_figure(
+            pr_curves,
+            "pr",
+            f"Precision-recall: {subject}, {where}",
+            prevalence[0] if len(targets) == 1 else None,
+        ),
+        ".roc.png": curves_figure(roc_curves, "roc", f"ROC: {subject}, {where}"),
+        ".aupr.png": aupr_bars_figure(table, f"auPR: {where}"),
+    }
+    paths_out = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", *figures)]
     with OutputSet() as outs:
-        tmp = [outs.path(p) for p in paths]
+        tmp = [outs.path(p) for p in paths_out]
         tmp[0].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
         table.to_csv(tmp[1], sep="\t", index=False, float_format="%.6f")
-        write_curves(pr_curves, "pr", tmp[2], f"Precision-recall: {model}")
-        write_curves(roc_curves, "roc", tmp[3], f"ROC: {model}")
-    return EvaluationResult(table, paths)
+        for path, fig in zip(tmp[2:], figures.values()):
+            fig.savefig(path, format="png")
+    return EvaluationResult(table, paths_out, figures)
 
 
 def _json_default(value):
@@ -225,8 +295,9 @@ def _json_default(value):
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """A readable fixed-width rendering of the metrics table (for the terminal)."""
-    shown = table.drop(columns=["model"]).copy()
+    """A readable fixed-width rendering of the metrics table (for the terminal); the model column is
+    shown when the table holds several models."""
+    shown = table.drop(columns=["model"]).copy() if table["model"].nunique() <= 1 else table.copy()
     for col in shown.columns:
         if shown[col].dtype.kind == "f":
             shown[col] = shown[col].map(lambda v: f"{v:.4f}")

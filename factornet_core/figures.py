@@ -31,27 +31,62 @@ def thin(x: np.ndarray, y: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> tup
     return x[idx], y[idx]
 
 
-def write_curves(
-    curves: Sequence[tuple[str, np.ndarray, np.ndarray]], kind: str, path: str | os.PathLike, title: str
-) -> None:
-    """PR (``kind="pr"``: recall → precision) or ROC (``kind="roc"``: FPR → TPR, with the diagonal) PNG.
+def curves_figure(
+    curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    kind: str,
+    title: str,
+    prevalence: float | None = None,
+) -> Figure:
+    """Every curve on one figure: PR (``kind="pr"``: recall → precision, a dotted line at ``prevalence``,
+    the precision of a random ranking) or ROC (``kind="roc"``: FPR → TPR, with the diagonal).
 
     ``curves`` are ``(legend label, x, y)``, one line each, x and y in [0, 1].
     """
-    fig = _figure(5.5, 5)
+    fig = _figure(6, 5.5)
     ax = fig.add_subplot()
     for label, x, y in curves:
         x, y = thin(x, y)
         ax.plot(x, y, lw=1.5, label=label)
     if kind == "roc":
-        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-        ax.set(xlabel="False positive rate", ylabel="True positive rate")
+        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="random (diagonal)")
+        ax.set(xlabel="False positive rate (unbound bins called bound)", ylabel="True positive rate (recall)")
     else:
-        ax.set(xlabel="Recall", ylabel="Precision")
+        if prevalence is not None:
+            ax.axhline(prevalence, ls=":", c="grey", lw=0.8, label=f"random (prevalence {prevalence:.3f})")
+        ax.set(xlabel="Recall (fraction of bound bins found)", ylabel="Precision (fraction of calls bound)")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
-    ax.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=8)
+    ax.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    return fig
+
+
+def write_curves(
+    curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    kind: str,
+    path: str | os.PathLike,
+    title: str,
+    prevalence: float | None = None,
+) -> None:
+    """:func:`curves_figure` written as a PNG."""
+    curves_figure(curves, kind, title, prevalence).savefig(path, format="png")
+
+
+def aupr_bars_figure(table, title: str) -> Figure:
+    """Horizontal auPR bars, one per row of an evaluation table (``model, tf, cell, auprc``), the first
+    row on top; rows are labelled by model, plus TF and cell type when the table holds several."""
+    several = table[["tf", "cell"]].drop_duplicates().shape[0] > 1
+    labels = [f"{r.model} {r.tf} {r.cell}" if several else str(r.model) for r in table.itertuples()]
+    values = table["auprc"].to_numpy()
+    fig = _figure(6, 0.45 * len(table) + 1.4)
+    ax = fig.add_subplot()
+    y = np.arange(len(table))[::-1]
+    ax.barh(y, values, color="tab:blue")
+    for yi, v in zip(y, values):
+        ax.text(min(v + 0.01, 0.9), yi, f"{v:.3f}", va="center", fontsize=8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set(xlim=(0, 1), xlabel="auPR (Davis-Goadrich, ambiguous bins excluded)", title=title)
+    fig.tight_layout()
+    return fig
 
 
 def write_learning_curves(history: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:

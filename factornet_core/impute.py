@@ -201,7 +201,7 @@ class ImputeResult:
 
 
 class _LengthGroup:
-    """Models with one window length: one reader over the union of their tracks, one span read per
+    """Models with one window length and the same track normalisations: one reader over the union of their tracks, one span read per
     window run for all of them."""
 
     def __init__(self, plans: list[ModelPlan], cell: CellType, batch_size: int, naive: bool):
@@ -211,7 +211,7 @@ class _LengthGroup:
         union = list(dict.fromkeys(t for p in plans for t in p.card.track_names))
         self.plans = plans
         self.data = CellData(dataclasses.replace(cell, tracks={t: cell.tracks[t] for t in union}), union,
-                             card.seq_len, card.bin_size)  # fmt: skip
+                             card.seq_len, card.bin_size, card.track_norms)  # fmt: skip
         try:
             for plan in plans:
                 check_chrom_naming(plan.card, self.data.chrom_sizes)
@@ -292,9 +292,12 @@ def impute(
         raise FactorNetError("impute writes every model's TFs with a header: --tf and --dream do not apply")
     progress = progress or Progress()
     plans, skipped = plan_models(models, cell, skip_incompatible)
-    by_length: dict[int, list[ModelPlan]] = {}
+    # one reader per window length and per set of track normalisations (a track read raw for one
+    # model and scaled for another cannot share one read)
+    by_length: dict[tuple, list[ModelPlan]] = {}
     for plan in plans:
-        by_length.setdefault(plan.card.seq_len, []).append(plan)
+        norms = tuple(sorted((t, r) for t, r in plan.card.track_norms.items() if r != "none"))
+        by_length.setdefault((plan.card.seq_len, norms), []).append(plan)
     groups: list[_LengthGroup] = []
     try:
         for members in by_length.values():

@@ -144,9 +144,19 @@ class CellData:
     track_names : channel order of the tracks after A/C/G/T (a model card's ``track_names``).
     seq_len : window length in bp; bins are centred in their window.
     bin_size : bin length in bp.
+    track_norms : track name → normalisation rule (a card's ``track_norms``). The scale factors are
+        fixed from this cell type's own bigWigs over the chromosomes passed to :meth:`check_chroms`
+        (or :meth:`check_regions`), which must be called before windows are read.
     """
 
-    def __init__(self, cell: CellType, track_names: Sequence[str], seq_len: int, bin_size: int):
+    def __init__(
+        self,
+        cell: CellType,
+        track_names: Sequence[str],
+        seq_len: int,
+        bin_size: int,
+        track_norms: Mapping[str, str] | None = None,
+    ):
         from factornet_core.genome import Genome
         from factornet_core.tracks import TrackSet
         from factornet_core.windows import WindowReader
@@ -156,7 +166,7 @@ class CellData:
             raise FactorNetError(f"no bigWig for track {missing[0]!r}: give --track {missing[0]}=BIGWIG")
         self.genome = Genome(cell.genome)
         try:
-            self.trackset = TrackSet({name: cell.tracks[name] for name in track_names})
+            self.trackset = TrackSet({name: cell.tracks[name] for name in track_names}, track_norms)
             self.trackset.check_range()  # infinite or negative signal: refused before any work
         except BaseException:
             self.genome.close()
@@ -168,8 +178,13 @@ class CellData:
         return self.genome.chrom_sizes
 
     def check_chroms(self, chroms: Sequence[str]) -> None:
-        """Every track must cover these genome chromosomes, with the genome's lengths."""
-        self.trackset.check_chroms({c: self.chrom_sizes[c] for c in dict.fromkeys(chroms)})
+        """Every track must cover these genome chromosomes, with the genome's lengths; then each
+        normalised track's scale factor is fixed over exactly these chromosomes (the ones in use)."""
+        from factornet_core import tracknorm
+
+        used = {c: self.chrom_sizes[c] for c in dict.fromkeys(chroms)}
+        self.trackset.check_chroms(used)
+        self.trackset.fix_scales(used, lambda: tracknorm.effective_length(self.genome, list(used)))
 
     def check_regions(self, table, path: PathLike, what: str = "region") -> None:
         """Regions (``chrom, start, end``) must lie inside the genome and on every track."""
@@ -297,7 +312,7 @@ class CellInputs:
 
         card = read_card(model_path)
         check_card(card, cell, metadata)
-        data = CellData(cell, card.track_names, card.seq_len, card.bin_size)
+        data = CellData(cell, card.track_names, card.seq_len, card.bin_size, card.track_norms)
         try:
             check_chrom_naming(card, data.chrom_sizes)
             rows = Metadata.for_model(card, read_arrays(model_path), cell) if metadata else Metadata.none()

@@ -149,3 +149,55 @@ def apply(values: np.ndarray, norm: Normalization) -> np.ndarray:
     if norm.clip is not None:
         out = np.minimum(out, norm.clip)
     return out.astype(np.float32)
+
+
+# ------------------------------------------------------------------------ rules a model card applies
+# ``train --track-norm NAME=RULE``: the rules that can be applied per cell type inside the data path.
+# ``cpm`` is left out on purpose: per base it is 1x times a constant, so it adds nothing a model can use.
+TRACK_RULES = ("none", "1x", "minmax")
+
+
+def parse_rule(text: str) -> tuple[str, float | None]:
+    """``"none"``, ``"1x"``, ``"minmax"`` or ``"minmax:P"`` → ``(rule, percentile)``.
+
+    ``percentile`` is None except for ``minmax`` (default :data:`DEFAULT_PERCENTILE`).
+
+    Raises
+    ------
+    FactorNetError
+        An unknown rule, a percentile on another rule, or a percentile outside (0, 100].
+    """
+    if not isinstance(text, str):
+        raise FactorNetError(f"a normalisation rule must be text, got {text!r}")
+    rule, sep, param = text.strip().partition(":")
+    if rule not in TRACK_RULES:
+        raise FactorNetError(
+            f"unknown track normalisation {text!r}: choose one of none, 1x, minmax, minmax:PERCENTILE"
+        )
+    if rule != "minmax":
+        if sep:
+            raise FactorNetError(f"track normalisation {text!r}: only minmax takes a percentile (minmax:99)")
+        return rule, None
+    if not sep:
+        return rule, DEFAULT_PERCENTILE
+    try:
+        percentile = float(param)
+    except ValueError:
+        raise FactorNetError(
+            f"track normalisation {text!r}: the percentile must be a number, e.g. minmax:99"
+        ) from None
+    if not 0 < percentile <= 100:
+        raise FactorNetError(f"track normalisation {text!r}: the percentile must be in (0, 100]")
+    return rule, percentile
+
+
+def format_rule(rule: str, percentile: float | None = None) -> str:
+    """The canonical text of a rule: ``"1x"``, ``"none"``, ``"minmax:99"`` (``"minmax:99.5"``)."""
+    if rule == "minmax":
+        return f"minmax:{(DEFAULT_PERCENTILE if percentile is None else percentile):g}"
+    return rule
+
+
+def canonical_rule(text: str) -> str:
+    """``parse_rule`` then ``format_rule``: ``"minmax"`` → ``"minmax:99"`` (raises as :func:`parse_rule`)."""
+    return format_rule(*parse_rule(text))

@@ -31,6 +31,7 @@ from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
 from factornet_core.inputs import CellInputs, CellType, PathLike
 from factornet_core.scores import PredictionWriter
+from factornet_core.tracks import BigWigWriter
 
 WRITE_ROWS = 200_000  # rows formatted per write call (bounds the writer's memory)
 
@@ -257,18 +258,15 @@ def _apply(net, inputs, batch_size: int) -> np.ndarray:
 
 
 class _BigWigWriters:
-    """One bigWig per TF; a bin's score covers its central ``stride`` bp so grid bins tile the genome."""
+    """One bigWig per TF (:class:`~factornet_core.tracks.BigWigWriter`); a bin's score covers its
+    central ``stride`` bp so grid bins tile the genome."""
 
     def __init__(self, outs: OutputSet, prefix: str, tfs: list[str], sizes: dict[str, int], card: ModelCard):
-        import pyBigWig
-
         self.offset = (card.bin_size - card.bin_stride) // 2
         self.span = card.bin_stride
-        self.handles = []
+        self.writers: list[BigWigWriter] = []
         for tf in tfs:
-            handle = pyBigWig.open(str(outs.path(Path(f"{prefix}.{tf}.bw"))), "w")
-            handle.addHeader(list(sizes.items()))
-            self.handles.append(handle)
+            self.writers.append(BigWigWriter(outs.path(Path(f"{prefix}.{tf}.bw")), sizes, chunk=WRITE_ROWS))
 
     def add(self, chrom: str, starts: np.ndarray, scores: np.ndarray) -> None:
         order = np.argsort(starts, kind="stable")
@@ -276,17 +274,9 @@ class _BigWigWriters:
         keep = np.ones(s.size, dtype=bool)
         keep[1:] = s[1:] >= s[:-1] + self.span  # drop entries that would overlap the previous one
         s = s[keep]
-        for j, handle in enumerate(self.handles):
-            values = scores[order, j][keep].astype(np.float64)
-            for lo in range(0, s.size, WRITE_ROWS):  # sorted slices: Python lists stay small
-                part = s[lo : lo + WRITE_ROWS]
-                handle.addEntries(
-                    [chrom] * part.size,
-                    part.tolist(),
-                    ends=(part + self.span).tolist(),
-                    values=values[lo : lo + WRITE_ROWS].tolist(),
-                )
+        for j, writer in enumerate(self.writers):
+            writer.add_intervals(chrom, s, s + self.span, scores[order, j][keep])
 
     def close(self) -> None:
-        for handle in self.handles:
-            handle.close()
+        for writer in self.writers:
+            writer.close()

@@ -31,36 +31,21 @@ def read_regions(path: str | os.PathLike, peaks: bool = False) -> Regions:
     keeps the strongest peaks; BED rows keep file order. A region given twice is refused.
     """
     what = "narrowPeak" if peaks else "regions BED"
-    df = intervals.read_bed(path, what=what, allow_empty=True)
+    read = intervals.read_narrowpeak if peaks else intervals.read_bed
+    df = read(path, what=what, allow_empty=True)
     if df.empty:
         raise FactorNetError(f"{path}: no regions in the {what} file: give at least one interval")
     # a repeated region would add its sites to the motif counts twice / write its saliency twice
     intervals.refuse_duplicate_bins(df, path, "region")
-    centre = (df["start"] + df["end"]) // 2
-    if peaks:
-        signal, summit = [], []
-        for line in intervals.read_text_lines(path):
-            if not line or line[0] == "#" or line.startswith(("track", "browser")):
-                continue
-            fields = line.split("\t") if "\t" in line else line.split()
-            signal.append(_float(fields[6]) if len(fields) > 6 else np.nan)
-            summit.append(_float(fields[9]) if len(fields) > 9 else np.nan)
-        summit = np.asarray(summit)
-        ok = np.isfinite(summit) & (summit >= 0)
-        centre = np.where(ok, df["start"].to_numpy() + np.where(ok, summit, 0).astype(np.int64), centre)
-        df = df.assign(centre=centre, _signal=np.nan_to_num(np.asarray(signal), nan=-np.inf))
-        df = df.sort_values("_signal", ascending=False, kind="stable").drop(columns="_signal")
-        df = df.reset_index(drop=True)
-    else:
-        df = df.assign(centre=centre.to_numpy())
-    return Regions(df, str(path))
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return np.nan
+    centre = ((df["start"] + df["end"]) // 2).to_numpy()
+    if not peaks:
+        return Regions(df.assign(centre=centre), str(path))
+    summit = df["summit"].to_numpy()
+    ok = np.isfinite(summit) & (summit >= 0)  # -1 or absent: no summit, use the midpoint
+    centre = np.where(ok, df["start"].to_numpy() + np.where(ok, summit, 0).astype(np.int64), centre)
+    df = df.assign(centre=centre, _signal=np.nan_to_num(df["signal"].to_numpy(), nan=-np.inf))
+    df = df.sort_values("_signal", ascending=False, kind="stable")
+    return Regions(df.drop(columns=["_signal", "signal", "summit"]).reset_index(drop=True), str(path))
 
 
 def centred_windows(regions: pd.DataFrame, seq_len: int) -> pd.DataFrame:

@@ -229,6 +229,18 @@ def read_predictions(
     path = Path(path)
     if not path.is_file():
         raise FactorNetError(f"predictions file {str(path)!r} does not exist or is not a file")
+    names, skip = _layout(path, dream_tf)
+    table = _read_table(path, ["chrom", "start", "end", *names], skip)
+    offset = skip + 1  # file line of table row 0
+    starts, ends = _checked_bins(path, table, offset)
+    scores = {name: _checked_scores(path, table[name], name, offset) for name in names}
+    bins = pd.DataFrame({"chrom": table["chrom"].astype(str), "start": starts, "end": ends})
+    refuse_duplicate_bins(bins, path, "bin", first_line=offset)
+    return bins, pd.DataFrame(scores, columns=names)
+
+
+def _layout(path: Path, dream_tf: str | None) -> tuple[list[str], int]:
+    """TF column names and header lines to skip, from the first line (header or DREAM layout)."""
     first = textio.read_first_line(path)
     if not first:
         raise FactorNetError(f"{path}: empty predictions file")
@@ -239,18 +251,18 @@ def read_predictions(
             raise FactorNetError(f"{path}:1: header needs 'chr start stop <TF>...' with non-empty TF names")
         if len(set(names)) != len(names):
             raise FactorNetError(f"{path}:1: duplicate TF names in header: {names}")
-        skip = 1
-    elif len(fields) == 4:
-        names = [dream_tf or DREAM_TF]
-        skip = 0
-    else:
-        raise FactorNetError(
-            f"{path}:1: not a prediction file: expected a header 'chr start stop <TF>...' "
-            f"or the 4-column DREAM layout 'chr start stop score', got {len(fields)} columns"
-        )
-    columns = ["chrom", "start", "end", *names]
+        return names, 1
+    if len(fields) == 4:
+        return [dream_tf or DREAM_TF], 0
+    raise FactorNetError(
+        f"{path}:1: not a prediction file: expected a header 'chr start stop <TF>...' "
+        f"or the 4-column DREAM layout 'chr start stop score', got {len(fields)} columns"
+    )
+
+
+def _read_table(path: Path, columns: list[str], skip: int) -> pd.DataFrame:
     try:
-        table = pd.read_csv(
+        return pd.read_csv(
             path,
             sep="\t",
             header=None,
@@ -265,52 +277,50 @@ def read_predictions(
     except UnicodeDecodeError as exc:
         raise FactorNetError(textio.not_utf8_message(path, exc)) from None
     except pd.errors.EmptyDataError:
-        table = pd.DataFrame({c: [] for c in columns})
+        return pd.DataFrame({c: [] for c in columns})
     except pd.errors.ParserError as exc:
         raise FactorNetError(
             f"{path}: malformed line, expected {len(columns)} tab-separated columns "
             f"({str(exc).split('C error: ')[-1].strip()})"
         ) from None
-    offset = skip + 1  # file line of table row 0
 
+
+def _checked_bins(path: Path, table: pd.DataFrame, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` int64; integer, ``0 <= start <= stop``, chromosome present, or ``file:line``."""
     starts = int_column(table["start"], path, "start", offset)
     ends = int_column(table["end"], path, "stop", offset)
     bad = (starts < 0) | (ends < starts)
     if bad.any():
-        row = _first_bad(bad)
-        raise FactorNetError(f"{path}:{row + offset}: bin needs 0 <= start <= stop")
+        raise FactorNetError(f"{path}:{_first_bad(bad) + offset}: bin needs 0 <= start <= stop")
     if table["chrom"].isna().any():
         row = _first_bad(table["chrom"].isna().to_numpy())
         raise FactorNetError(f"{path}:{row + offset}: missing chromosome name")
+    return starts, ends
 
-    scores = {}
-    for name in names:
-        values = table[name]
-        if not pd.api.types.is_numeric_dtype(values.dtype):
-            numeric = pd.to_numeric(values, errors="coerce")
-            bad = (numeric.isna() & values.notna()).to_numpy()
-            if bad.any():
-                row = _first_bad(bad)
-                raise FactorNetError(
-                    f"{path}:{row + offset}: score for {name} is not a number: {values.iloc[row]!r}"
-                )
-            values = numeric
-        array = values.to_numpy(dtype=np.float32)
-        nan = np.isnan(array)
-        if nan.any():
-            row = _first_bad(nan)
+
+def _checked_scores(path: Path, values: pd.Series, name: str, offset: int) -> np.ndarray:
+    """One TF's scores as float32, each a number in [0, 1], or an error naming ``file:line``."""
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        numeric = pd.to_numeric(values, errors="coerce")
+        bad = (numeric.isna() & values.notna()).to_numpy()
+        if bad.any():
+            row = _first_bad(bad)
             raise FactorNetError(
-                f"{path}:{row + offset}: score for {name} is missing or NaN — predictions must be "
-                "numbers in [0, 1]"
+                f"{path}:{row + offset}: score for {name} is not a number: {values.iloc[row]!r}"
             )
-        out = (array < 0) | (array > 1)
-        if out.any():
-            row = _first_bad(out)
-            raise FactorNetError(f"{path}:{row + offset}: score for {name} is {array[row]}, outside [0, 1]")
-        scores[name] = array
-    bins = pd.DataFrame({"chrom": table["chrom"].astype(str), "start": starts, "end": ends})
-    refuse_duplicate_bins(bins, path, "bin", first_line=offset)
-    return bins, pd.DataFrame(scores, columns=names)
+        values = numeric
+    array = values.to_numpy(dtype=np.float32)
+    nan = np.isnan(array)
+    if nan.any():
+        raise FactorNetError(
+            f"{path}:{_first_bad(nan) + offset}: score for {name} is missing or NaN — predictions must be "
+            "numbers in [0, 1]"
+        )
+    out = (array < 0) | (array > 1)
+    if out.any():
+        row = _first_bad(out)
+        raise FactorNetError(f"{path}:{row + offset}: score for {name} is {array[row]}, outside [0, 1]")
+    return array
 
 
 # --------------------------------------------------------------------------------------------- comparing

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -311,15 +311,18 @@ def _dnase(
     acc: np.ndarray,
     label: np.ndarray,
     depth: float,
+    background: float = 1.0,
 ) -> np.ndarray:
     """Poisson cut counts ``(length,) float32`` for one cell on one chromosome.
 
     ``el`` holds the chromosome's elements (with ``amp``), ``acc``/``label`` their state in this cell.
+    ``depth`` scales every expected count (sequencing depth); ``background`` scales the background
+    only (more cuts outside accessible elements: a lower signal-to-noise, as in the paper's liver).
     """
     mapability = chrom_data["mapability"]
     length = mapability.size
     blocks = rng.lognormal(0.0, 0.4, length // 5_000 + 1)
-    lam = 0.03 * depth * np.repeat(blocks, 5_000)[:length] * (0.3 + 0.7 * mapability)
+    lam = 0.03 * depth * background * np.repeat(blocks, 5_000)[:length] * (0.3 + 0.7 * mapability)
     idx = np.flatnonzero(acc)
     if idx.size:
         amp = depth * el["amp"].to_numpy()[idx]
@@ -368,14 +371,52 @@ def simulate_dataset(
     motifs_path: str | os.PathLike | None = None,
     force: bool = False,
     reads: str | None = None,
+    cell_depth: Mapping[str, float] | None = None,
+    cell_background: Mapping[str, float] | None = None,
 ) -> SimulationSummary:
-    """Write the simulated dataset into ``out_dir`` (created atomically) and describe it.
+    """Write the simulated ground-truth dataset into ``out_dir`` (created atomically) and describe it.
 
-    Sizes: ``n_chroms`` chromosomes ``chr1..chrN`` of ``chrom_length`` bp, ``n_cells`` cell types
-    (``CellA``, ``CellB``, …), ``sites_per_mb`` bound sites per Mb per TF (a bit over half of them
-    accessible in a given cell), ``genes_per_mb`` genes per Mb. ``reads`` (``"single"`` or ``"paired"``)
-    also writes per cell type ``<CELL>.DNASE.bam`` whose reads' 5′ ends are the DNASE cuts
-    (:mod:`factornet_core.simulate_reads`), listed as ``bam`` rows of the samplesheet.
+    The binding model (module docstring): a TF binds its planted PWM sites where they are accessible
+    in a cell; weak sites make ambiguous bins; closed motif sites, open motif-free elements and
+    other factors' motifs are decoys, so neither sequence nor accessibility alone predicts binding.
+    It stands in for the ENCODE-DREAM data of Quang & Xie (2019) in tests and ``factornet demo``.
+
+    Parameters
+    ----------
+    out_dir : folder to create (must not exist or be empty, unless ``force``).
+    seed : ≥ 0; the same seed gives byte-identical files.
+    n_chroms : 1–100 chromosomes ``chr1..chrN``.
+    chrom_length : bp per chromosome, ``MIN_CHROM_LENGTH`` (20 000) to 100 000 000.
+    n_cells : 1–26 cell types ``CellA, CellB, …``.
+    tfs : TF names (or motif ids) found in the motif file; one planted motif each.
+    sites_per_mb : bound sites per Mb per TF, in (0, 500]; a bit over half are accessible in a given
+        cell. Weak, closed-decoy and other elements scale with it.
+    genes_per_mb : genes per Mb in the GTF, in (0, 200].
+    motifs_path : MEME file to draw motifs from (default: the packaged HOCOMOCO subset).
+    force : replace an existing non-empty ``out_dir``.
+    reads : ``"single"`` or ``"paired"`` also writes per cell type ``<CELL>.DNASE.bam`` whose reads'
+        5′ ends are the DNase cuts (:mod:`factornet_core.simulate_reads`), listed as ``bam`` rows
+        of the samplesheet; None writes bigWigs only.
+    cell_depth : cell → factor multiplying that cell's DNase signal depth (peaks and background;
+        each cell already has a random depth in 0.8–1.25). Unnamed cells are unchanged (the same seed
+        gives the same files as without it).
+    cell_background : cell → factor multiplying that cell's background cuts only.
+        ``cell_depth={"CellC": 0.4}, cell_background={"CellC": 2.5}`` make a shallow, noisy cell whose
+        peaks are 0.4× the others' over about the same background.
+
+    Returns
+    -------
+    SimulationSummary
+        Absolute paths of everything written (genome FASTA, chrom sizes, samplesheet, truth TSV,
+        motifs, GTF, CpG BED, blacklist, MAPABILITY and per-cell DNASE bigWigs (cut counts per bp),
+        expression tables, conservative/relaxed narrowPeaks, DREAM label files) and counts of peaks
+        and sites.
+
+    Raises
+    ------
+    FactorNetError
+        A parameter out of range, a TF without a motif in the motif file, an existing non-empty
+        ``out_dir`` without ``force``, an unwritable parent folder. Nothing is left behind on error.
     """
     if reads not in (None, "single", "paired"):
         raise FactorNetError(f"--reads must be 'single' or 'paired', got {reads!r}")
@@ -393,6 +434,8 @@ def simulate_dataset(
         raise FactorNetError(f"--cells must be between 1 and 26, got {n_cells}")
     if not 0 < sites_per_mb <= 500 or not 0 < genes_per_mb <= 200:
         raise FactorNetError("--sites-per-mb must be in (0, 500] and --genes-per-mb in (0, 200]")
+    cell_depth = _cell_factors(cell_depth, n_cells, "--cell-depth")
+    cell_background = _cell_factors(cell_background, n_cells, "--cell-background")
     motif_file = Path(motifs_path) if motifs_path is not None else packaged_motifs_path()
     motifs = read_meme(motif_file)
     tf_motifs = resolve_tfs(motifs, tfs)
@@ -414,6 +457,8 @@ def simulate_dataset(
     label[acc & (kinds == "weak")[:, None]] = intervals.A
     elements["amp"] = np.vectorize(_AMPLITUDE.get)(kinds) * rng.lognormal(0, 0.3, kinds.size)
     depth = rng.uniform(0.8, 1.25, n_cells)
+    depth *= np.array([cell_depth.get(c, 1.0) for c in cells])
+    background = [cell_background.get(c, 1.0) for c in cells]
 
     genes = [g for d in data.values() for g in d["genes"]]
     for k, g in enumerate(genes, 1):
@@ -447,7 +492,9 @@ def simulate_dataset(
             signal = {}
             for i, (c, d) in enumerate(data.items()):
                 on = (elements["chrom"] == c).to_numpy()
-                signal[c] = _dnase(_rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j])
+                signal[c] = _dnase(
+                    _rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j], background[j]
+                )
             summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
             tracks.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
             if reads is not None:
@@ -501,6 +548,19 @@ def simulate_dataset(
         elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
             setattr(summary, name, {k: summary.out_dir / v.name for k, v in value.items()})
     return summary
+
+
+def _cell_factors(factors: Mapping[str, float] | None, n_cells: int, option: str) -> dict[str, float]:
+    """Check per-cell factors: known cell names (CellA, CellB, ...), finite values > 0."""
+    cells = [f"Cell{chr(ord('A') + i)}" for i in range(n_cells)]
+    out = {}
+    for cell, value in (factors or {}).items():
+        if cell not in cells:
+            raise FactorNetError(f"{option}: no cell type {cell!r} (the cells are {', '.join(cells)})")
+        if not np.isfinite(value) or value <= 0:
+            raise FactorNetError(f"{option}: the factor for {cell} must be > 0, got {value}")
+        out[cell] = float(value)
+    return out
 
 
 def _readme(s: SimulationSummary, decoys: list[str], sites_per_mb: float, genes_per_mb: float) -> str:

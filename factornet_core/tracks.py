@@ -3,6 +3,9 @@
 
 A track's *name* (e.g. ``DNASE``, ``MAPABILITY``) is its identity across cell types: the model card
 stores names in input order, and every cell type must provide the same names.
+
+:meth:`TrackSet.read` is also the ONE place where a model card's per-track normalisation
+(:mod:`factornet_core.tracknorm`) is applied, so training and prediction cannot scale differently.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
+from factornet_core import normalize
 from factornet_core.capture import captured_stderr
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import naming_hint
@@ -25,11 +29,19 @@ class TrackSet:
     Parameters
     ----------
     tracks : ordered mapping track name → bigWig path. The order is the model's input channel order.
+    rules : track name → normalisation rule (``none``, ``1x``, ``minmax[:P]``, see
+        :mod:`factornet_core.tracknorm`); tracks not named are read raw. With any rule other than
+        ``none``, :meth:`fix_scales` must fix the scale factors before the first :meth:`read`.
     """
 
-    def __init__(self, tracks: Mapping[str, str | os.PathLike]):
+    def __init__(self, tracks: Mapping[str, str | os.PathLike], rules: Mapping[str, str] | None = None):
         self.names: list[str] = list(tracks)
         self.paths: list[Path] = [Path(p) for p in tracks.values()]
+        rules = dict(rules or {})
+        self.rules: list[str] = [normalize.canonical_rule(rules.get(n, "none")) for n in self.names]
+        # per track: the Normalization applied by read (None: raw values)
+        self.norms: list[normalize.Normalization | None] = [None] * len(self.names)
+        self._scaled = all(r == "none" for r in self.rules)
         self._handles = []
         try:
             for name, path in zip(self.names, self.paths):
@@ -59,6 +71,35 @@ class TrackSet:
                         f"the genome says {size}: built for another assembly?"
                     )
 
+    def fix_scales(
+        self, chroms: Mapping[str, int], effective_size=None
+    ) -> dict[str, normalize.Normalization]:
+        """Fix each track's scale factor from its own bigWig over ``chroms`` (the chromosomes in use).
+
+        Parameters
+        ----------
+        chroms : chromosome name → length (bp).
+        effective_size : ``G`` (bases) for ``1x`` rules, or a function returning it (called only when
+            a track uses ``1x``; see :func:`factornet_core.tracknorm.effective_length`).
+
+        Returns
+        -------
+        track name → the :class:`~factornet_core.normalize.Normalization` now applied by :meth:`read`
+        (tracks with rule ``none`` are left out).
+        """
+        from factornet_core import tracknorm
+
+        out = {}
+        for j, (name, path, rule) in enumerate(zip(self.names, self.paths, self.rules)):
+            if rule == "none":
+                self.norms[j] = None
+                continue
+            self.norms[j] = out[name] = tracknorm.bigwig_normalization(
+                path, rule, chroms, effective_size, name
+            )
+        self._scaled = True
+        return out
+
     def check_range(self, limit: float | None = None, why: str = "") -> None:
         """Refuse, before any work, a track whose values the model cannot take (zoom-level minimum and
         maximum, see :func:`value_range`): infinite values, negative values, and with ``limit`` a
@@ -71,7 +112,15 @@ class TrackSet:
             check_value_range(handle, f"track {name!r} ({path.name})", limit, why)
 
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
-        """Signal ``(end - start, n_tracks) float32``; NaN (no data) and outside the chromosome → 0."""
+        """Signal ``(end - start, n_tracks) float32``; NaN (no data) and outside the chromosome → 0.
+
+        Tracks with a normalisation rule come out as :func:`factornet_core.normalize.apply` of the raw
+        values (scaled, and clipped for ``minmax``).
+        """
+        if not self._scaled:
+            raise RuntimeError(
+                "TrackSet.read before TrackSet.fix_scales: the scale factors are not fixed yet"
+            )
         out = np.zeros((end - start, len(self._handles)), dtype=np.float32)
         for j, (handle, sizes) in enumerate(zip(self._handles, self.chrom_sizes)):
             size = sizes.get(chrom)
@@ -79,8 +128,11 @@ class TrackSet:
                 raise FactorNetError(f"bigWig {self.paths[j].name} lacks chromosome {chrom!r}")
             lo, hi = max(start, 0), min(end, size)
             if hi > lo:
-                values = handle.values(chrom, lo, hi, numpy=True)
-                out[lo - start : hi - start, j] = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+                values = np.nan_to_num(
+                    handle.values(chrom, lo, hi, numpy=True), nan=0.0, posinf=0.0, neginf=0.0
+                )
+                norm = self.norms[j]
+                out[lo - start : hi - start, j] = values if norm is None else normalize.apply(values, norm)
         return out
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factornet_core import __version__, intervals, resume
+from factornet_core import __version__, intervals, resume, tracknorm
 from factornet_core.card import Features, ModelCard, make_card
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
@@ -71,6 +71,7 @@ class TrainSettings:
     mixed_precision: bool = False
     distribute: bool = False  # force MirroredStrategy (automatic with > 1 GPU)
     resume: bool = False
+    track_norms: dict[str, str] = field(default_factory=dict)  # track → rule per cell type (tracknorm)
 
 
 @dataclass
@@ -206,10 +207,13 @@ def _open_run(samplesheet, genome_path, s: TrainSettings, blacklist) -> _Run:
         run.selection = _select(sheet, s)
         run.valid_chroms, run.train_chroms = _choose_chroms(sizes, s)
         used = {c: sizes[c] for c in [*run.train_chroms, *run.valid_chroms]}
+        rules = tracknorm.resolve(s.track_norms, run.selection.sheet.track_names)
         for name in run.selection.all_cells:
-            run.tracksets.append(TrackSet(run.selection.tracks(name)))
+            run.tracksets.append(TrackSet(run.selection.tracks(name), rules))
             run.tracksets[-1].check_chroms(used)
             run.tracksets[-1].check_range(*_value_limit(s))
+            # each cell type scaled from its own bigWigs over the chromosomes trained and validated on
+            run.tracksets[-1].fix_scales(used, lambda: tracknorm.effective_length(genome, list(used)))
             run.readers.append(WindowReader(genome, run.tracksets[-1], s.seq_len))
         black = None
         if blacklist is not None:
@@ -394,6 +398,7 @@ def _build_card(
         features=Features(expression=bool(s.expression), gencode=bool(s.gencode)),
         metadata_names=meta_names,
         chrom_naming="ucsc" if all(c.startswith("chr") for c in used) else "plain",
+        track_norms=tracknorm.resolve(s.track_norms, cfg.track_names),
         training={
             **{k: v for k, v in asdict(s).items() if k not in ("resume", "workers")},
             "train_chroms": list(run.train_chroms),

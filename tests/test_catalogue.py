@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LEGACY_MODELS, build_mirror, needs_legacy_models
+from testdata import LEGACY_MODELS, build_mirror, needs_legacy_models
 
 from factornet_core import catalogue as cat
 from factornet_core.errors import FactorNetError

@@ -34,6 +34,13 @@ LOCKS = {"cpu": CONTAINERS / "requirements-cpu.txt", "gpu": CONTAINERS / "requir
 APPTAINER_DEF = CONTAINERS / "factornet.def"
 ENV_YML = CONTAINERS / "environment.yml"
 IMAGE = "ghcr.io/factornet-suite/factornet"
+# What Galaxy and Nextflow run on a CPU: the BioContainers image Bioconda builds from recipes/factornet
+# (tests/test_recipe.py checks the build string against the rendered recipe).
+BIOCONTAINER = "quay.io/biocontainers/factornet"
+# The images Bioconda builds every BioContainer with (bioconda-utils): a conda env made in `create-env`, copied into
+# the minimal busybox base.
+BIOCONDA_BUILD_BASE = "quay.io/bioconda/create-env"
+BIOCONDA_RUN_BASE = "quay.io/bioconda/base-glibc-busybox-bash"
 
 # conda package name -> PyPI distribution name, where they differ (canonicalized PyPI names).
 CONDA_TO_PYPI = {"pybigwig": "pybigwig"}
@@ -171,7 +178,11 @@ def test_galaxy_macros_tool_version():
         ref = (container.text or "").strip().removeprefix("docker://")  # singularity pulls of the same image
         for name, value in tokens.items():
             ref = ref.replace(name, value)
-        assert ref in {f"{IMAGE}:{VERSION}", f"{IMAGE}:{VERSION}-gpu"}, f"macros.xml <container>: {ref}"
+        assert re.fullmatch(rf"{re.escape(BIOCONTAINER)}:{re.escape(VERSION)}--py\w+_\d+", ref), (
+            f"macros.xml <container>: {ref}"
+        )
+    # The CUDA image is named for administrators' GPU destinations, with the same version.
+    assert f"{IMAGE}:@TOOL_VERSION@-gpu" in macros[0].read_text()
 
 
 def test_nextflow_module_containers():
@@ -181,9 +192,10 @@ def test_nextflow_module_containers():
         text = path.read_text()
         container_lines = [line for line in text.splitlines() if re.match(r"\s*container\b", line)]
         assert container_lines, f"{path}: no container line"
-        tags = re.findall(rf"{re.escape(IMAGE)}:([\w.\-]+)", text)
-        assert VERSION in tags, f"{path}: no {IMAGE}:{VERSION}"
-        assert set(tags) <= {VERSION, f"{VERSION}-gpu"}, f"{path}: image tags {sorted(set(tags))}"
+        tags = re.findall(rf"{re.escape(BIOCONTAINER)}:([\w.\-]+)", text)
+        assert tags and {t.split("--")[0] for t in tags} == {VERSION}, (
+            f"{path}: no {BIOCONTAINER}:{VERSION}--..."
+        )
     # Configs may override containers (e.g. the gpu profile): any reference there must carry the version too.
     for path in [*ROOT.glob("nextflow/**/*.config"), *ROOT.glob("nextflow/**/*.nf")]:
         for tag in re.findall(rf"{re.escape(IMAGE)}:([\w.\-]+)", path.read_text()):
@@ -245,10 +257,22 @@ def test_dockerfile_conventions(flavor):
     instructions = dockerfile_instructions(path)
     words = [w for w, _ in instructions]
     assert "ENTRYPOINT" not in words, "no ENTRYPOINT: Galaxy and Nextflow pass their own command"
-    (base,) = [rest for w, rest in instructions if w == "FROM"]
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), (
-        f"base image {base} must be a pinned 3.11 tag"
-    )
+    bases = [rest for w, rest in instructions if w == "FROM"]
+    if flavor == "cpu":
+        # BioContainers layout: build stage on create-env, final stage on the busybox base, both at pinned tags.
+        assert len(bases) == 2, bases
+        assert re.fullmatch(rf"{re.escape(BIOCONDA_BUILD_BASE)}:\d+\.\d+ AS build", bases[0]), bases[0]
+        assert re.fullmatch(rf"{re.escape(BIOCONDA_RUN_BASE)}:\d+\.\d+", bases[1]), bases[1]
+        assert [w for w, r in instructions if w == "COPY" and "--from=build" in r], (
+            "the env comes from the build stage"
+        )
+        assert re.search(r"python=3\.11\b", path.read_text()), "Python 3.11, as CI and the GPU image"
+    else:
+        # The CUDA stack comes as PyPI wheels (tensorflow[and-cuda]); see containers/README.md for why.
+        (base,) = bases
+        assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), (
+            f"base image {base} must be a pinned 3.11 tag"
+        )
     assert SpecifierSet(PYPROJECT["requires-python"]).contains("3.11")
     users = [rest for w, rest in instructions if w == "USER"]
     assert users and users[-1].split(":")[0] not in {"0", "root"}, "the image must end as a non-root user"
@@ -257,7 +281,7 @@ def test_dockerfile_conventions(flavor):
     assert labels["org.opencontainers.image.source"].startswith("https://github.com/factornet-suite/")
     assert labels["org.opencontainers.image.title"] == PYPROJECT["name"]
     assert labels["org.opencontainers.image.description"]
-    copies = [rest.split() for w, rest in instructions if w == "COPY"]
+    copies = [rest.split() for w, rest in instructions if w == "COPY" and not rest.startswith("--from=")]
     assert [f"containers/{LOCKS[flavor].name}", "/tmp/requirements.txt"] in copies
     assert "factornet --version" in path.read_text(), "the build must check the installed version"
     # Everything the image copies must survive the repository's .dockerignore allow-list.
@@ -271,10 +295,21 @@ def test_dockerfile_conventions(flavor):
             assert src.rstrip("/") in allowed, f".dockerignore drops {src}, which {path.name} copies"
 
 
-def test_dockerfiles_share_everything_but_the_cuda_stack():
+def test_dockerfiles_agree_on_what_the_user_sees():
+    """Different bases, the same contract: labels (but the description), environment, user, command, version check."""
     cpu, gpu = (dockerfile_instructions(p) for p in DOCKERFILES.values())
-    strip = re.compile(r"requirements-(cpu|gpu)|\((CPU|GPU)[^)]*\)|NVIDIA_\S+")
-    assert [(w, strip.sub("", r).split()) for w, r in cpu] == [(w, strip.sub("", r).split()) for w, r in gpu]
+    cpu_labels, gpu_labels = docker_labels(DOCKERFILES["cpu"]), docker_labels(DOCKERFILES["gpu"])
+    assert {k: v for k, v in cpu_labels.items() if not k.endswith("description")} == {
+        k: v for k, v in gpu_labels.items() if not k.endswith("description")
+    }
+
+    def env(instr):
+        return dict(re.findall(r"(\w+)=(\S+)", " ".join(r for w, r in instr if w == "ENV")))
+
+    for key in ("MPLBACKEND", "MPLCONFIGDIR", "KERAS_HOME", "TF_CPP_MIN_LOG_LEVEL", "PYTHONUNBUFFERED"):
+        assert env(cpu)[key] == env(gpu)[key], key
+    for word in ("USER", "CMD"):
+        assert [r for w, r in cpu if w == word][-1:] == [r for w, r in gpu if w == word][-1:], word
 
 
 def _hadolint() -> str | None:

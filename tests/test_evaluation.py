@@ -161,3 +161,73 @@ def test_evaluate_dream_layout_named_by_tf(data):
     write_predictions(dream, bins, {"CTCF": scores}, dream=True)
     result = evaluate(dream, tmp / "dream", labels=labels, cell="K562", tf="CTCF")
     assert result.table.loc[0, "tf"] == "CTCF"
+
+
+# --------------------------------------------------------------------------------------------- side by side
+def test_several_files_side_by_side(data):
+    tmp, bins, labels, pred, k562, scores = data
+    other = tmp / "other.tsv.gz"
+    write_predictions(other, bins, {"CTCF": scores[::-1].copy(), "MAX": scores})
+    prefix = tmp / "side"
+    code = main(
+        ["evaluate", "--predictions", str(pred), str(other), "--name", "model", "pwm", "--labels",
+         str(labels), "--cell", "K562", "--tf", "CTCF", "--out-prefix", str(prefix)]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp / "side.metrics.json").read_text())
+    rows = report["results"]
+    assert [(r["model"], r["tf"], r["cell"]) for r in rows] == [
+        ("model", "CTCF", "K562"),
+        ("pwm", "CTCF", "K562"),
+    ]
+    keep = k562 != 2
+    assert rows[0]["auprc"] == pytest.approx(1 / 3 + 1 / 3 + (1 / 3) * (2 / 3 + 3 / 4) / 2)
+    assert rows[1]["auroc"] == pytest.approx(roc_auc_score(k562[keep] == 1, scores[::-1][keep]))
+    tsv = pd.read_csv(tmp / "side.metrics.tsv", sep="\t")
+    assert list(tsv["model"]) == ["model", "pwm"]
+    assert (tmp / "side.aupr.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_side_by_side_figures(data):
+    tmp, bins, labels, pred, k562, scores = data
+    other = tmp / "b.tsv.gz"
+    write_predictions(other, bins, {"CTCF": scores[::-1].copy(), "MAX": scores})
+    result = evaluate([pred, other], tmp / "fig", labels=labels, cell="K562", tf="CTCF", name=["m", "pwm"])
+    pr = result.figures[".pr.png"].axes[0]
+    # two curves + the prevalence line at 3 bound / 11 scored bins
+    assert len(pr.lines) == 3
+    assert pr.lines[2].get_ydata()[0] == pytest.approx(3 / 11)
+    assert pr.get_xlabel().startswith("Recall") and pr.get_ylabel().startswith("Precision")
+    assert "CTCF in K562" in pr.get_title() and "2 predictions" in pr.get_title()
+    assert [t.get_text().split(" (")[0] for t in pr.get_legend().get_texts()] == ["m", "pwm", "random"]
+    roc = result.figures[".roc.png"].axes[0]
+    assert len(roc.lines) == 3 and list(roc.lines[2].get_xdata()) == [0, 1] == list(roc.lines[2].get_ydata())
+    assert roc.get_xlabel().startswith("False positive rate")
+    bars = result.figures[".aupr.png"].axes[0]
+    heights = sorted(p.get_width() for p in bars.patches)
+    assert heights == pytest.approx(sorted(result.table["auprc"]))
+    ticks = dict(zip(bars.get_yticks(), (t.get_text() for t in bars.get_yticklabels())))
+    assert ticks[max(ticks)] == "m" and ticks[min(ticks)] == "pwm"  # first file on top
+    assert bars.get_xlabel().startswith("auPR")
+
+
+def test_files_over_different_bins_are_one_error(data, capsys):
+    tmp, bins, labels, pred, _, scores = data
+    shifted = bins.copy()
+    shifted.loc[5, ["start", "end"]] = [1000, 1200]
+    other = tmp / "shifted.tsv.gz"
+    write_predictions(other, shifted, {"CTCF": scores, "MAX": scores})
+    prefix = tmp / "diff"
+    err = _fails(
+        ["evaluate", "--predictions", str(pred), str(other), "--labels", str(labels), "--cell", "K562",
+         "--tf", "CTCF", "--out-prefix", str(prefix)], capsys, prefix
+    )  # fmt: skip
+    assert f"{other} covers other bins than {pred} (row 6: chr1:250-450 vs chr1:1000-1200)" in err
+    assert not (tmp / "diff.aupr.png").exists()
+    shorter = tmp / "short.tsv.gz"
+    write_predictions(shorter, bins.iloc[:10], {"CTCF": scores[:10], "MAX": scores[:10]})
+    err = _fails(
+        ["evaluate", "--predictions", str(pred), str(shorter), "--labels", str(labels), "--cell", "K562",
+         "--tf", "CTCF", "--out-prefix", str(prefix)], capsys, prefix
+    )  # fmt: skip
+    assert "(12 vs 10 bins)" in err

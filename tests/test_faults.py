@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 import pytest
-from conftest import needs_legacy_models, write_bed, write_bigwig, write_fasta
+from testdata import needs_legacy_models, write_bed, write_bigwig, write_fasta
 
 from factornet_core.scores import read_predictions
 from factornet_tools import cli
@@ -164,7 +164,7 @@ def test_sigkill_during_prepare_then_rerun(tmp_path):
 @pytest.mark.slow
 @needs_legacy_models
 def test_sigkill_during_models_fetch_then_rerun(tmp_path):
-    from conftest import build_mirror
+    from testdata import build_mirror
 
     from factornet_core.modelfile import read_card
 

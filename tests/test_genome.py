@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import write_fasta
+from testdata import write_fasta
 
 from factornet_core import dna
 from factornet_core.errors import FactorNetError

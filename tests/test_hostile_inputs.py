@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_bed, write_bigwig, write_fasta
+from testdata import write_bed, write_bigwig, write_fasta
 
 from factornet_tools import cli
 

@@ -353,52 +353,63 @@ def test_cli_motifs_runs(cli_files, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------------------- slow: science
+def _sample_site(rng, pwm: np.ndarray) -> np.ndarray:
+    """Base codes drawn from a PWM, either strand."""
+    site = (rng.random((pwm.shape[0], 1)) > np.cumsum(pwm, axis=1)).sum(axis=1)
+    return 3 - site[::-1] if rng.random() < 0.5 else site
+
+
+def _motif_margins(net, x: np.ndarray, known: dict, planted: str) -> np.ndarray:
+    """Per kernel: similarity of its PWM (scanned over ``x``, sequence only) to the planted motif
+    minus the best similarity to any other known motif (> 0: the planted motif ranks first)."""
+    from factornet_core.model import strand_model
+
+    w, b = strand_model(net).get_layer("conv_motifs").get_weights()
+    found = scan_kernels(list(x), w, b, ("DNASE",), sequence_only=True)
+    margins = []
+    for pwm in found.pwms:
+        score = {name: align_motifs(pwm, m.pwm).score for name, m in known.items()}
+        margins.append(score[planted] - max(v for n, v in score.items() if n != planted))
+    return np.array(margins)
+
+
 @pytest.mark.slow
-def test_trained_model_kernel_matches_planted_ctcf(tmp_path):
-    """Train on simulated data with kernels 0/1 initialised to CTCF_f2 (-mo), then recover the motif
-    from the genome with ``interpret motifs --sequence-only``.
+def test_training_from_random_kernels_recovers_the_planted_motif():
+    """A sequence-only FactorNet trained from a *random* initialisation learns the motif that decides
+    the label, and kernel interpretation recovers it, ranked above every other known motif.
 
-    Measured (seed 1, 3 × 1 Mb, -e 8 -k 16 -r 16 -d 32 -L 400, CPU): kernel_00 / kernel_01 vs CTCF_f2
-    0.977 / 0.975 (22–24 sites at 215 CellA peaks). Training moves the kernels (the bound allows for
-    that and for thread-order float differences); 0.9 is far above chance matches of random kernels
-    (0.4–0.6 with the 5-column minimum overlap). From random initialisation this small model relies on
-    DNase and its best kernel reaches only ≈ 0.6 — see the report.
+    Data: 2000 random 100 bp sequences (background 41 % GC), each with one site of a random
+    *non-planted* known motif (so "has a motif" does not predict the label); the positive half also
+    carries a CTCF_f2 site. Untrained kernels scanned over the positives already align to known
+    motifs with 0.5–0.6 similarity (and CTCF_f2, the most informative motif, often ranks first by
+    chance), so the test compares margins: CTCF_f2's similarity minus the best other motif's.
+    Measured (2 loaded cores, ~100 s): best margin 0.12 before training (CTCF_f2 0.59 vs 0.47), 0.37
+    after 6 epochs (CTCF_f2 0.99 vs 0.62, kernel active at ~1100 sites in 1000 positives).
     """
-    from factornet_core.simulate import packaged_motifs_path, simulate_dataset
-    from factornet_tools.cli import main
+    import keras
 
-    sim = simulate_dataset(tmp_path / "sim", seed=1)
-    model = tmp_path / "m.keras"
-    argv = ["train", "--samplesheet", str(sim.samplesheet), "--genome", str(sim.genome), "-o", str(model)]
-    argv += [
-        "-f",
-        "CTCF",
-        "-v",
-        "chr3",
-        "-e",
-        "8",
-        "-k",
-        "16",
-        "-r",
-        "16",
-        "-d",
-        "32",
-        "-L",
-        "400",
-        "-s",
-        "1",
-    ]
-    assert main([*argv, "-mo", "CTCF_f2", "--quiet"]) == 0
-    res = interpret_motifs(
-        model,
-        sim.genome,
-        {"DNASE": sim.out_dir / "CellA.DNASE.bw", "MAPABILITY": sim.out_dir / "MAPABILITY.bw"},
-        sim.out_dir / "CellA.CTCF.conservative.narrowPeak.gz",
-        tmp_path / "motifs",
-        peaks=True,
-        known=packaged_motifs_path(),
-        sequence_only=True,
-    )
-    best = res.known_matches.sort_values("similarity", ascending=False).iloc[0]
-    assert best["known_motif"] == "CTCF_f2"
-    assert best["similarity"] >= 0.9
+    from factornet_core.model import ModelConfig, build_model
+    from factornet_core.simulate import BACKGROUND, packaged_motifs_path
+
+    planted, n, length = "CTCF_f2", 2000, 100
+    known = read_meme(packaged_motifs_path())
+    others = [name for name in known if name != planted]
+    rng = np.random.default_rng(0)
+    seqs = rng.choice(4, (n, length), p=BACKGROUND)
+    y = (np.arange(n) < n // 2).astype(np.float32)[:, None]
+    for i in range(n):
+        for name in [others[rng.integers(len(others))]] + ([planted] if y[i, 0] else []):
+            site = _sample_site(rng, known[name].pwm)
+            at = rng.integers(0, length - site.size + 1)
+            seqs[i, at : at + site.size] = site
+    x = np.concatenate([np.eye(4, dtype=np.float32)[seqs], np.zeros((n, length, 1), np.float32)], axis=2)
+
+    keras.utils.set_random_seed(1)
+    cfg = dict(seq_len=length, kernels=8, kernel_width=20, lstm_units=4, dense_units=8, dropout=0.1)
+    net = build_model(ModelConfig(**cfg, track_names=("DNASE",)))  # the empty track: sequence only
+    net.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    before = _motif_margins(net, x[: n // 2], known, planted)
+    net.fit(x, y, batch_size=100, epochs=6, verbose=0)
+    after = _motif_margins(net, x[: n // 2], known, planted)
+    assert after.max() >= 0.2, after  # CTCF_f2 clearly first for the best kernel
+    assert after.max() >= before.max() + 0.15, (before, after)  # and learned, not there by chance

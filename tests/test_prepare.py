@@ -13,7 +13,7 @@ import numpy as np
 import pyBigWig
 import pysam
 import pytest
-from conftest import write_bed, write_bigwig, write_fasta
+from testdata import write_bed, write_bigwig, write_fasta
 
 from factornet_core import FactorNetError, normalize, prepare
 from factornet_core.prepare import ReadFilters, prepare_track

@@ -57,6 +57,33 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c"]
 
 
+def _total(path) -> float:
+    with TrackSet({"x": path}) as ts:
+        return float(sum(ts.read(c, 0, n).sum() for c, n in ts.chrom_sizes[0].items()))
+
+
+def test_cell_depth_and_background_change_that_cell_only(tmp_path):
+    small = dict(seed=3, n_chroms=1, chrom_length=60_000, n_cells=3, tfs=("REST",))
+    base = simulate.simulate_dataset(tmp_path / "a", **small)
+    shallow = simulate.simulate_dataset(tmp_path / "b", cell_depth={"CellC": 0.4}, **small)
+    noisy = simulate.simulate_dataset(tmp_path / "c", cell_background={"CellC": 3.0}, **small)
+    fa, fb = _files(base.out_dir), _files(shallow.out_dir)
+    assert {n for n in fa if fa[n] != fb[n]} == {"CellC.DNASE.bw"}  # the other cells are byte-identical
+    # every expected count × 0.4: the total follows within Poisson noise
+    assert 0.37 < _total(shallow.dnase["CellC"]) / _total(base.dnase["CellC"]) < 0.43
+    # 3× background adds twice the background cuts (~10 % of all cuts); accessible elements keep their peaks
+    truth = pd.read_csv(base.truth, sep="\t")
+    centres = ((truth["start"] + truth["end"]) // 2)[truth["acc_CellC"] == 1].to_numpy()
+
+    def at_peaks(path):
+        with TrackSet({"x": path}) as ts:
+            return sum(float(ts.read("chr1", int(c) - 50, int(c) + 50).sum()) for c in centres)
+
+    extra_total = _total(noisy.dnase["CellC"]) - _total(base.dnase["CellC"])
+    extra_peaks = at_peaks(noisy.dnase["CellC"]) - at_peaks(base.dnase["CellC"])
+    assert extra_total > 0.1 * _total(base.dnase["CellC"]) and extra_peaks < 0.1 * extra_total
+
+
 # --------------------------------------------------------------------------------------------- files read back
 def test_samplesheet_tracks_and_genome_agree(sim):
     sheet = read_samplesheet(sim.samplesheet)
@@ -258,7 +285,13 @@ def test_cli_writes_dataset_and_refuses_existing(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "extra, message",
-    [(["--chrom-length", "1000"], "too small"), (["--tfs", "CTCF,NOTATF"], "unknown TF 'NOTATF'")],
+    [
+        (["--chrom-length", "1000"], "too small"),
+        (["--tfs", "CTCF,NOTATF"], "unknown TF 'NOTATF'"),
+        (["--cell-depth", "CellZ=0.4"], "--cell-depth: no cell type 'CellZ'"),
+        (["--cell-background", "CellC=-1"], "must be > 0"),
+        (["--cell-depth", "CellC"], "expects CELL=FACTOR"),
+    ],
 )
 def test_cli_bad_input(tmp_path, capsys, extra, message):
     assert cli.main(["simulate", "--out", str(tmp_path / "x"), *extra]) == 2

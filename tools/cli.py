@@ -28,13 +28,14 @@ SUBCOMMANDS: dict[str, str] = {
     "merge": "concatenate prediction shards (e.g. one per chromosome) into one file",
     "call": "turn per-bin scores into binding-site calls (narrowPeak), one set per TF",
     "bag": "combine predictions of several models (rank or mean average)",
-    "evaluate": "score predictions: auROC, auPR (PRROC Davis-Goadrich), recall at FDR, PR/ROC plots",
+    "baseline": "reference predictions: PWM scan, accessibility, their rank product, gradient boosting",
+    "evaluate": "score predictions (several side by side): auROC, auPR (PRROC Davis-Goadrich), recall at FDR, plots",
     "interpret": "interpret a model: first-layer kernel motifs, or saliency maps of regions",
     "simulate": "write a simulated dataset with known binding sites",
     "inspect": "print a model file's FactorNet card",
     "import-legacy": "convert an original FactorNet model folder (Keras 1.1 / Theano) to a .keras model",
     "models": "published FactorNet models: list the catalogue, fetch (download, verify, convert) into a cache",
-    "demo": "run simulate → bin → train → predict → bag → evaluate → interpret on built-in data",
+    "demo": "FactorNet vs reference predictors on built-in simulated data (simulate → ... → evaluate)",
 }
 
 

@@ -16,16 +16,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "evaluate",
         run,
-        help="score predictions: auROC, auPR (PRROC Davis-Goadrich), recall at FDR, PR/ROC plots",
+        help="score predictions (several side by side): auROC, auPR (PRROC Davis-Goadrich), recall at FDR, plots",
         description="Evaluate a prediction file as the ENCODE-DREAM challenge scored submissions. "
         "Labels come from DREAM label files (--labels, one per TF; --cell picks the cell-type column) "
         "or from peaks labelled over the prediction bins (--peaks [--relaxed]). Every predicted bin "
         "needs a label; ambiguous bins are excluded. For a multi-TF prediction file give --tf, or "
-        "--labels TF=PATH once per TF. Writes PREFIX.metrics.json, PREFIX.metrics.tsv (one row per "
-        "TF and cell type), PREFIX.pr.png and PREFIX.roc.png; the table is also printed to stderr.",
+        "--labels TF=PATH once per TF. Several prediction files (models and baselines over the same bins) "
+        "are scored side by side on the same labels. Writes PREFIX.metrics.json, PREFIX.metrics.tsv (one "
+        "row per file, TF and cell type), PREFIX.pr.png (all curves, prevalence line), PREFIX.roc.png (all "
+        "curves, diagonal) and PREFIX.aupr.png (auPR bars); the table is also printed to stderr.",
     )
     parser.add_argument(
-        "--predictions", required=True, help="prediction file (TSV.gz, header or DREAM layout)"
+        "--predictions",
+        required=True,
+        nargs="+",
+        metavar="PRED",
+        help="prediction file(s) (TSV.gz, header or DREAM layout); several are compared side by side",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -41,7 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cell", help="cell type: the labels column to use (needed if the file has several)")
     parser.add_argument("--tf", help="TF to evaluate; names the score of a DREAM-layout prediction file")
     parser.add_argument("--out-prefix", required=True, help="prefix of the output files")
-    parser.add_argument("--name", help="model name for the report (default: the prediction file name)")
+    parser.add_argument(
+        "--name",
+        nargs="+",
+        help="model name(s) for the report, one per prediction file (default: file names)",
+    )
 
 
 def _labels(specs: list[str] | None):
@@ -63,7 +73,7 @@ def _labels(specs: list[str] | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    common.require_files(args.predictions, what="predictions")
+    common.require_files(*args.predictions, what="predictions")
     common.require_files(args.peaks, args.relaxed, what="peaks")
     result = evaluate(
         args.predictions,

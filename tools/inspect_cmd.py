@@ -35,6 +35,7 @@ def run(args) -> int:
         f"mode           {card.mode}",
         f"TFs            {', '.join(card.tfs)}",
         f"tracks         {', '.join(card.track_names)}",
+        f"track norms    {', '.join(f'{t}={r}' for t, r in card.track_norms.items())} (per cell type)",
         f"sequence       {card.seq_len} bp; bins {card.bin_size} bp stepping {card.bin_stride} bp",
         f"architecture   k={cfg.get('kernels')} w={cfg.get('kernel_width')} pool={cfg.get('pool')} "
         f"r={cfg.get('lstm_units')} d={cfg.get('dense_units')} dropout={cfg.get('dropout')}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from factornet_core import simulate
+from factornet_core import FactorNetError, simulate
 from factornet_tools import common
 
 
@@ -44,9 +44,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write <CELL>.DNASE.bam per cell type (single- or paired-end reads whose 5' ends are the "
         "DNASE cuts; 'factornet prepare --normalize none' rebuilds <CELL>.DNASE.bw from it)",
     )
+    parser.add_argument(
+        "--cell-depth",
+        action="append",
+        default=[],
+        metavar="CELL=FACTOR",
+        help="multiply one cell type's DNase signal depth (peaks and background), e.g. CellC=0.4; repeatable",
+    )
+    parser.add_argument(
+        "--cell-background",
+        action="append",
+        default=[],
+        metavar="CELL=FACTOR",
+        help="multiply one cell type's background cuts only (lower signal-to-noise), e.g. CellC=2.5; repeatable",
+    )
+
+
+def _cell_factors(items: list[str], option: str) -> dict[str, float]:
+    out = {}
+    for item in items:
+        cell, sep, value = item.partition("=")
+        try:
+            out[cell.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not cell.strip():
+            raise FactorNetError(f"{option} expects CELL=FACTOR (e.g. CellC=0.4), got {item!r}")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
+    cell_depth = _cell_factors(args.cell_depth, "--cell-depth")
+    cell_background = _cell_factors(args.cell_background, "--cell-background")
     if args.motifs is not None:
         common.require_files(args.motifs, what="motif")
     summary = simulate.simulate_dataset(
@@ -61,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         motifs_path=args.motifs,
         force=args.force,
         reads=args.reads,
+        cell_depth=cell_depth,
+        cell_background=cell_background,
     )
     peaks = ", ".join(f"{c}/{t} {n[0]}" for (c, t), n in summary.n_peaks.items())
     print(f"wrote {summary.out_dir} (seed {summary.seed}); conservative peaks: {peaks}", file=sys.stderr)

@@ -6,6 +6,7 @@ import math
 import sys
 
 from factornet_core import FactorNetError
+from factornet_core.tracknorm import parse_track_norms
 from factornet_core.training import Progress, TrainSettings, train
 from factornet_tools import common
 
@@ -55,6 +56,16 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--open-track", help="track that defines accessibility for --open-negatives (default: the first)"
+    )
+    p.add_argument(
+        "--track-norm",
+        action="append",
+        default=[],
+        metavar="NAME=RULE",
+        help="normalise track NAME per cell type from that cell's own bigWig, in training and in every "
+        "later predict/impute/interpret (the rule goes into the model card): none (raw values, the default), "
+        "1x (mean 1 per non-N base over the chromosomes in use) or minmax[:PERCENTILE] (divide by the "
+        "percentile, default 99, of the non-zero values, clip to 1); repeatable, one per track",
     )
     p.add_argument("--batch-size", type=int, default=100, help="minibatch size")
     arch = p.add_argument_group("architecture (Table S1)")
@@ -133,6 +144,7 @@ MAX_SEQ_LEN = 100_000
 
 
 def run(args) -> int:
+    track_norms = parse_track_norms(args.track_norm)
     common.require_files(args.samplesheet, what="samplesheet")
     common.require_files(args.genome, what="genome")
     common.require_files(args.gtf, args.cpg, args.blacklist, args.motif_file)
@@ -171,6 +183,7 @@ def run(args) -> int:
         valid_max=args.valid_max,
         mixed_precision=args.mixed_precision,
         resume=args.resume,
+        track_norms=track_norms,
     )
     for name in ("epochs", "patience", "batch_size", "workers", "valid_max"):
         if getattr(settings, name) < 1 and not (name == "patience" and settings.patience == 0):

@@ -6,6 +6,7 @@
  *                └─ TRAIN (per TF × seed; or per seed with --multitask)
  *                     └─ PREDICT (per model × target cell type × chromosome shard)
  *                          └─ MERGE (per model × cell type) ─ BAG (over seeds) ─ EVALUATE (where labels exist)
+ *   BASELINE (per TF × target cell type × --baselines method) ─┘ (scored next to the bagged model)
  *                     └─ INTERPRETMOTIFS (per model of the first seed, in its first training cell type)
  *
  * Each process gets only the samplesheet rows it needs (rows without paths as a value, their files staged
@@ -20,6 +21,7 @@ include { FACTORNET_PREDICT         } from '../modules/local/factornet/predict/m
 include { FACTORNET_MERGE           } from '../modules/local/factornet/merge/main'
 include { FACTORNET_BAG             } from '../modules/local/factornet/bag/main'
 include { FACTORNET_EVALUATE        } from '../modules/local/factornet/evaluate/main'
+include { FACTORNET_BASELINE        } from '../modules/local/factornet/baseline/main'
 include { FACTORNET_INTERPRETMOTIFS } from '../modules/local/factornet/interpretmotifs/main'
 
 /*
@@ -198,17 +200,41 @@ workflow FACTORNET {
     }
     FACTORNET_BIN(ch_bin, ch_genome)
 
-    // ---------------------------------------------------------------- EVALUATE: every model and bag with labels
+    // ---------------------------------------------------------------- BASELINE: reference predictors, per TF × target cell
+    ch_baseline = ch_plan.flatMap { _meta, rows, plan ->
+        plan.tfs.collectMany { tf ->
+            def trainCells = plan.trainCells.findAll { t -> t in plan.withPeaks(tf) }
+            plan.targetCells.collectMany { c ->
+                csvParam(params.baselines).collect { m ->
+                    def sel = selectRows(rows) { r ->
+                        (r.cell_type == c && r.kind == 'track') || (m == 'gbm' && r.cell_type in trainCells && (r.kind == 'track' || (r.kind in ['conservative', 'relaxed'] && r.name == tf)))
+                    }
+                    [[id: "${tf}.${c}.${m}".toString(), tf: tf, tfs: [tf], cell: c, method: m, chroms: csvParam(params.predict_chroms) ?: null, train_cells: trainCells], sel[0], sel[1]]
+                }
+            }
+        }
+    }
+    FACTORNET_BASELINE(ch_baseline, ch_genome)
+    ch_baselines = FACTORNET_BASELINE.out.predictions
+        .map { meta, pred -> [meta.tf, meta.cell, meta.method, pred] }
+        .toList()
+        .map { all -> [all] }
+
+    // ---------------------------------------------------------------- EVALUATE: every model and bag with labels;
+    // a single-task bag side by side with the baselines of its TF and cell type
     ch_labels = FACTORNET_BIN.out.labels
         .map { meta, labels -> [meta.tf, meta.cells, labels] }
         .toList()
         .map { all -> [all] }
     ch_evaluate = FACTORNET_MERGE.out.predictions
-        .mix(ch_bagged)
+        .map { meta, pred -> [meta, pred, false] }
+        .mix(ch_bagged.map { meta, pred -> [meta, pred, true] })
         .combine(ch_labels)
-        .map { meta, pred, labels ->
+        .combine(ch_baselines)
+        .map { meta, pred, isBag, labels, bases ->
             def use = labels.findAll { tf, cells, _f -> tf in meta.tfs && meta.cell in cells }
-            use ? [meta + [label_tfs: use.collect { u -> u[0] }], pred, use.collect { u -> u[2] }] : null
+            def extra = isBag && meta.tf ? bases.findAll { tf, cell, _m, _p -> tf == meta.tf && cell == meta.cell }.sort { b -> b[2] } : []
+            use ? [meta + [label_tfs: use.collect { u -> u[0] }, names: [meta.id] + extra.collect { b -> b[2] }], [pred] + extra.collect { b -> b[3] }, use.collect { u -> u[2] }] : null
         }
         .filter { e -> e != null }
     FACTORNET_EVALUATE(ch_evaluate)
@@ -241,6 +267,7 @@ workflow FACTORNET {
         FACTORNET_BAG.out.versions,
         FACTORNET_BIN.out.versions,
         FACTORNET_EVALUATE.out.versions,
+        FACTORNET_BASELINE.out.versions,
     )
     ch_versions
         .unique { f -> f.text }

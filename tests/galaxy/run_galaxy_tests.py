@@ -10,6 +10,10 @@ on 127.0.0.1:<free port> in its own process group; wait for /api/version; check 
 wrapper (Galaxy only logs a tool that fails to load); run `galaxy-tool-test`; print a summary; always stop
 the server. Exit 0 only when every wrapper loaded and every test passed.
 
+Importable: ``with galaxy_server(...) as server:`` starts the same server for other clients (the browser test, the
+workflow test; tests/galaxy/conftest.py starts it once per pytest session) and ``run_tool_tests(server, ...)`` runs
+galaxy-tool-test against it.
+
 The server's PATH starts with the project's bin folder (where `factornet` lives: --project-bin,
 $FACTORNET_BIN, or the folder of `factornet` on PATH), then Galaxy's venv; VIRTUAL_ENV stays Galaxy's venv
 because each job's metadata step runs Galaxy's Python. Standard library only: runs under any python3.
@@ -18,6 +22,8 @@ because each job's metadata step runs Galaxy's Python. Standard library only: ru
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -31,6 +37,7 @@ import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,9 +77,13 @@ def write_config(work: Path, port: int, admin_key: str, tools: list[dict], wrapp
     lines += [f'    <tool file="{t["path"]}"/>' for t in tools]
     lines += ["  </section>", "</toolbox>"]
     toolbox.write_text("\n".join(lines) + "\n")
-    # The shipped data-table sample looks up an outside host; an empty one keeps the server offline.
+    # The shipped data-table sample looks up an outside host; an empty one keeps the server offline. The wrappers'
+    # test tables (built-in genomes pointing into test-data/, IUC's tool_data_table_conf.xml.test) come after it.
     tables = work / "tool_data_table_conf.xml"
     tables.write_text("<tables></tables>\n")
+    table_configs = [str(tables)]
+    if (wrappers_dir / "tool_data_table_conf.xml.test").is_file():
+        table_configs.append(str(wrappers_dir / "tool_data_table_conf.xml.test"))
     test_data_dirs = [str(wrappers_dir / "test-data")] if (wrappers_dir / "test-data").is_dir() else []
     galaxy = {
         "database_connection": f"sqlite:///{work}/database/universe.sqlite?isolation_level=IMMEDIATE",
@@ -83,7 +94,7 @@ def write_config(work: Path, port: int, admin_key: str, tools: list[dict], wrapp
         "cache_dir": str(work / "cache"),
         "tool_config_file": str(toolbox),
         "tool_data_path": str(work / "tool-data"),
-        "tool_data_table_config_path": str(tables),
+        "tool_data_table_config_path": ",".join(table_configs),
         "tool_dependency_dir": "none",
         "conda_auto_install": False,
         "conda_auto_init": False,
@@ -189,6 +200,179 @@ def summarize(results_path: Path, tools: list[dict]) -> dict:
     }
 
 
+class GalaxyError(RuntimeError):
+    """The server did not start, or a wrapper did not load; the message says why (log tail, load errors)."""
+
+
+@dataclasses.dataclass
+class GalaxyServer:
+    """A running test server: its URL, the admin API key, the work folder and the environment jobs see."""
+
+    url: str
+    admin_key: str
+    work: Path
+    env: dict[str, str]
+    galaxy_bin: Path
+    tools: list[dict]
+    start_s: float
+
+    @property
+    def log(self) -> Path:
+        return self.work / "galaxy.log"
+
+
+def find_project_bin(explicit: Path | None = None) -> Path | None:
+    """The folder holding `factornet`: ``explicit``, $FACTORNET_BIN, or the folder of `factornet` on PATH."""
+    for cand in (
+        explicit,
+        Path(os.environ["FACTORNET_BIN"]) if os.environ.get("FACTORNET_BIN") else None,
+        Path(shutil.which("factornet")).parent if shutil.which("factornet") else None,
+    ):
+        if cand is not None and (cand / "factornet").exists():
+            return cand.resolve()
+    return None
+
+
+@contextlib.contextmanager
+def galaxy_server(
+    *,
+    galaxy_venv: Path = DEFAULT_CACHE / "galaxy-venv",
+    project_bin: Path,
+    wrappers_dir: Path = REPO / "galaxy_wrappers",
+    tool_ids: list[str] | None = None,
+    work: Path | None = None,
+    start_timeout: float = 600,
+) -> Iterator[GalaxyServer]:
+    """Start an offline Galaxy serving the wrappers (all, or ``tool_ids``); stop its process group on exit.
+
+    Raises GalaxyError when the server does not answer within ``start_timeout`` seconds or a wrapper fails to load
+    (Galaxy only logs that). The work folder (``work`` or a new temporary one) is left in place for the caller.
+    """
+    galaxy_venv = galaxy_venv.resolve()  # absolute: the server and its jobs run in other folders
+    galaxy_bin = galaxy_venv / "bin"
+    for exe in ("galaxy-web", "galaxy-tool-test"):
+        if not (galaxy_bin / exe).exists():
+            raise GalaxyError(f"{galaxy_bin / exe} missing; run tests/galaxy/install_galaxy.sh")
+    project_bin = project_bin.resolve()
+    wrappers_dir = wrappers_dir.resolve()
+    tools = discover_wrappers(wrappers_dir)
+    if tool_ids:
+        unknown = set(tool_ids) - {t["id"] for t in tools}
+        if unknown:
+            raise GalaxyError(f"no wrapper with id {sorted(unknown)} in {wrappers_dir}")
+        tools = [t for t in tools if t["id"] in tool_ids]
+    if not tools:
+        raise GalaxyError(f"no tool XML in {wrappers_dir}")
+
+    work = (work or Path(tempfile.mkdtemp(prefix="factornet-galaxy-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    admin_key = secrets.token_hex(16)
+    config = write_config(work, port, admin_key, tools, wrappers_dir)
+    env = dict(os.environ)
+    env.update(
+        # Same order a job sees (its script puts $VIRTUAL_ENV/bin first); `factornet` exists only in project_bin.
+        PATH=os.pathsep.join([str(galaxy_bin), str(project_bin), env.get("PATH", "/usr/bin:/bin")]),
+        VIRTUAL_ENV=str(galaxy_venv),
+        TMPDIR=str(work / "tmp"),  # galaxy-tool-test leaves ephemeris_* folders in TMPDIR
+        GALAXY_CONFIG_FILE=str(config),
+        PYTHONNOUSERSITE="1",
+    )
+    env.pop("PYTHONPATH", None)
+    log = work / "galaxy.log"
+    t0 = time.monotonic()
+    with open(log, "wb") as log_fh:
+        proc = subprocess.Popen(
+            [str(galaxy_bin / "galaxy-web"), "-c", str(config), "-b", f"127.0.0.1:{port}"],
+            cwd=work,
+            env=env,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise GalaxyError(
+                    f"Galaxy exited ({proc.returncode}) before answering; log tail:\n{tail(log)}"
+                )
+            try:
+                api_get(f"{url}/api/version", admin_key)
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+                pass
+            if time.monotonic() - t0 > start_timeout:
+                raise GalaxyError(f"Galaxy not answering after {start_timeout:.0f} s; log tail:\n{tail(log)}")
+            time.sleep(2)
+        missing = []
+        for t in tools:
+            try:
+                t["version"] = api_get(f"{url}/api/tools/{t['id']}", admin_key).get("version")
+            except urllib.error.HTTPError:
+                missing.append(t["id"])
+        if missing:
+            reasons = "\n    ".join(load_errors(log))
+            raise GalaxyError(f"tools that failed to load: {missing}; Galaxy's reasons:\n    {reasons}")
+        yield GalaxyServer(url, admin_key, work, env, galaxy_bin, tools, round(time.monotonic() - t0, 1))
+    finally:
+        stop(proc)
+
+
+def run_tool_tests(
+    server: GalaxyServer,
+    *,
+    tool_id: str | None = None,
+    parallel_tests: int = 2,
+    timeout: float | None = None,
+    results: Path | None = None,
+) -> dict:
+    """galaxy-tool-test against ``server`` (every tool it serves, or ``tool_id``) → the summary of summarize().
+
+    ``timeout`` defaults to 240 s per test (~30 s on a quiet machine, 2-4x on a busy 2-core one) divided by
+    ``parallel_tests``, at least 900 s.
+    """
+    tools = [t for t in server.tools if tool_id in (None, t["id"])]
+    if timeout is None:  # scale with the work, not a fixed figure a busy machine outruns
+        timeout = max(900.0, 240.0 * sum(t["n_tests"] for t in tools) / max(1, parallel_tests))
+    results = results or server.work / f"results-{tool_id or 'all'}.json"
+    cmd = [str(server.galaxy_bin / "galaxy-tool-test"), "-u", server.url, "-a", server.admin_key]
+    cmd += ["-j", str(results), "--parallel-tests", str(parallel_tests)]
+    # Tests of built-in genomes use data tables (tool_data_table_conf.xml.test); galaxy-tool-test skips them unless told.
+    cmd += ["--with-reference-data"]
+    # -t takes one id; without it galaxy-tool-test runs every tool the server has, i.e. exactly the wrappers.
+    if tool_id is None and len(tools) == 1:
+        tool_id = tools[0]["id"]
+    if tool_id is not None:
+        cmd += ["-t", tool_id]
+    t1 = time.monotonic()
+    try:
+        rc = subprocess.run(cmd, cwd=server.work, env=server.env, timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        print(f"galaxy-tool-test ran past {timeout:.0f} s", file=sys.stderr)
+        rc = 124
+    summary = summarize(results, tools)
+    summary.update(test_s=round(time.monotonic() - t1, 1), tool_test_rc=rc, work_dir=str(server.work))
+    summary["ok"] = rc == 0 and summary["failed"] == 0 and summary["tests_run"] == summary["tests_expected"]
+    return summary
+
+
+def report(summary: dict) -> str:
+    """The per-test lines and the totals, as printed at the end of a run."""
+    lines = ["== Galaxy wrapper tests =="]
+    for row in summary["tests"]:
+        index = row["test_index"] + 1 if row["test_index"] is not None else "?"
+        lines.append(f"  {row['status']:8s} {row['tool_id']} test {index}")
+        lines += [f"      {str(prob).strip()[:2000]}" for prob in row["problems"]]
+        if row["status"] != "success" and row["stderr"]:
+            lines.append("      stderr: " + row["stderr"].strip()[-2000:].replace("\n", "\n              "))
+    lines.append(
+        f"tools {summary['tools']}  tests run {summary['tests_run']}/{summary['tests_expected']}  "
+        f"passed {summary['passed']}  failed {summary['failed']}  (tests {summary['test_s']:.0f} s)"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--galaxy-venv", type=Path, default=DEFAULT_CACHE / "galaxy-venv")
@@ -198,7 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-dir", type=Path, default=None, help="default: a new temporary folder")
     p.add_argument("--keep-work", action="store_true", help="keep the work folder (always kept on failure)")
     p.add_argument("--parallel-tests", type=int, default=2)
-    p.add_argument("--start-timeout", type=float, default=300, help="seconds to wait for /api/version")
+    p.add_argument(
+        "--start-timeout",
+        type=float,
+        default=600,
+        help="seconds to wait for /api/version (~50 s quiet, 5+ min busy)",
+    )
     p.add_argument(
         "--test-timeout",
         type=float,
@@ -209,169 +398,48 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--summary-json", type=Path, default=None, help="also write the summary here")
     args = p.parse_args(argv)
 
-    galaxy_bin = args.galaxy_venv / "bin"
-    for exe in ("galaxy-web", "galaxy-tool-test"):
-        if not (galaxy_bin / exe).exists():
-            print(
-                f"run_galaxy_tests: error: {galaxy_bin / exe} missing; run tests/galaxy/install_galaxy.sh",
-                file=sys.stderr,
-            )
-            return 2
-    project_bin = args.project_bin or (
-        Path(os.environ["FACTORNET_BIN"]) if os.environ.get("FACTORNET_BIN") else None
-    )
-    if project_bin is None and shutil.which("factornet"):
-        project_bin = Path(shutil.which("factornet")).parent
-    if project_bin is None or not (project_bin / "factornet").exists():
+    project_bin = find_project_bin(args.project_bin)
+    if project_bin is None:
         print(
             "run_galaxy_tests: error: no `factornet` executable; install the project (pip install -e .) "
             "or pass --project-bin / set FACTORNET_BIN",
             file=sys.stderr,
         )
         return 2
-
-    # Absolute paths: the server and its jobs run in other folders (a relative PATH entry gives exit 127).
-    project_bin = project_bin.resolve()
-    args.galaxy_venv = args.galaxy_venv.resolve()
-    galaxy_bin = args.galaxy_venv / "bin"
-    wrappers_dir = args.wrappers_dir.resolve()
-    tools = discover_wrappers(wrappers_dir)
-    if args.tool_id:
-        unknown = set(args.tool_id) - {t["id"] for t in tools}
-        if unknown:
-            print(
-                f"run_galaxy_tests: error: no wrapper with id {sorted(unknown)} in {wrappers_dir}",
-                file=sys.stderr,
-            )
-            return 2
-        tools = [t for t in tools if t["id"] in args.tool_id]
-    if not tools:
-        print(f"run_galaxy_tests: error: no tool XML in {wrappers_dir}", file=sys.stderr)
-        return 2
-
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="factornet-galaxy-"))
-    work = work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    admin_key = secrets.token_hex(16)
-    config = write_config(work, port, admin_key, tools, wrappers_dir)
-    env = dict(os.environ)
-    env.update(
-        # Same order a job sees (its script puts $VIRTUAL_ENV/bin first); `factornet` exists only in project_bin.
-        PATH=os.pathsep.join([str(galaxy_bin), str(project_bin), env.get("PATH", "/usr/bin:/bin")]),
-        VIRTUAL_ENV=str(args.galaxy_venv),
-        TMPDIR=str(work / "tmp"),  # galaxy-tool-test leaves ephemeris_* folders in TMPDIR
-        GALAXY_CONFIG_FILE=str(config),
-        PYTHONNOUSERSITE="1",
-    )
-    env.pop("PYTHONPATH", None)
-    log = work / "galaxy.log"
-    results = work / "results.json"
-    if args.test_timeout is None:  # scale with the work, not a fixed figure a busy machine outruns
-        n_tests = sum(t["n_tests"] for t in tools)
-        args.test_timeout = max(900.0, 240.0 * n_tests / max(1, args.parallel_tests))
-    print(
-        f"Galaxy work folder {work}; {len(tools)} tool(s), {sum(t['n_tests'] for t in tools)} test(s); {url}"
-    )
-
-    ok = False
-    t0 = time.monotonic()
-    with open(log, "wb") as log_fh:
-        server = subprocess.Popen(
-            [str(galaxy_bin / "galaxy-web"), "-c", str(config), "-b", f"127.0.0.1:{port}"],
-            cwd=work,
-            env=env,
-            stdout=log_fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    # SIGTERM/SIGINT (CI cancel, pytest timeout) still stop the server through the finally below.
+    # SIGTERM/SIGHUP (CI cancel, pytest timeout) still stop the server through the context manager's finally.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(143))
+    work = (args.work_dir or Path(tempfile.mkdtemp(prefix="factornet-galaxy-"))).resolve()
+    ok = False
+    t0 = time.monotonic()
     try:
-        while True:
-            if server.poll() is not None:
-                print(
-                    f"Galaxy exited ({server.returncode}) before answering; log tail:\n{tail(log)}",
-                    file=sys.stderr,
-                )
-                return 1
-            try:
-                version = api_get(f"{url}/api/version", admin_key)
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
-                pass
-            if time.monotonic() - t0 > args.start_timeout:
-                print(
-                    f"Galaxy not answering after {args.start_timeout:.0f} s; log tail:\n{tail(log)}",
-                    file=sys.stderr,
-                )
-                return 1
-            time.sleep(2)
-        t_start = time.monotonic() - t0
-        print(f"Galaxy {version.get('version_major')}.{version.get('version_minor')} up in {t_start:.0f} s")
-
-        missing = []
-        for t in tools:
-            try:
-                info = api_get(f"{url}/api/tools/{t['id']}", admin_key)
-                print(f"  loaded {t['id']} {info.get('version')} ({t['n_tests']} test(s))")
-            except urllib.error.HTTPError as exc:
-                missing.append(t["id"])
-                print(f"  NOT LOADED {t['id']} ({t['path'].name}): HTTP {exc.code}", file=sys.stderr)
-        if missing:
-            print(f"Tools that failed to load: {missing}; Galaxy's reasons:", file=sys.stderr)
-            for reason in load_errors(log):
-                print("    " + reason, file=sys.stderr)
-            return 1
-
-        t1 = time.monotonic()
-        cmd = [
-            str(galaxy_bin / "galaxy-tool-test"),
-            "-u",
-            url,
-            "-a",
-            admin_key,
-            "-j",
-            str(results),
-            "--parallel-tests",
-            str(args.parallel_tests),
-        ]
-        # -t takes one id; the toolbox holds only the selected wrappers, so "all tools" means exactly them.
-        if len(tools) == 1:
-            cmd += ["-t", tools[0]["id"]]
-        try:
-            rc = subprocess.run(cmd, cwd=work, env=env, timeout=args.test_timeout).returncode
-        except subprocess.TimeoutExpired:
-            print(f"galaxy-tool-test ran past {args.test_timeout:.0f} s", file=sys.stderr)
-            rc = 124
-        t_test = time.monotonic() - t1
-
-        summary = summarize(results, tools)
-        summary.update(
-            galaxy_start_s=round(t_start, 1), test_s=round(t_test, 1), tool_test_rc=rc, work_dir=str(work)
-        )
-        print("\n== Galaxy wrapper tests ==")
-        for row in summary["tests"]:
-            print(
-                f"  {row['status']:8s} {row['tool_id']} test {row['test_index'] + 1 if row['test_index'] is not None else '?'}"
+        with galaxy_server(
+            galaxy_venv=args.galaxy_venv,
+            project_bin=project_bin,
+            wrappers_dir=args.wrappers_dir,
+            tool_ids=args.tool_id,
+            work=work,
+            start_timeout=args.start_timeout,
+        ) as server:
+            print(f"Galaxy up at {server.url} in {server.start_s:.0f} s; work folder {work}")
+            for t in server.tools:
+                print(f"  loaded {t['id']} {t.get('version')} ({t['n_tests']} test(s))")
+            summary = run_tool_tests(
+                server,
+                parallel_tests=args.parallel_tests,
+                timeout=args.test_timeout,
+                results=work / "results.json",
             )
-            for prob in row["problems"]:
-                print(f"      {str(prob).strip()[:2000]}")
-            if row["status"] != "success" and row["stderr"]:
-                print("      stderr: " + row["stderr"].strip()[-2000:].replace("\n", "\n              "))
-        print(
-            f"tools {summary['tools']}  tests run {summary['tests_run']}/{summary['tests_expected']}  "
-            f"passed {summary['passed']}  failed {summary['failed']}  "
-            f"(server start {t_start:.0f} s, tests {t_test:.0f} s, total {time.monotonic() - t0:.0f} s)"
-        )
+            summary["galaxy_start_s"] = server.start_s
+        print("\n" + report(summary) + f"  (total {time.monotonic() - t0:.0f} s)")
         if args.summary_json:
             args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
-        ok = rc == 0 and summary["failed"] == 0 and summary["tests_run"] == summary["tests_expected"]
+        ok = summary["ok"]
         return 0 if ok else 1
+    except GalaxyError as exc:
+        print(f"run_galaxy_tests: error: {exc}", file=sys.stderr)
+        return 2 if "missing; run" in str(exc) or "no wrapper with id" in str(exc) else 1
     finally:
-        stop(server)
         if ok and not args.keep_work and args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
         elif not ok:

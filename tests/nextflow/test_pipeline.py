@@ -54,6 +54,7 @@ def _read_gz(path: Path) -> bytes:
 
 MODULE_NAMES = [
     "bag",
+    "baseline",
     "bin",
     "call",
     "evaluate",
@@ -76,7 +77,7 @@ def test_every_module_has_the_nf_core_parts():
         for part in (
             "tag ",
             "label 'process_",
-            'conda "${moduleDir}/environment.yml"',
+            'conda "bioconda::factornet=',  # the Bioconda package (recipes/factornet)
             "tuple val(meta)",
             "emit: versions",
             "task.ext.args",
@@ -128,6 +129,7 @@ def test_test_profile_stub_run(tmp_path):
             *[f"FACTORNET:FACTORNET_MERGE (CTCF.seed{s}.CellB)" for s in (1, 2)],
             "FACTORNET:FACTORNET_BAG (CTCF.CellB.bag)",
             "FACTORNET:FACTORNET_INTERPRETMOTIFS (CTCF.CellA)",
+            *[f"FACTORNET:FACTORNET_BASELINE (CTCF.CellB.{m})" for m in ("pwm_x_accessibility", "gbm")],
             *[
                 f"FACTORNET:FACTORNET_EVALUATE ({m})"
                 for m in ("CTCF.seed1.CellB", "CTCF.seed2.CellB", "CTCF.CellB.bag")
@@ -140,9 +142,23 @@ def test_test_profile_stub_run(tmp_path):
         "CTCF.seed1.CellB.tsv.gz",
         "CTCF.seed2.CellB.tsv.gz",
     ]
+    assert sorted(p.name for p in (out / "baselines").iterdir()) == [
+        "CTCF.CellB.gbm.tsv.gz",
+        "CTCF.CellB.pwm_x_accessibility.tsv.gz",
+    ]
     assert (out / "simulated" / "samplesheet.tsv").read_text().startswith("cell_type\tkind\tname\tpath\n")
     versions = (out / "pipeline_info" / "software_versions.yml").read_text()
-    for process in ("SIMULATE", "BIN", "TRAIN", "PREDICT", "MERGE", "BAG", "EVALUATE", "INTERPRETMOTIFS"):
+    for process in (
+        "SIMULATE",
+        "BIN",
+        "TRAIN",
+        "PREDICT",
+        "MERGE",
+        "BAG",
+        "EVALUATE",
+        "INTERPRETMOTIFS",
+        "BASELINE",
+    ):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
@@ -321,7 +337,17 @@ def test_test_profile_motifs(test_profile_run):
 def test_test_profile_dag_and_versions(test_profile_run):
     dag = (test_profile_run / "dag.mmd").read_text()
     assert dag.startswith("flowchart TB")
-    for process in ("SIMULATE", "BIN", "TRAIN", "PREDICT", "MERGE", "BAG", "EVALUATE", "INTERPRETMOTIFS"):
+    for process in (
+        "SIMULATE",
+        "BIN",
+        "TRAIN",
+        "PREDICT",
+        "MERGE",
+        "BAG",
+        "EVALUATE",
+        "INTERPRETMOTIFS",
+        "BASELINE",
+    ):
         assert f"FACTORNET_{process}" in dag
     versions = (test_profile_run / "out" / "pipeline_info" / "software_versions.yml").read_text()
     version = subprocess.run(

@@ -2,8 +2,8 @@ process FACTORNET_BIN {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "${moduleDir}/environment.yml"
-    container "ghcr.io/factornet-suite/factornet:0.1.0"
+    conda "bioconda::factornet=0.1.0"
+    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
 
     input:
     tuple val(meta), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, tf:, cells:, chroms: ], samplesheet rows (cell_type, kind, name), their files

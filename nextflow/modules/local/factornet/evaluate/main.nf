@@ -2,16 +2,16 @@ process FACTORNET_EVALUATE {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "${moduleDir}/environment.yml"
-    container "ghcr.io/factornet-suite/factornet:0.1.0"
+    conda "bioconda::factornet=0.1.0"
+    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
 
     input:
-    tuple val(meta), path(predictions), path(labels, stageAs: 'labels/l*/*') // [ id:, cell:, label_tfs: [TF per labels file] ], predictions, DREAM label files
+    tuple val(meta), path(predictions, stageAs: 'predictions/p*/*'), path(labels, stageAs: 'labels/l*/*') // [ id:, cell:, label_tfs: [TF per labels file], names: [one per predictions file] (default [id]) ], prediction files over the same bins, DREAM label files
 
     output:
     tuple val(meta), path("${prefix}.metrics.json"), emit: json
     tuple val(meta), path("${prefix}.metrics.tsv") , emit: tsv
-    tuple val(meta), path("${prefix}.{pr,roc}.png"), emit: plots, optional: true
+    tuple val(meta), path("${prefix}.{pr,roc,aupr}.png"), emit: plots, optional: true
     path "versions.yml"                            , emit: versions
 
     when:
@@ -22,13 +22,15 @@ process FACTORNET_EVALUATE {
     prefix     = task.ext.prefix ?: "${meta.id}"
     def staged = labels instanceof List ? labels : [labels]
     def labs   = [meta.label_tfs, staged].transpose().collect { tf, f -> "--labels ${tf}=${f}" }.join(' ')
+    def preds  = predictions instanceof List ? predictions : [predictions]
+    def names  = meta.names ?: [meta.id]
     """
     factornet evaluate \\
-        --predictions ${predictions} \\
+        --predictions ${preds.join(' ')} \\
         ${labs} \\
         --cell ${meta.cell} \\
         --out-prefix ${prefix} \\
-        --name ${meta.id} \\
+        --name ${names.join(' ')} \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml
@@ -42,7 +44,7 @@ process FACTORNET_EVALUATE {
     """
     echo '[]' > ${prefix}.metrics.json
     printf 'model\\tTF\\tcell\\tauROC\\tauPR\\n' > ${prefix}.metrics.tsv
-    touch ${prefix}.pr.png ${prefix}.roc.png
+    touch ${prefix}.pr.png ${prefix}.roc.png ${prefix}.aupr.png
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -3,8 +3,8 @@ process FACTORNET_IMPUTE {
     label 'process_medium'
     label 'process_gpu'
 
-    conda "${moduleDir}/environment.yml"
-    container "ghcr.io/factornet-suite/factornet:0.1.0"
+    conda "bioconda::factornet=0.1.0"
+    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
 
     input:
     tuple val(meta), path(models, stageAs: 'models/m*/*'), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, cell:, chroms: (null = all) ], models (.keras), the cell's samplesheet rows and files

@@ -3,8 +3,8 @@ process FACTORNET_INTERPRETMOTIFS {
     label 'process_medium'
     label 'process_gpu'
 
-    conda "${moduleDir}/environment.yml"
-    container "ghcr.io/factornet-suite/factornet:0.1.0"
+    conda "bioconda::factornet=0.1.0"
+    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
 
     input:
     tuple val(meta), path(model), path(peaks), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, cell: ], model, peaks to scan, the cell's samplesheet rows and files

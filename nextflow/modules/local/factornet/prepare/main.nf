@@ -2,8 +2,8 @@ process FACTORNET_PREPARE {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "${moduleDir}/environment.yml"
-    container "ghcr.io/factornet-suite/factornet:0.1.0"
+    conda "bioconda::factornet=0.1.0"
+    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
 
     input:
     tuple val(meta), path(files, stageAs: 'inputs/f*/*') // [ id:, cell:, track:, kind: 'bam'|'fragments', assay: ], the alignments of one cell type × track

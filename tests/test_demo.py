@@ -1,0 +1,43 @@
+"""The demo's one-screen summary: the verdict against the no-training baselines and the PNGs to open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from factornet_core.demo import DemoResult
+from factornet_tools.demo_cmd import format_summary
+
+
+def _result(tmp_path: Path, bagged: float) -> DemoResult:
+    rows = [
+        ("factornet bagged", bagged),
+        ("pwm", 0.38),
+        ("accessibility", 0.23),
+        ("pwm_x_accessibility", 0.63),
+        ("gbm", 0.79),
+    ]
+    table = pd.DataFrame(
+        [{"model": m, "tf": "CTCF", "cell": "CellC", "auroc": 0.9, "auprc": a, "recall_at_10pct_fdr": 0.1,
+          "recall_at_50pct_fdr": 0.5, "n_bound": 10, "n_unbound": 100} for m, a in rows]
+    )  # fmt: skip
+    (tmp_path / "motifs").mkdir()
+    figures = {"auPR bars": tmp_path / "comparison.aupr.png", "kernel logos": tmp_path / "motifs"}
+    return DemoResult(tmp_path, table=table, figures=figures)
+
+
+def test_summary_names_every_row_the_verdict_and_the_pngs(tmp_path):
+    text = format_summary(_result(tmp_path, 0.81), 123.4)
+    for model in ("factornet bagged", "pwm_x_accessibility", "gbm", "accessibility"):
+        assert model in text
+    assert (
+        "bagged FactorNet auPR 0.810 beats the best no-training baseline (pwm_x_accessibility, 0.630)" in text
+    )
+    assert "gbm (trained on the same cells): 0.790" in text
+    assert f"{tmp_path / 'comparison.aupr.png'}  - auPR bars" in text and f"{tmp_path / 'motifs'}/" in text
+    assert "done in 123 s" in text and len(text.splitlines()) < 25
+
+
+def test_summary_says_when_the_model_loses(tmp_path):
+    assert "does NOT beat the best no-training baseline" in format_summary(_result(tmp_path, 0.5), 1)

@@ -1,0 +1,50 @@
+"""JASPAR motifs by TF name, offline through pyjaspar's bundled SQLite database."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factornet_core import jaspar
+from factornet_core.errors import FactorNetError
+from factornet_core.meme import Motif, write_meme
+
+
+def test_ctcf_is_the_canonical_profile_with_probabilities():
+    found = jaspar.fetch("ctcf")  # case-insensitive
+    # CTCF has MA0139, MA1929 and MA1930 in CORE vertebrates: the lowest base ID is the canonical one
+    assert found.matrix_id.startswith("MA0139.") and found.name == "CTCF"
+    assert found.release == jaspar._release() and found.version == int(found.matrix_id.split(".")[1])
+    motif = found.motif
+    assert isinstance(motif, Motif) and motif.pwm.shape == (found.counts.shape[0], 4)
+    np.testing.assert_allclose(motif.pwm.sum(axis=1), 1.0)
+    np.testing.assert_allclose(motif.pwm, found.counts / found.counts.sum(axis=1, keepdims=True))
+    # the most likely letter per position spells the consensus of the published logo
+    consensus = "".join("ACGT"[i] for i in motif.pwm.argmax(axis=1))
+    assert "CCACCAGGGGGC" in consensus, consensus  # the canonical CTCF core (JASPAR MA0139 logo)
+    assert found.card() == {
+        "source": "JASPAR", "release": found.release, "collection": "CORE",
+        "matrix_id": found.matrix_id, "name": "CTCF", "version": found.version,
+    }  # fmt: skip
+
+
+def test_matrix_id_with_and_without_version():
+    assert jaspar.fetch("MA0139.1").matrix_id == "MA0139.1"
+    assert jaspar.fetch("MA0139").matrix_id == jaspar.fetch("CTCF").matrix_id
+
+
+def test_unknown_name_lists_close_names_and_motif_file():
+    with pytest.raises(FactorNetError) as info:
+        jaspar.fetch("CTFC")
+    text = str(info.value)
+    assert "no JASPAR" in text and "'CTFC'" in text and "--motif-file" in text and "\n" not in text
+    assert "CTCF" in jaspar.close_names("CTFC")
+
+
+def test_resolve_motif_prefers_the_motif_file(tmp_path):
+    path = tmp_path / "m.meme"
+    write_meme(path, [Motif("MYTF_1", "MYTF", np.full((5, 4), 0.25))])
+    motif, source = jaspar.resolve_motif("MYTF", motif_file=str(path))
+    assert motif.name == "MYTF_1" and source == {"source": "MEME", "file": str(path), "name": "MYTF_1"}
+    motif, source = jaspar.resolve_motif("REST")
+    assert source["name"] == "REST" and source["source"] == "JASPAR" and motif.pwm.shape[1] == 4

@@ -1,0 +1,281 @@
+"""Per-cell-type track normalisation (``train --track-norm``): factors, the data path, the card, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyBigWig
+import pytest
+
+from factornet_core import normalize, tracknorm
+from factornet_core.card import ModelCard
+from factornet_core.errors import FactorNetError
+from factornet_core.inputs import CellData, CellType
+from factornet_core.modelfile import load_model, read_card
+from factornet_core.simulate import simulate_dataset
+from factornet_core.tracks import TrackSet
+from factornet_tools.cli import main
+
+NAN = np.nan
+# chr1: 16 non-N bases, chr2: 5 non-N bases, chr3: not in use (its 100 must not count)
+GENOME = {"chr1": "ACGTACGTNNNNACGTACGT", "chr2": "NNNNNACGTA", "chr3": "ACGTACGTAC"}
+CHR1 = [1, 1, 2, 0, 4, 0, 0, 0, 8] + [NAN] * 11
+CHR2 = [2, 6] + [NAN] * 8
+IN_USE = {"chr1": 20, "chr2": 10}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    tracknorm.clear_cache()
+    yield
+    tracknorm.clear_cache()
+
+
+@pytest.fixture
+def toy(make_fasta, make_bigwig):
+    genome = make_fasta(GENOME)
+    bw = make_bigwig({"chr1": np.array(CHR1), "chr2": np.array(CHR2), "chr3": np.array([100.0] + [NAN] * 9)})
+    return genome, bw
+
+
+# ------------------------------------------------------------------------------------------ parsing
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("none", "none"),
+        ("1x", "1x"),
+        ("minmax", "minmax:99"),
+        ("minmax:99.5", "minmax:99.5"),
+        (" minmax:50", "minmax:50"),
+    ],
+)
+def test_rules_parse_to_one_canonical_text(text, want):
+    assert normalize.canonical_rule(text) == want
+    assert tracknorm.parse_track_norm(f"DNASE={text}") == ("DNASE", want)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("DNASE=2x", "unknown track normalisation '2x'"),
+        ("DNASE=cpm", "unknown track normalisation 'cpm'"),
+        ("DNASE=minmax:0", "in (0, 100]"),
+        ("DNASE=minmax:abc", "must be a number"),
+        ("DNASE=1x:5", "only minmax takes a percentile"),
+        ("DNASE", "expects NAME=RULE"),
+        ("=1x", "expects NAME=RULE"),
+    ],
+)
+def test_bad_rules_are_refused(text, message):
+    with pytest.raises(FactorNetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        tracknorm.parse_track_norm(text)
+
+
+def test_a_track_given_twice_or_unknown_is_refused():
+    with pytest.raises(FactorNetError, match="given twice"):
+        tracknorm.parse_track_norms(["DNASE=1x", "DNASE=minmax"])
+    with pytest.raises(FactorNetError, match="names track 'ATAC'"):
+        tracknorm.resolve({"ATAC": "1x"}, ["DNASE", "MAPABILITY"])
+    assert tracknorm.resolve({"DNASE": "minmax"}, ["DNASE", "MAPABILITY"]) == {
+        "DNASE": "minmax:99",
+        "MAPABILITY": "none",
+    }
+
+
+# ------------------------------------------------------------------------------------ scale factors
+def test_scale_factors_by_hand(toy):
+    genome, bw = toy
+    from factornet_core.genome import Genome
+
+    with Genome(genome) as g:
+        assert tracknorm.effective_length(g, ["chr1", "chr2"]) == 21
+        # total over chr1+chr2 = 1+1+2+4+8+2+6 = 24; G = 16 + 5 non-N bases
+        one = tracknorm.bigwig_normalization(
+            bw, "1x", IN_USE, lambda: tracknorm.effective_length(g, ["chr1", "chr2"])
+        )
+    assert one.scale == 21 / 24 and one.clip is None and one.total_signal == 24
+    # non-zero per-base values sorted: 1 1 2 2 4 6 8 → 50th percentile 2, 99th 8 (chr3's 100 not in use)
+    half = tracknorm.bigwig_normalization(bw, "minmax:50", IN_USE)
+    assert (half.scale, half.clip, half.percentile_value) == (0.5, 1.0, 2.0)
+    top = tracknorm.bigwig_normalization(bw, "minmax", IN_USE)
+    assert top.scale == 1 / 8 and top.percentile == 99.0
+    # over all three chromosomes the 99th percentile is chr3's 100
+    assert tracknorm.bigwig_normalization(bw, "minmax", {**IN_USE, "chr3": 10}).scale == 1 / 100
+    assert tracknorm.bigwig_normalization(bw, "none", IN_USE).scale == 1.0
+
+
+def test_no_signal_on_the_chromosomes_in_use_is_a_user_error(make_bigwig):
+    bw = make_bigwig({"chr1": np.array([NAN] * 20), "chr2": np.array([0.0] * 10)}, name="empty.bw")
+    with pytest.raises(FactorNetError, match="has no signal on chr1, chr2"):
+        tracknorm.bigwig_normalization(bw, "minmax", IN_USE, track="DNASE")
+
+
+def test_a_rewritten_bigwig_is_never_scaled_with_its_old_factor(toy, make_bigwig):
+    _, bw = toy
+    assert tracknorm.bigwig_normalization(bw, "minmax", IN_USE).scale == 1 / 8
+    make_bigwig(
+        {"chr1": np.array(CHR1) * 2, "chr2": np.array(CHR2) * 2},
+        chrom_sizes={"chr1": 20, "chr2": 10, "chr3": 10},
+    )
+    st = os.stat(bw)
+    os.utime(bw, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a rewrite within one clock tick
+    assert tracknorm.bigwig_normalization(bw, "minmax", IN_USE).scale == 1 / 16
+
+
+# -------------------------------------------------------------------------------------- data path
+@pytest.mark.parametrize(
+    "rule, want",
+    [
+        ("1x", np.array([1, 1, 2, 0, 4, 0, 0, 0, 8, 0]) * (21 / 24)),
+        ("minmax:50", [0.5, 0.5, 1, 0, 1, 0, 0, 0, 1, 0]),  # raw / 2, clipped at 1
+        ("none", [1, 1, 2, 0, 4, 0, 0, 0, 8, 0]),
+    ],
+)
+def test_windows_read_with_a_rule_are_the_raw_windows_scaled(toy, rule, want):
+    genome, bw = toy
+    data = CellData(CellType(genome, {"DNASE": bw}), ["DNASE"], 10, 2, {"DNASE": rule})
+    raw = CellData(CellType(genome, {"DNASE": bw}), ["DNASE"], 10, 2)
+    try:
+        data.check_chroms(["chr1", "chr2"])
+        got = data.reader.region("chr1", 0, 10)
+        np.testing.assert_array_equal(got[:, 4], np.asarray(want, dtype=np.float32))
+        np.testing.assert_array_equal(got[:, :4], raw.reader.region("chr1", 0, 10)[:, :4])  # DNA untouched
+        norm = data.trackset.norms[0]
+        expect = (
+            raw.reader.region("chr1", 0, 10)[:, 4] if norm is None else normalize.apply(CHR1[:9] + [0], norm)
+        )
+        np.testing.assert_array_equal(got[:, 4], expect)
+    finally:
+        data.close()
+        raw.close()
+
+
+def test_reading_before_the_factors_are_fixed_fails_loudly(toy):
+    genome, bw = toy
+    with TrackSet({"DNASE": bw}, {"DNASE": "1x"}) as ts:
+        with pytest.raises(RuntimeError, match="before TrackSet.fix_scales"):
+            ts.read("chr1", 0, 5)
+    with TrackSet({"DNASE": bw}) as ts:  # no rule: raw values at once
+        np.testing.assert_array_equal(ts.read("chr1", 0, 3)[:, 0], [1, 1, 2])
+
+
+def test_minmax_windows_do_not_change_when_the_signal_is_tripled(toy, make_bigwig):
+    genome, bw = toy
+    bw3 = make_bigwig(
+        {"chr1": np.array(CHR1) * 3, "chr2": np.array(CHR2) * 3, "chr3": np.array([300.0] + [NAN] * 9)},
+        name="x3.bw",
+    )
+    reads = []
+    for path in (bw, bw3):
+        data = CellData(CellType(genome, {"DNASE": path}), ["DNASE"], 10, 2, {"DNASE": "minmax:50"})
+        data.check_chroms(["chr1", "chr2"])
+        reads.append(data.reader.region("chr1", 0, 10))
+        data.close()
+    np.testing.assert_array_equal(reads[0], reads[1])
+
+
+# ------------------------------------------------------------------------------------------- card
+def test_card_records_rules_and_old_cards_read_as_none():
+    base = {"tfs": ["CTCF"], "track_names": ["DNASE", "MAPABILITY"], "seq_len": 200}
+    card = ModelCard.from_dict({**base, "track_norms": {"DNASE": "minmax"}})
+    assert card.track_norms == {"DNASE": "minmax:99", "MAPABILITY": "none"}
+    assert json.loads(card.to_json())["track_norms"] == {"DNASE": "minmax:99", "MAPABILITY": "none"}
+    old = ModelCard.from_dict({**base, "card_version": 2})
+    assert old.track_norms == {"DNASE": "none", "MAPABILITY": "none"} and old.card_version == 3
+    with pytest.raises(FactorNetError, match="track_norms names track 'ATAC'"):
+        ModelCard.from_dict({**base, "track_norms": {"ATAC": "1x"}})
+    with pytest.raises(FactorNetError, match="track_norms.DNASE: unknown track normalisation"):
+        ModelCard.from_dict({**base, "track_norms": {"DNASE": "zscore"}})
+
+
+def test_the_0_1_0_model_reads_its_tracks_raw():
+    model = Path(__file__).parent / "data" / "model-0.1.0.keras"
+    assert read_card(model).track_norms == {"DNASE": "none", "MAPABILITY": "none"}
+
+
+# ------------------------------------------------------------------------------ train → predict
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tracknorm")
+    sim = simulate_dataset(root / "data", seed=4, n_chroms=2, chrom_length=60_000)
+    model = root / "m.keras"
+    argv = ["train", "--samplesheet", str(sim.samplesheet), "--genome", str(sim.genome), "-o", str(model)]
+    argv += ["-f", "CTCF", "-e", "1", "-s", "1", "-L", "300", "-w", "12", "-k", "8", "-r", "4", "-d", "8"]
+    assert main([*argv, "-v", "chr2", "--track-norm", "DNASE=1x", "--quiet"]) == 0
+    # CellB's DNASE at three times the depth
+    dnase3 = root / "CellB.DNASE.x3.bw"
+    src = pyBigWig.open(str(sim.dnase["CellB"]))
+    dst = pyBigWig.open(str(dnase3), "w")
+    dst.addHeader(list(src.chroms().items()))
+    for chrom in src.chroms():
+        runs = src.intervals(chrom) or []
+        dst.addEntries(
+            [chrom] * len(runs),
+            [r[0] for r in runs],
+            ends=[r[1] for r in runs],
+            values=[3 * r[2] for r in runs],
+        )
+    src.close()
+    dst.close()
+    return sim, model, dnase3
+
+
+def _predict(sim, model, dnase, out):
+    argv = ["predict", "--model", str(model), "--genome", str(sim.genome), "-o", str(out), "--chroms", "chr1"]
+    argv += ["--track", f"DNASE={dnase}", "--track", f"MAPABILITY={sim.mapability}", "--quiet"]
+    assert main(argv) == 0
+    import pandas as pd
+
+    return pd.read_csv(out, sep="\t")["CTCF"].to_numpy()
+
+
+def test_a_1x_model_predicts_a_cell_at_three_times_the_depth_identically(trained, tmp_path):
+    sim, model, dnase3 = trained
+    assert read_card(model).track_norms == {"DNASE": "1x", "MAPABILITY": "none"}
+    plain = _predict(sim, model, sim.dnase["CellB"], tmp_path / "b.tsv")
+    deep = _predict(sim, model, dnase3, tmp_path / "b3.tsv")
+    np.testing.assert_allclose(deep, plain, rtol=0, atol=1e-6)
+    # ... and without the card's rule the same windows give other scores: the test can fail
+    net = load_model(model).model
+    starts = np.arange(1000, 40_000, 2000)
+    outs = []
+    for path in (sim.dnase["CellB"], dnase3):
+        data = CellData(
+            CellType(sim.genome, {"DNASE": path, "MAPABILITY": sim.mapability}),
+            ["DNASE", "MAPABILITY"],
+            300,
+            200,
+        )
+        outs.append(np.asarray(net.predict(data.reader.windows("chr1", starts), verbose=0)))
+        data.close()
+    assert np.max(np.abs(outs[0] - outs[1])) > 1e-3
+
+
+def test_inspect_shows_the_rules(trained, capsys):
+    _, model, _ = trained
+    assert main(["inspect", str(model)]) == 0
+    assert "track norms    DNASE=1x, MAPABILITY=none (per cell type)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rule", ["DNASE=2x", "DNASE=minmax:101", "DNASE"])
+def test_bad_rule_on_the_command_line_one_line_exit_2(trained, tmp_path, capsys, rule):
+    sim, _, _ = trained
+    out = tmp_path / "bad.keras"
+    argv = ["train", "--samplesheet", str(sim.samplesheet), "--genome", str(sim.genome), "-o", str(out)]
+    rc = main([*argv, "-f", "CTCF", "--track-norm", rule])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("factornet train: error:"), err
+    assert not out.exists()
+
+
+def test_a_rule_for_a_track_the_samplesheet_lacks_exit_2(trained, tmp_path, capsys):
+    sim, _, _ = trained
+    out = tmp_path / "bad.keras"
+    argv = ["train", "--samplesheet", str(sim.samplesheet), "--genome", str(sim.genome), "-o", str(out)]
+    rc = main([*argv, "-f", "CTCF", "-v", "chr2", "--track-norm", "ATAC=1x"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--track-norm names track 'ATAC'" in err[0], err
+    assert not out.exists()
