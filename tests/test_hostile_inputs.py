@@ -156,6 +156,13 @@ CASES: list[Case] = [
         f["DNASE"].read_bytes()[:2000])), ("t.bw", "truncated")),
     ("prepare-bigwig-garbage", lambda f, t: ["prepare", "--bigwig", str(_write(t / "g.bw", bytes(range(256)))),
         "--chrom-sizes", str(f["sizes"]), "-o", str(t / "out.bw"), "--quiet"], ("g.bw", "not a readable bigWig")),
+    ("train-bigwig-truncated", lambda f, t: ["train", "--samplesheet", str(_sheet_with(f, t, _write(t / "t.bw",
+        f["DNASE"].read_bytes()[:2000]))), "--genome", str(f["genome"]), "-v", "chr2", "-o", str(t / "m.keras"),
+        "-e", "1"], ("track 'DNASE'", "t.bw", "truncated")),
+    ("motifs-bigwig-empty", lambda f, t: ["interpret", "motifs", "--model", str(MODEL), "--genome",
+        str(f["genome"]), "--track", f"DNASE={_write(t / 'e.bw', b'')}", "--track", f"MAPABILITY={f['MAPABILITY']}",
+        "--regions", str(write_bed(t / "r.bed", [("chr1", 900, 1100)])), "--out-dir", str(t / "mot")],
+        ("e.bw", "empty file")),
     # ---- out-of-range signal, refused before work
     ("predict-negative-signal", lambda f, t: _predict(f, t, dnase=_bigwig_with(t, {7: -2.5})),
         ("track 'DNASE'", "-2.5", "negative")),
