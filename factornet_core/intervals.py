@@ -91,7 +91,7 @@ def _parse_intervals(
             ) from None
         if max(start, end) > MAX_COORD:
             raise FactorNetError(
-                f"{path}:{lineno}: {what} start/end must be integers up to {MAX_COORD}, got {start}, {end}"
+                f"{path}:{lineno}: {what} start/end must be integers (at most 2**62), got {start}, {end}"
             )
         if start < 0 or end < start:
             raise FactorNetError(

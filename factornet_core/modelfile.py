@@ -102,8 +102,8 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a damaged or tampered archive
         raise FactorNetError(
-            f"{path}: the Keras model was refused or is damaged ({type(exc).__name__}: {_first_line(exc)}): "
-            "safe mode loads only FactorNet and Keras layers; use a model file made by factornet"
+            f"{path}: cannot load the Keras model ({type(exc).__name__}: {_first_line(exc)}): refused by Keras "
+            "safe mode (only FactorNet and Keras layers load) or damaged; use a model file made by factornet"
         ) from None
     return LoadedModel(model, card, arrays)
 

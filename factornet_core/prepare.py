@@ -211,6 +211,7 @@ def prepare_track(
         values, weights = spill.distribution()
         norm = normalize.scale_factor(rule, values, weights, effective_genome_size, percentile)
         report.normalization = norm.as_dict()
+        _check_float32_range(values, norm, rule)
         if peak_cov is not None:
             inside = sum(spill.in_regions(c, peak_cov.get(c)) for c in selected)
             report.signal_in_peaks = float(inside)
@@ -599,6 +600,25 @@ class _Spill:
             return 0.0
         s, e, v = self.get(chrom)
         return float(np.dot(v.astype(np.float64), cov.overlap(s, e)))
+
+
+#: bigWig stores float32, which holds every integer only up to 2**24.
+FLOAT32_EXACT_INT = 2**24
+
+
+def _check_float32_range(values: np.ndarray, norm: normalize.Normalization, rule: str) -> None:
+    """Refuse, before writing, a track whose largest value float32 (bigWig's value type) cannot hold
+    exactly: counts beyond 2**24 would be rounded silently (16 777 217 → 16 777 216)."""
+    if values.size == 0:
+        return
+    top = float(np.max(np.asarray(values, dtype=np.float64)) * norm.scale)
+    if norm.clip is not None:
+        top = min(top, norm.clip)
+    if top > FLOAT32_EXACT_INT:
+        raise FactorNetError(
+            f"the largest value of the track after --normalize {rule} is {top:.0f}, above {FLOAT32_EXACT_INT} "
+            "(the largest integer a bigWig's float32 holds exactly): use --normalize 1x"
+        )
 
 
 def _write_bigwig(

@@ -28,13 +28,15 @@ def read_regions(path: str | os.PathLike, peaks: bool = False) -> Regions:
     """BED regions (centre = midpoint) or narrowPeak peaks (centre = start + summit when given).
 
     narrowPeak rows are ordered by ``signalValue`` (column 7), strongest first, so ``--max-regions``
-    keeps the strongest peaks; BED rows keep file order.
+    keeps the strongest peaks; BED rows keep file order. A region given twice is refused.
     """
     what = "narrowPeak" if peaks else "regions BED"
     read = intervals.read_narrowpeak if peaks else intervals.read_bed
     df = read(path, what=what, allow_empty=True)
     if df.empty:
         raise FactorNetError(f"{path}: no regions in the {what} file: give at least one interval")
+    # a repeated region would add its sites to the motif counts twice / write its saliency twice
+    intervals.refuse_duplicate_bins(df, path, "region")
     centre = ((df["start"] + df["end"]) // 2).to_numpy()
     if not peaks:
         return Regions(df.assign(centre=centre), str(path))

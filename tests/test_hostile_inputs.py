@@ -81,6 +81,13 @@ def _tampered_model(path: Path, *edits: tuple[str, str]) -> Path:
     return path
 
 
+def _tampered_card(path: Path, card: bytes) -> Path:
+    with zipfile.ZipFile(MODEL) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, card if item.filename == "factornet_card.json" else src.read(item))
+    return path
+
+
 STRAND_FLIP = '"module": "factornet_core.model", "class_name": "StrandFlip"'
 
 
@@ -149,6 +156,13 @@ CASES: list[Case] = [
         f["DNASE"].read_bytes()[:2000])), ("t.bw", "truncated")),
     ("prepare-bigwig-garbage", lambda f, t: ["prepare", "--bigwig", str(_write(t / "g.bw", bytes(range(256)))),
         "--chrom-sizes", str(f["sizes"]), "-o", str(t / "out.bw"), "--quiet"], ("g.bw", "not a readable bigWig")),
+    ("train-bigwig-truncated", lambda f, t: ["train", "--samplesheet", str(_sheet_with(f, t, _write(t / "t.bw",
+        f["DNASE"].read_bytes()[:2000]))), "--genome", str(f["genome"]), "-v", "chr2", "-o", str(t / "m.keras"),
+        "-e", "1"], ("track 'DNASE'", "t.bw", "truncated")),
+    ("motifs-bigwig-empty", lambda f, t: ["interpret", "motifs", "--model", str(MODEL), "--genome",
+        str(f["genome"]), "--track", f"DNASE={_write(t / 'e.bw', b'')}", "--track", f"MAPABILITY={f['MAPABILITY']}",
+        "--regions", str(write_bed(t / "r.bed", [("chr1", 900, 1100)])), "--out-dir", str(t / "mot")],
+        ("e.bw", "empty file")),
     # ---- out-of-range signal, refused before work
     ("predict-negative-signal", lambda f, t: _predict(f, t, dnase=_bigwig_with(t, {7: -2.5})),
         ("track 'DNASE'", "-2.5", "negative")),
@@ -178,6 +192,22 @@ CASES: list[Case] = [
     ("evaluate-labels-duplicate", lambda f, t: ["evaluate", "--predictions", str(f["pred"]), "--labels",
         str(_gz(t / "l.tsv.gz", LABELS + "chr1\t0\t200\tU\n")), "--out-prefix", str(t / "out")],
         ("chr1:0-200", "l.tsv.gz:5", "twice")),
+    ("saliency-regions-duplicate", lambda f, t: ["interpret", "saliency", "--model", str(MODEL), "--genome",
+        str(f["genome"]), "--track", f"DNASE={f['DNASE']}", "--track", f"MAPABILITY={f['MAPABILITY']}",
+        "--expression", str(f["expression"]), "--regions", str(write_bed(t / "r.bed", [("chr1", 900, 1100, "a"),
+        ("chr1", 900, 1100, "b")])), "--out-dir", str(t / "sal")], ("r.bed", "chr1:900-1100", "twice")),
+    ("motifs-regions-int64", lambda f, t: ["interpret", "motifs", "--model", str(MODEL), "--genome",
+        str(f["genome"]), "--track", f"DNASE={f['DNASE']}", "--track", f"MAPABILITY={f['MAPABILITY']}",
+        "--regions", str(write_bed(t / "r.bed", [("chr1", HUGE, HUGE)])), "--out-dir", str(t / "mot")],
+        ("r.bed:1", "integer")),
+    ("impute-bigwig-garbage", lambda f, t: ["impute", "--models", str(MODEL), "--genome", str(f["genome"]),
+        "--track", f"DNASE={_write(t / 'g.bw', bytes(range(256)) * 12)}", "--track",
+        f"MAPABILITY={f['MAPABILITY']}", "--expression", str(f["expression"]), "-o", str(t / "out.tsv"),
+        "--quiet"], ("g.bw", "not a readable bigWig")),
+    ("inspect-card-not-json", lambda f, t: ["inspect", str(_tampered_card(t / "m.keras", b"{oops"))],
+        ("m.keras", "card")),
+    ("inspect-card-list", lambda f, t: ["inspect", str(_tampered_card(t / "m.keras", b"[]"))],
+        ("m.keras", "card")),
     # ---- option values that must be refused
     ("train-lr-zero", lambda f, t: ["train", "--samplesheet", str(f["sheet"]), "--genome", str(f["genome"]),
         "-o", str(t / "m.keras"), "-lr", "0"], ("-lr", "positive")),
@@ -212,7 +242,8 @@ def test_hostile_input_is_one_line_and_no_output(inputs, tmp_path, capfd, build,
     lines = err.strip("\n").splitlines()
     assert rc == 2, err
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"factornet {argv[0]}: error: "), err
+    sub = " ".join(argv[:2]) if argv[0] in ("interpret", "models") else argv[0]
+    assert lines[0].startswith(f"factornet {sub}: error: "), err
     for word in words:
         assert word in lines[0], (word, lines[0])
     assert out == ""

@@ -490,3 +490,19 @@ def test_bam_index_older_than_the_bam_is_not_trusted(tmp_path):
     for chrom in SIZES:
         np.testing.assert_array_equal(got[chrom], want[chrom])
     assert (tmp_path / "a.bam.bai").read_bytes() == old_bai  # untouched, just not used
+
+
+def test_counts_beyond_float32_integer_precision_are_refused_before_writing(tmp_path):
+    """A track whose values pass 2**24 (a summed raw-coverage bigWig re-written with --normalize none)
+    cannot be stored exactly as bigWig float32: refused with the value before the output is written;
+    at exactly 2**24 it is written."""
+    values = np.zeros(SIZES["chr1"])
+    values[10], values[11] = 30_000_000.0, 1.0
+    src = write_bigwig(tmp_path / "raw.bw", {"chr1": values, "chr2": np.zeros(SIZES["chr2"])})
+    with pytest.raises(FactorNetError, match="30000000, above 16777216"):
+        prepare_track(tmp_path / "a.bw", bigwig=src, chrom_sizes=SIZES, rule="none")
+    assert not (tmp_path / "a.bw").exists()
+    values[10] = 2.0**24
+    src = write_bigwig(tmp_path / "ok.bw", {"chr1": values, "chr2": np.zeros(SIZES["chr2"])})
+    prepare_track(tmp_path / "b.bw", bigwig=src, chrom_sizes=SIZES, rule="none")
+    assert dense(tmp_path / "b.bw")["chr1"][10] == 2**24

@@ -109,7 +109,9 @@ def test_tile_means_count_missing_bases_as_zero(make_bigwig):
     np.testing.assert_allclose(means, direct, rtol=1e-6)
 
 
-def test_tile_means_interval_straddling_tiles_and_chromosome_without_data(tmp_path):
+@pytest.mark.parametrize("block", [400, 4_000_000])  # blocks of two tiles, and one block per chromosome
+def test_tile_means_interval_straddling_tiles_and_chromosome_without_data(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(tracks, "TILE_BLOCK_BP", block)
     path = tmp_path / "spans.bw"
     bw = pyBigWig.open(str(path), "w")
     bw.addHeader([("chr1", 1000), ("chr2", 500)])
