@@ -1,0 +1,74 @@
+"""The figures' structure, read back through matplotlib's objects (titles, labels, series, reference lines)."""
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+
+from factornet_core.figures import SERIES_COLOURS, chromosome_label, curves_figure, learning_curves_figure
+
+HISTORY = [
+    {"epoch": 1, "loss": 0.69, "val_loss": 0.66, "val_auPR": 0.60, "cross_val_loss": 0.7, "cross_val_auPR": 0.5},
+    {"epoch": 2, "loss": 0.55, "val_loss": 0.52, "val_auPR": 0.81, "cross_val_loss": 0.6, "cross_val_auPR": 0.7},
+    {"epoch": 3, "loss": 0.45, "val_loss": 0.58, "val_auPR": 0.77, "cross_val_loss": 0.65, "cross_val_auPR": 0.6,
+     "best_epoch": 2},
+]  # fmt: skip
+
+
+def _colours(ax):
+    return {
+        line.get_label(): to_hex(line.get_color())
+        for line in ax.lines
+        if not line.get_label().startswith("_")
+    }
+
+
+def test_learning_curves_best_epoch_colours_design():
+    design = "Validation set: bins on chr11, 1:1 unbound:bound."
+    fig = learning_curves_figure(HISTORY, "Learning curves: m.keras, CTCF in K562, seed 0", design)
+    loss, aupr = fig.axes
+    assert fig._suptitle.get_text() == "Learning curves: m.keras, CTCF in K562, seed 0"
+    assert design in [t.get_text() for t in fig.texts]  # the validation design is stated in the figure
+    assert loss.get_xlabel() == aupr.get_xlabel() == "epoch"
+    assert "cross-entropy" in loss.get_ylabel() and "auPR" in aupr.get_ylabel()
+    # the best epoch (2, not the last) is a vertical line in both panels, starred at its validation auPR
+    for ax in (loss, aupr):
+        (vline,) = [ln for ln in ax.lines if ln.get_label().startswith("best epoch")]
+        assert list(vline.get_xdata()) == [2, 2]
+    (star,) = [ln for ln in aupr.lines if ln.get_marker() == "*"]
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (2, 0.81)
+    # one colour per series, the same in both panels; train only in the loss panel
+    lc, ac = _colours(loss), _colours(aupr)
+    val, cross = "validation, training cell type(s)", "validation, held-out cell type"
+    assert lc[val] == ac[val] == to_hex(SERIES_COLOURS["val"])
+    assert lc[cross] == ac[cross] == to_hex(SERIES_COLOURS["cross_val"])
+    assert len({lc["train (epoch mean)"], lc[val], lc[cross]}) == 3 and "train (epoch mean)" not in ac
+    # the legend is the figure's, outside both panels (no per-axes legend over the data)
+    assert loss.get_legend() is None and aupr.get_legend() is None and len(fig.legends) == 1
+
+
+def test_learning_curves_without_best_epoch_has_no_mark():
+    fig = learning_curves_figure([{k: v for k, v in h.items() if k != "best_epoch"} for h in HISTORY])
+    assert not [ln for ax in fig.axes for ln in ax.lines if ln.get_label().startswith("best epoch")]
+
+
+def test_pr_prevalence_line_per_label_set():
+    x = np.linspace(0, 1, 5)
+    curves = [("m: CTCF K562", x, 1 - x / 2), ("m: MAX K562", x, 1 - x / 3)]
+    fig = curves_figure(curves, "pr", "PR", [("CTCF K562", 0.1), ("MAX K562", 0.25)])
+    ax = fig.axes[0]
+    assert len(ax.lines) == 4
+    assert [ln.get_ydata()[0] for ln in ax.lines[2:]] == [0.1, 0.25]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "CTCF K562" in texts[2] and "0.100" in texts[2] and "MAX K562" in texts[3]
+
+
+@pytest.mark.parametrize(
+    ("chroms", "label"),
+    [
+        (["chr11"], "chr11"),
+        (["chr8", "chr21", "chr8"], "chr8, chr21"),
+        ([f"chr{i}" for i in range(9)], "9 chromosomes"),
+    ],
+)
+def test_chromosome_label(chroms, label):
+    assert chromosome_label(chroms) == label
