@@ -103,37 +103,70 @@ def save_pwm_logo(path: str | os.PathLike, pwm: np.ndarray, title: str = "") -> 
     _save(fig, path)
 
 
-def save_kernel_heatmap(path: str | os.PathLike, table: pd.DataFrame, track_names: Sequence[str]) -> None:
+def track_unit(track: str) -> str:
+    """The unit of a model track as ``factornet prepare`` writes it (mapability: a 0–1 fraction)."""
+    if "MAP" in track.upper():
+        return "fraction mappable, 0–1"
+    return "cuts per bp, 1× norm.: genome mean = 1"
+
+
+def kernel_heatmap_figure(table: pd.DataFrame, track_names: Sequence[str], q_max: float = 0.05) -> Figure:
     """Kernels ordered by information content, coloured by IC and by mean track value at their sites.
 
-    ``table`` is the ``kernels.tsv`` table (``kernel, information_content, mean_<track>``, optional
-    ``known_motif``). Each column has its own colour scale (IC in bits; tracks in signal units).
+    ``table`` is the ``kernels.tsv`` table (``kernel, information_content, n_sites, mean_<track>``,
+    ``background_<track>``, optional ``known_motif``/``known_q_value``/``known_significant``). A kernel
+    is labelled with a known motif only where the Tomtom match is significant (q < ``q_max``, said in
+    the footnote). A track constant over all kernels' sites (e.g. mapability 1 everywhere) is not drawn
+    as a colour scale: the footnote gives its value. Each track's colour bar marks the genome background.
     """
     df = table.sort_values("information_content", ascending=False, kind="stable").reset_index(drop=True)
-    columns = [("information_content", "IC (bits)", "viridis")] + [
-        (f"mean_{t}", f"mean {t}", "magma") for t in track_names
+    shown, constant = [], []
+    for t in track_names:
+        v = df[f"mean_{t}"].to_numpy(dtype=np.float64)
+        v = v[np.isfinite(v)]
+        (constant if v.size and np.ptp(v) <= 1e-6 * max(1.0, abs(v).max()) else shown).append(t)
+    columns = [("information_content", "information content\n(bits)", "viridis", None)] + [
+        (f"mean_{t}", f"mean {t} at sites\n({track_unit(t)})", "magma", t) for t in shown
     ]
-    labels = df["kernel"].tolist()
+    labels = [f"{k}  (n={n})" for k, n in zip(df["kernel"], df["n_sites"])]
+    notes = ["n = activating sites (both strands); rows without sites are blank."]
+    if shown:
+        notes.append("Cyan line on a signal colour bar: the mean over all scanned positions (background).")
     if "known_motif" in df:
-        labels = [
-            f"{k} ({m} {s:.2f})" if m != "." and np.isfinite(s) else k
-            for k, m, s in zip(df["kernel"], df["known_motif"], df["known_similarity"].astype(float))
-        ]
+        sig = df.get("known_significant", pd.Series(False, index=df.index)).astype(bool)
+        labels = [f"{lab}  {m}" if ok else lab for lab, m, ok in zip(labels, df["known_motif"], sig)]
+        notes.append(f"Known motif named where its Tomtom match is significant (q < {q_max:g}); "
+                     f"{int(sig.sum())} of {len(df)} kernels.")  # fmt: skip
+    for t in constant:
+        v = df[f"mean_{t}"].dropna().iloc[0]
+        notes.append(f"{t} is {v:.3g} ({track_unit(t)}) at every kernel's sites: no colour scale drawn.")
     n = len(df)
-    fig = _figure(2.2 + 1.4 * len(columns), 1.2 + 0.22 * n)
-    axes = fig.subplots(1, len(columns), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, (col, title, cmap) in zip(axes, columns):
+    fig = _figure(3.6 + 1.7 * len(columns), 1.9 + 0.24 * n + 0.15 * len(notes))
+    axes = np.atleast_1d(fig.subplots(1, len(columns), sharey=True))
+    for ax, (col, title, cmap, track) in zip(axes, columns):
         values = df[col].to_numpy(dtype=np.float64)[:, None]
         image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap, interpolation="nearest")
         ax.set_xticks([])
         ax.set_title(title, fontsize=8)
-        fig.colorbar(image, ax=ax, fraction=0.3, pad=0.05)
+        bar = fig.colorbar(image, ax=ax, fraction=0.15, pad=0.04)
+        bar.ax.tick_params(labelsize=7)
+        if track is not None and f"background_{track}" in df:
+            bg = float(df[f"background_{track}"].iloc[0])
+            bar.ax.axhline(bg, color="cyan", lw=2.5)
     axes[0].set_yticks(range(n))
     axes[0].set_yticklabels(labels, fontsize=7)
-    fig.suptitle("first-layer kernels (ordered by information content)", fontsize=9)
-    fig.tight_layout()
-    _save(fig, path)
+    axes[0].set_ylabel("first-layer kernel (highest information content on top)", fontsize=8)
+    fig.suptitle("First-layer kernels: information content and signal at their activating sites", fontsize=9)
+    fig.text(0.01, 0.005, "\n".join(notes), fontsize=7, va="bottom", ha="left")
+    fig.tight_layout(rect=(0, 0.02 + 0.035 * len(notes) * 12 / max(12, n), 1, 1))
+    return fig
+
+
+def save_kernel_heatmap(
+    path: str | os.PathLike, table: pd.DataFrame, track_names: Sequence[str], q_max: float = 0.05
+) -> None:
+    """:func:`kernel_heatmap_figure` written as a PNG."""
+    _save(kernel_heatmap_figure(table, track_names, q_max), path)
 
 
 def save_track_profiles(

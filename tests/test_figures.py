@@ -72,3 +72,35 @@ def test_pr_prevalence_line_per_label_set():
 )
 def test_chromosome_label(chroms, label):
     assert chromosome_label(chroms) == label
+
+
+def test_kernel_heatmap_labels_only_significant_matches_and_drops_constant_tracks():
+    import pandas as pd
+
+    from factornet_core.logos import kernel_heatmap_figure
+
+    table = pd.DataFrame(
+        {
+            "kernel": ["kernel_00", "kernel_01", "kernel_02"],
+            "information_content": [3.0, 9.0, 5.0],
+            "n_sites": [40, 12, 7],
+            "mean_DNASE": [1.5, 6.0, 2.0],
+            "background_DNASE": 1.0,
+            "mean_MAPABILITY": 1.0,
+            "background_MAPABILITY": 1.0,
+            "known_motif": ["CTCF_f2", "REST_f1", "GABPA_f1"],
+            "known_q_value": [0.2, 1e-6, 0.01],
+            "known_significant": [False, True, True],
+        }
+    )
+    fig = kernel_heatmap_figure(table, ["DNASE", "MAPABILITY"])
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 2  # IC and DNASE; the constant MAPABILITY has no colour scale
+    assert panels[0].get_title().startswith("information content") and "bits" in panels[0].get_title()
+    assert "mean DNASE" in panels[1].get_title() and "cuts per bp" in panels[1].get_title()
+    ticks = [t.get_text() for t in panels[0].get_yticklabels()]
+    # highest IC on top; a motif only where q < 0.05
+    assert ticks == ["kernel_01  (n=12)  REST_f1", "kernel_02  (n=7)  GABPA_f1", "kernel_00  (n=40)"]
+    footnote = fig.texts[-1].get_text()
+    assert "q < 0.05" in footnote and "MAPABILITY is 1" in footnote and "2 of 3 kernels" in footnote
+    assert "first-layer kernels" in fig._suptitle.get_text().lower()

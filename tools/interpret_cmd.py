@@ -28,7 +28,7 @@ def register(sub) -> None:
         "(seq_len bp centred on each region or peak summit), and write their PWM (kernels.meme), an "
         "information-content logo per kernel (logos/), per-kernel IC, site count and mean track signal "
         "(kernels.tsv, kernel_track_profiles.tsv/.png), a heatmap (kernels_heatmap.png) and, with --known, the "
-        "best known motif per kernel (known_matches.tsv; Tomtom-like mean column Pearson correlation).",
+        "best known motif per kernel (known_matches.tsv: Tomtom p-, E- and q-values via memelite; named in the heatmap where q < 0.05).",
     )
     _shared(m)
     where = m.add_mutually_exclusive_group(required=True)
