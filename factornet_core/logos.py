@@ -169,31 +169,69 @@ def save_kernel_heatmap(
     _save(kernel_heatmap_figure(table, track_names, q_max), path)
 
 
-def save_track_profiles(
-    path: str | os.PathLike,
-    names: Sequence[str],
-    profiles: np.ndarray,
-    track_names: Sequence[str],
-    ic: np.ndarray,
-) -> None:
-    """Mean track value per kernel position at each kernel's sites: one small panel per kernel."""
-    k = len(names)
-    ncols = min(8, k)
-    nrows = -(-k // ncols)
-    fig = _figure(1.8 * ncols, 1.4 * nrows)
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    for i, ax in enumerate(axes):
-        if i >= k:
-            ax.set_visible(False)
-            continue
-        for j, track in enumerate(track_names):
-            ax.plot(profiles[i, :, j], label=track, lw=1)
-        ax.set_title(f"{names[i]} IC {ic[i]:.1f}", fontsize=7)
-        ax.tick_params(labelsize=6)
-    if track_names:
-        axes[0].legend(fontsize=6)
-    fig.tight_layout()
-    _save(fig, path)
+#: one colour per track in every interpretation figure
+TRACK_COLOURS = ("#333333", "tab:purple", "tab:brown", "tab:olive")
+
+
+def footprints_figure(found, ic: np.ndarray, top: int = 8) -> Figure:
+    """Kernel footprints (paper Fig. 3A): mean track signal from ``found.flank`` bp before to
+    ``found.flank`` bp after each activating site, for the ``top`` kernels with sites by information
+    content; the kernel's span is shaded and the scanned background dotted.
+
+    ``found`` is a :class:`~factornet_core.motifs.KernelMotifs` with ``flank_profile``. One row of
+    panels per track that varies (constant tracks such as mapability are named in the footnote), one
+    column per kernel; y shared along a row, labelled once with the track's unit.
+    """
+    prof, flank = found.flank_profile, found.flank
+    width = found.counts.shape[1]
+    names = found.names
+    order = [i for i in np.argsort(-np.asarray(ic), kind="stable") if found.n_sites[i] > 0][:top]
+    tracks, constant = [], []
+    for j in range(len(found.track_names)):
+        v = prof[order, :, j] if order else np.zeros(0)
+        v = v[np.isfinite(v)]
+        (constant if v.size and np.ptp(v) <= 1e-6 * max(1.0, abs(v).max()) else tracks).append(j)
+    ncols, nrows = max(1, len(order)), max(1, len(tracks))
+    fig = _figure(max(6.0, 2.1 * ncols), 1.6 + 2.0 * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey="row")
+    x = np.arange(prof.shape[1]) - flank
+    for r, j in enumerate(tracks):
+        for c, i in enumerate(order):
+            ax = axes[r, c]
+            ax.axvspan(-0.5, width - 0.5, color="#f3d9a6", lw=0, label="kernel span")
+            ax.plot(x, prof[i, :, j], c=TRACK_COLOURS[j % len(TRACK_COLOURS)], lw=1.2, label="mean at sites")
+            ax.axhline(found.background_mean[j], ls=":", c="grey", lw=1, label="background")
+            if r == 0:
+                ax.set_title(f"{names[i]}\nIC {ic[i]:.1f} bits, n={found.n_sites[i]}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(
+                    f"mean {found.track_names[j]}\n({track_unit(found.track_names[j])})", fontsize=8
+                )
+            if r == nrows - 1:
+                ax.set_xlabel("bp from site start", fontsize=8)
+            ax.tick_params(labelsize=7)
+    if not order or not tracks:
+        axes[0, 0].text(
+            0.5, 0.5, "no kernel with sites / no varying track", ha="center", transform=axes[0, 0].transAxes
+        )
+    else:
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower right", ncol=3, fontsize=7, frameon=False)
+    note = f"Sites: activation ≥ {found.threshold:g} × the kernel's maximum, both strands, read in the kernel's direction."
+    for j in constant:
+        note += f" {found.track_names[j]} is constant ({prof[order[0], 0, j]:.3g}): not drawn."
+    fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
+    fig.suptitle(
+        f"Kernel footprints: mean signal ±{flank} bp around activating sites "
+        f"(top {len(order)} kernels by information content)", fontsize=10,
+    )  # fmt: skip
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def save_footprints(path: str | os.PathLike, found, ic: np.ndarray, top: int = 8) -> None:
+    """:func:`footprints_figure` written as a PNG."""
+    _save(footprints_figure(found, ic, top), path)
 
 
 def save_saliency_plot(

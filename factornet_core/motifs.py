@@ -39,6 +39,7 @@ from factornet_core.meme import Motif, read_meme, write_meme
 from factornet_core.regions import centred_windows, read_regions
 
 SCAN_CHUNK = 20_000  # positions per im2col block: bounds memory for long merged spans
+FLANK = 50  # bp of track signal kept on each side of a site for the footprints (paper Fig. 3A)
 
 
 # ------------------------------------------------------------------------------------ pure array functions
@@ -126,6 +127,9 @@ class KernelMotifs:
     track_profile : (k, width, n_tracks) mean track value per kernel position over the sites (NaN: no sites).
     track_mean : (k, n_tracks) mean over sites and positions.
     background_mean : (n_tracks,) mean track value over all scanned positions (for comparison).
+    flank_profile : (k, flank + width + flank, n_tracks) mean track value from ``flank`` bp before each
+        site to ``flank`` bp after it, in the kernel's reading direction (positions beyond a scanned
+        span are left out of that position's mean; NaN: no sites).
     """
 
     counts: np.ndarray
@@ -136,6 +140,8 @@ class KernelMotifs:
     background_mean: np.ndarray
     track_names: tuple[str, ...]
     threshold: float
+    flank_profile: np.ndarray | None = None
+    flank: int = FLANK
 
     @property
     def pwms(self) -> np.ndarray:
@@ -210,10 +216,15 @@ def scan_kernels(
     cutoff = np.where(peak > 0, threshold * peak, np.inf)
     sums = np.zeros((n_kernels, width, channels))
     n_sites = np.zeros(n_kernels, dtype=np.int64)
+    span = width + 2 * FLANK
+    flank_sum = np.zeros((n_kernels, span, len(track_names)))
+    flank_n = np.zeros((n_kernels, span, len(track_names)))
     for x in strands():
-        s, n = site_sums(x, conv_scan(x, weights, bias), cutoff, width)
+        act = conv_scan(x, weights, bias)
+        s, n = site_sums(x, act, cutoff, width)
         sums += s
         n_sites += n
+        _flank_sums(x[:, 4:], act, cutoff, span, flank_sum, flank_n)
     with np.errstate(invalid="ignore", divide="ignore"):
         profile = sums[:, :, 4:] / n_sites[:, None, None]
     profile[n_sites == 0] = np.nan
@@ -226,7 +237,25 @@ def scan_kernels(
         background_mean=track_sum / n_positions,
         track_names=track_names,
         threshold=threshold,
+        flank_profile=np.where(flank_n > 0, flank_sum / np.maximum(flank_n, 1), np.nan),
+        flank=FLANK,
     )
+
+
+def _flank_sums(
+    tracks: np.ndarray, act: np.ndarray, cutoff: np.ndarray, span: int, total: np.ndarray, count: np.ndarray
+) -> None:
+    """Add each site's track values from ``FLANK`` bp before to ``FLANK`` after it into ``total``
+    (``count``: how many sites had that position inside the span)."""
+    if not tracks.shape[1]:
+        return
+    padded = np.pad(tracks.astype(np.float64), ((FLANK, span), (0, 0)), constant_values=np.nan)
+    for k in range(act.shape[1]):
+        pos = np.nonzero(act[:, k] >= cutoff[k])[0]
+        for lo in range(0, pos.size, 2000):
+            win = padded[pos[lo : lo + 2000, None] + np.arange(span)[None, :]]  # (sites, span, tracks)
+            total[k] += np.nansum(win, axis=0)
+            count[k] += np.isfinite(win).sum(axis=0)
 
 
 #: a known-motif match is reported as significant (and labelled in the heatmap) below this Tomtom q-value
@@ -439,9 +468,7 @@ def _write_outputs(out_dir: PathLike, force: bool, found: KernelMotifs, matches:
         for name, pwm, n, info in zip(names, found.pwms, found.n_sites, ic):
             logos.save_pwm_logo(tmp / "logos" / f"{name}.png", pwm, f"{name}  IC {info:.1f} bits  n={n}")
         logos.save_kernel_heatmap(tmp / "kernels_heatmap.png", table_out, list(found.track_names), MATCH_Q)
-        logos.save_track_profiles(
-            tmp / "kernel_track_profiles.png", names, found.track_profile, list(found.track_names), ic
-        )
+        logos.save_footprints(tmp / "kernel_track_profiles.png", found, ic)
 
 
 def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | None) -> pd.DataFrame:
@@ -467,14 +494,21 @@ def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | No
 
 
 def profile_table(found: KernelMotifs) -> pd.DataFrame:
-    """Long format ``kernel, track, position, mean`` of the per-position track means."""
-    k, width, n_tracks = found.track_profile.shape
+    """Long format ``kernel, track, position, in_kernel, mean``: mean track value from ``flank`` bp
+    before each activating site to ``flank`` bp after it (``position`` relative to the site's first base
+    in the kernel's reading direction; ``in_kernel``: inside the kernel's span)."""
+    prof = found.flank_profile if found.flank_profile is not None else found.track_profile
+    flank = found.flank if found.flank_profile is not None else 0
+    k, span, n_tracks = prof.shape
+    width = found.counts.shape[1]
+    position = np.arange(span) - flank
     return pd.DataFrame(
         {
-            "kernel": np.repeat(found.names, width * n_tracks),
-            "track": np.tile(np.repeat(list(found.track_names), width), k),
-            "position": np.tile(np.arange(width), k * n_tracks),
-            "mean": found.track_profile.transpose(0, 2, 1).reshape(-1),
+            "kernel": np.repeat(found.names, span * n_tracks),
+            "track": np.tile(np.repeat(list(found.track_names), span), k),
+            "position": np.tile(position, k * n_tracks),
+            "in_kernel": np.tile((position >= 0) & (position < width), k * n_tracks),
+            "mean": prof.transpose(0, 2, 1).reshape(-1),
         }
     )
 

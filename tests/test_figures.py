@@ -101,6 +101,49 @@ def test_kernel_heatmap_labels_only_significant_matches_and_drops_constant_track
     ticks = [t.get_text() for t in panels[0].get_yticklabels()]
     # highest IC on top; a motif only where q < 0.05
     assert ticks == ["kernel_01  (n=12)  REST_f1", "kernel_02  (n=7)  GABPA_f1", "kernel_00  (n=40)"]
-    footnote = fig.texts[-1].get_text()
+    footnote = "\n".join(t.get_text() for t in fig.texts)
     assert "q < 0.05" in footnote and "MAPABILITY is 1" in footnote and "2 of 3 kernels" in footnote
     assert "first-layer kernels" in fig._suptitle.get_text().lower()
+
+
+def _found(k=10, width=6, flank=50):
+    from factornet_core.motifs import KernelMotifs
+
+    rng = np.random.default_rng(1)
+    span = width + 2 * flank
+    prof = np.ones((k, span, 2))
+    prof[:, :, 0] = 1 + np.exp(-(((np.arange(span) - span / 2) / 15) ** 2))[None, :] * np.arange(k)[:, None]
+    n_sites = np.full(k, 30)
+    n_sites[3] = 0  # no sites: never drawn
+    return KernelMotifs(
+        counts=rng.integers(0, 9, (k, width, 4)).astype(float), n_sites=n_sites, max_activation=np.ones(k),
+        track_profile=prof[:, flank : flank + width], track_mean=prof.mean(axis=1), background_mean=np.ones(2),
+        track_names=("DNASE", "MAPABILITY"), threshold=0.5, flank_profile=prof, flank=flank,
+    )  # fmt: skip
+
+
+def test_footprints_top_kernels_span_and_labels():
+    from factornet_core.logos import footprints_figure
+
+    found = _found()
+    ic = np.arange(10.0)  # kernel_09 the most informative
+    fig = footprints_figure(found, ic, top=4)
+    axes = fig.axes
+    assert len(axes) == 4  # one varying track (MAPABILITY is constant) × the top 4 kernels
+    assert [ax.get_title().split("\n")[0] for ax in axes] == [
+        "kernel_09",
+        "kernel_08",
+        "kernel_07",
+        "kernel_06",
+    ]
+    assert "±50 bp" in fig._suptitle.get_text()
+    assert "DNASE" in axes[0].get_ylabel() and "cuts per bp" in axes[0].get_ylabel()
+    assert all(ax.get_xlabel() == "bp from site start" for ax in axes)
+    for ax in axes:
+        (profile,) = [ln for ln in ax.lines if ln.get_label() == "mean at sites"]
+        assert profile.get_xdata()[0] == -50 and profile.get_xdata()[-1] == 6 + 49  # wider than the kernel
+        (span,) = ax.patches  # the kernel's 6 bp shaded
+        assert span.get_x() == pytest.approx(-0.5) and span.get_width() == pytest.approx(6)
+    assert any("MAPABILITY is constant" in t.get_text() for t in fig.texts)
+    # a kernel without sites is skipped even when asked for everything
+    assert len(footprints_figure(found, ic, top=10).axes) == 9

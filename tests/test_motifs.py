@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factornet_core import dna
+from factornet_core import dna, motifs
 from factornet_core.errors import FactorNetError
 from factornet_core.inputs import CellType
 from factornet_core.meme import Motif, read_meme, write_meme
@@ -203,6 +203,13 @@ def test_motif_kernel_gives_back_its_pwm():
         # the track is 3 on the site, 0 elsewhere: the kernel's own site columns see ≈ 3
         assert found.track_profile[kernel, offset + 2 : offset + 8, 0].mean() > 2.5
         assert found.track_mean[kernel, 0] > 5 * found.background_mean[0]
+        # the footprint: inside the kernel the same means, and the far flanks back near background (0)
+        flank = found.flank_profile[kernel, :, 0]
+        assert flank.shape == (WIDTH + 2 * motifs.FLANK,)
+        np.testing.assert_allclose(
+            flank[motifs.FLANK : motifs.FLANK + WIDTH], found.track_profile[kernel, :, 0]
+        )
+        assert flank[: motifs.FLANK - 10].mean() < 0.5 and flank[-(motifs.FLANK - 10) :].mean() < 0.5
     # forward and reverse strand see the same sites: both kernels find the same number
     assert abs(int(found.n_sites[0]) - int(found.n_sites[1])) <= 2
 
@@ -266,12 +273,10 @@ def test_interpret_motifs_writes_parsable_outputs(tmp_path):
     # DNASE is 5 on the sites, 1 elsewhere: the motif kernels' sites are much more open than background
     assert (table.loc[:1, "mean_DNASE"] > 3).all() and table.loc[0, "background_DNASE"] < 1.5
     profiles = pd.read_csv(out / "kernel_track_profiles.tsv", sep="\t")
-    assert profiles.shape == (4 * WIDTH, 4) and list(profiles.columns) == [
-        "kernel",
-        "track",
-        "position",
-        "mean",
-    ]
+    assert profiles.shape == (4 * (WIDTH + 100), 5)
+    assert list(profiles.columns) == ["kernel", "track", "position", "in_kernel", "mean"]
+    assert profiles["position"].min() == -50 and profiles["position"].max() == WIDTH + 49
+    assert profiles.loc[profiles["in_kernel"], "position"].between(0, WIDTH - 1).all()
     matches = pd.read_csv(out / "known_matches.tsv", sep="\t").set_index("kernel")
     for kernel, strand in (("kernel_00", "-"), ("kernel_01", "+")):
         assert matches.loc[kernel, "known_motif"] == "PLANTED"

@@ -27,7 +27,7 @@ def register(sub) -> None:
         "(convolution output incl. bias) reaches --threshold × the kernel's maximum over all scanned windows "
         "(seq_len bp centred on each region or peak summit), and write their PWM (kernels.meme), an "
         "information-content logo per kernel (logos/), per-kernel IC, site count and mean track signal "
-        "(kernels.tsv, kernel_track_profiles.tsv/.png), a heatmap (kernels_heatmap.png) and, with --known, the "
+        "(kernels.tsv), mean track signal ±50 bp around the sites (footprints: kernel_track_profiles.tsv/.png), a heatmap (kernels_heatmap.png) and, with --known, the "
         "best known motif per kernel (known_matches.tsv: Tomtom p-, E- and q-values via memelite; named in the heatmap where q < 0.05).",
     )
     _shared(m)
