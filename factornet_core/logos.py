@@ -85,6 +85,11 @@ def _save(fig: Figure, path: str | os.PathLike) -> None:
 
 
 def save_pwm_logo(path: str | os.PathLike, pwm: np.ndarray, title: str = "") -> None:
+    """:func:`pwm_logo_figure` written as a PNG."""
+    _save(pwm_logo_figure(pwm, title), path)
+
+
+def pwm_logo_figure(pwm: np.ndarray, title: str = "") -> Figure:
     """Information-content logo of a ``(width, 4)`` PWM (bits, uniform background)."""
     import logomaker
 
@@ -98,9 +103,11 @@ def save_pwm_logo(path: str | os.PathLike, pwm: np.ndarray, title: str = "") -> 
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.set_ylabel("bits")
+    ax.set_xlabel("position in kernel (bp)")
+    ax.set_xticks(range(pwm.shape[0]), [str(i + 1) for i in range(pwm.shape[0])], fontsize=6)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    return fig
 
 
 def track_unit(track: str) -> str:
@@ -234,32 +241,110 @@ def save_footprints(path: str | os.PathLike, found, ic: np.ndarray, top: int = 8
     _save(footprints_figure(found, ic, top), path)
 
 
-def save_saliency_plot(
-    path: str | os.PathLike,
-    contributions: np.ndarray,
+ZOOM_BP = 200  # a saliency window longer than this gets an overview and a zoom on its most salient stretch
+
+
+def most_salient_window(saliency: np.ndarray, width: int = ZOOM_BP, core: int = 20) -> int:
+    """Start of a ``width``-bp stretch centred on the ``core``-bp stretch of largest total saliency
+    (negatives count as 0), kept inside the sequence."""
+    s = np.maximum(np.nan_to_num(np.asarray(saliency, dtype=np.float64)), 0.0)
+    if s.size <= width:
+        return 0
+    centre = int(np.argmax(np.convolve(s, np.ones(core), mode="valid"))) + core // 2
+    return int(np.clip(centre - width // 2, 0, s.size - width))
+
+
+def saliency_figure(
+    onehot: np.ndarray,
+    saliency: np.ndarray,
     tracks: np.ndarray,
     track_names: Sequence[str],
     start: int,
-    title: str = "",
-) -> None:
-    """Letters scaled by saliency (``(L, 4)`` one-hot × saliency) above the track signal ``(L, n_tracks)``.
+    title: str,
+    region: tuple[int, int] | None = None,
+    hit: tuple[int, int, str, str] | None = None,
+    zoom: int = ZOOM_BP,
+) -> Figure:
+    """Saliency as the paper's Fig. 3D: letters scaled by gradient × input (negatives clipped to 0).
 
-    The x axis is genomic position (``start`` = first base of the window).
+    ``onehot`` ``(L, 4)`` forward-strand bases, ``saliency`` ``(L,)`` per-base gradient × input,
+    ``tracks`` ``(L, n_tracks)``; ``start`` is the window's first base (0-based genomic). Rows: the
+    forward strand's letters, the reverse strand's (complementary bases at the same positions, read
+    right to left, drawn with the same heights: the model scores both strands together), then each
+    track with its unit. ``region`` (genomic start, end) is shaded; ``hit`` (genomic start, end, motif
+    name, strand) is boxed. A window longer than ``zoom`` bp gets an overview of the saliency first and
+    the letter rows show only its most salient ``zoom`` bp, so letters stay readable.
     """
-    length = contributions.shape[0]
-    n_tracks = tracks.shape[1]
-    fig = _figure(min(40.0, max(8.0, length / 40)), 2.4 + 1.1 * n_tracks)
-    axes = fig.subplots(1 + n_tracks, 1, sharex=True, squeeze=False, height_ratios=[2.0] + [1.0] * n_tracks)
-    ax = axes[0, 0]
-    draw_logo(ax, contributions, x0=start)
-    ax.axhline(0, color="black", lw=0.5)
-    ax.set_ylabel("gradient × input")
-    ax.set_title(title, fontsize=9)
+    import textwrap
+
+    from matplotlib.ticker import FuncFormatter
+
+    onehot = np.asarray(onehot, dtype=np.float64)
+    sal = np.maximum(np.nan_to_num(np.asarray(saliency, dtype=np.float64)), 0.0)
+    length, n_tracks = onehot.shape[0], tracks.shape[1]
+    zoomed = length > zoom
+    lo = most_salient_window(sal, zoom) if zoomed else 0
+    hi = lo + zoom if zoomed else length
+    rows = (["overview"] if zoomed else []) + ["forward", "reverse"] + list(range(n_tracks))
+    heights = {"overview": 1.2, "forward": 1.6, "reverse": 1.6}
+    fig = _figure(max(8.0, min(24.0, (hi - lo) / 12)), 1.0 + sum(heights.get(r, 1.0) for r in rows))
+    axes = fig.subplots(len(rows), 1, squeeze=False, height_ratios=[heights.get(r, 1.0) for r in rows])[:, 0]
     x = np.arange(start, start + length)
-    for j, name in enumerate(track_names):
-        tax = axes[1 + j, 0]
-        tax.fill_between(x, tracks[:, j], step="mid", color="#555555", lw=0)
-        tax.set_ylabel(name, fontsize=8)
-    axes[-1, 0].set_xlabel("position (bp, 0-based)")
+    ymax = sal.max() if sal.max() > 0 else 1.0
+
+    def marks(ax, label: bool) -> None:
+        if region is not None:
+            ax.axvspan(region[0] - 0.5, region[1] - 0.5, color="#dde8f5", lw=0, zorder=0,
+                       label="query region" if label else None)  # fmt: skip
+        if hit is not None:
+            ax.axvspan(hit[0] - 0.5, hit[1] - 0.5, fill=False, ec="black", lw=1.2, ls="--", zorder=3,
+                       label=f"best {hit[2]} match ({hit[3]} strand)" if label else None)  # fmt: skip
+
+    for ax, row in zip(axes, rows):
+        if row == "overview":
+            ax.fill_between(x, sal, step="mid", color="#444444", lw=0)
+            ax.axvspan(
+                start + lo - 0.5, start + hi - 0.5, fill=False, ec="tab:red", lw=1.5, label="zoomed below"
+            )
+            marks(ax, True)
+            ax.set(xlim=(start - 0.5, start + length - 0.5), ylim=(0, ymax * 1.05))
+            ax.set_ylabel("gradient × input", fontsize=8)
+            ax.set_title(f"whole {length} bp model input", fontsize=8, loc="left")
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+            continue
+        if row in ("forward", "reverse"):
+            part = onehot[lo:hi] * sal[lo:hi, None]
+            if row == "reverse":
+                part = part[:, ::-1]  # complement: A↔T, C↔G at the same position
+                draw_logo(ax, -part, x0=start + lo)
+                ax.set_ylim(-ymax * 1.05, 0)
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):g}"))  # heights, not signs
+                ax.set_ylabel("reverse strand\n(complement, 3′←5′)\ngrad × input", fontsize=8)
+            else:
+                draw_logo(ax, part, x0=start + lo)
+                ax.set_ylim(0, ymax * 1.05)
+                ax.set_ylabel("forward strand\ngrad × input", fontsize=8)
+            marks(ax, row == "forward")
+            ax.set_xlim(start + lo - 0.5, start + hi - 0.5)
+            ax.tick_params(labelbottom=False)
+            continue
+        ax.fill_between(x[lo:hi], tracks[lo:hi, row], step="mid", color=TRACK_COLOURS[row % len(TRACK_COLOURS)],
+                        lw=0)  # fmt: skip
+        marks(ax, False)
+        ax.set_xlim(start + lo - 0.5, start + hi - 0.5)
+        unit = textwrap.fill(f"({track_unit(track_names[row])})", 20)
+        ax.set_ylabel(f"{track_names[row]}\n{unit}", fontsize=7)
+    axes[-1].set_xlabel("genomic position (bp, 0-based)")
+    axes[-1].tick_params(labelbottom=True)
+    from matplotlib.patches import Patch
+
+    fwd = axes[1 if zoomed else 0]
+    handles, labels = fwd.get_legend_handles_labels()
+    handles += [Patch(color=COLORS[b]) for b in "ACGT"]
+    labels += list("ACGT")
+    fwd.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    if zoomed:
+        fwd.set_title(f"zoom: {start + lo}-{start + hi}, the most salient {zoom} bp", fontsize=8, loc="left")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    return fig

@@ -147,3 +147,61 @@ def test_footprints_top_kernels_span_and_labels():
     assert any("MAPABILITY is constant" in t.get_text() for t in fig.texts)
     # a kernel without sites is skipped even when asked for everything
     assert len(footprints_figure(found, ic, top=10).axes) == 9
+
+
+@pytest.mark.parametrize("length", [120, 1000])
+def test_saliency_letters_strands_tracks_and_zoom(length):
+    from matplotlib.patches import PathPatch
+
+    from factornet_core.logos import ZOOM_BP, saliency_figure
+
+    rng = np.random.default_rng(3)
+    onehot = np.eye(4)[rng.integers(0, 4, length)]
+    sal = rng.normal(0, 0.05, length)
+    sal[length - 60 : length - 50] = 1.0  # the salient site, near the end of the window
+    tracks = np.ones((length, 1))
+    start = 10_000
+    hit = (start + length - 60, start + length - 50, "CTCF_f2", "+")
+    fig = saliency_figure(
+        onehot, sal, tracks, ["DNASE"], start, "CTCF saliency", (start + 40, start + 80), hit
+    )
+    axes = fig.axes
+    zoomed = length > ZOOM_BP
+    assert len(axes) == (4 if zoomed else 3)  # [overview,] forward, reverse, DNASE
+    fwd, rev, dnase = axes[-3:]
+    assert fig._suptitle.get_text() == "CTCF saliency"
+    assert "forward" in fwd.get_ylabel() and "reverse" in rev.get_ylabel()
+    assert "DNASE" in dnase.get_ylabel() and "cuts per bp" in dnase.get_ylabel()
+    assert dnase.get_xlabel().startswith("genomic position")
+    # the letter rows share their x range (strands aligned), ZOOM_BP wide and over the salient site
+    assert fwd.get_xlim() == rev.get_xlim() == dnase.get_xlim()
+    lo, hi = fwd.get_xlim()
+    assert hi - lo == (ZOOM_BP if zoomed else length) and lo <= hit[0] and hit[1] <= hi
+    # letters: one compound path per base type; negatives clipped (nothing below 0 on the forward row)
+    letters = [p for p in fwd.patches if isinstance(p, PathPatch)]
+    assert 1 <= len(letters) <= 4 and fwd.get_ylim()[0] == 0 and rev.get_ylim()[1] == 0
+    shown = onehot[int(lo - start + 0.5) : int(hi - start + 0.5)]
+    vertices = sum(len(p.get_path().vertices) for p in letters)
+    assert vertices > 10 * int(
+        (sal[int(lo - start + 0.5) : int(hi - start + 0.5)] > 0).sum()
+    )  # drawn letters
+    assert shown.shape[0] == hi - lo
+    legend = [t.get_text() for t in fwd.get_legend().get_texts()]
+    assert legend[:2] == ["query region", "best CTCF_f2 match (+ strand)"] and legend[-4:] == list("ACGT")
+    if zoomed:
+        assert "whole 1000 bp" in axes[0].get_title(loc="left") and "most salient" in fwd.get_title(
+            loc="left"
+        )
+
+
+def test_pwm_logo_axes_and_letters():
+    from matplotlib.patches import PathPatch
+
+    from factornet_core.logos import pwm_logo_figure
+
+    pwm = np.array([[1, 0, 0, 0], [0, 0.5, 0.5, 0], [0.25] * 4])  # A (2 bits), C/G (1 bit), nothing
+    ax = pwm_logo_figure(pwm, "kernel_00").axes[0]
+    assert ax.get_xlabel() == "position in kernel (bp)" and ax.get_ylabel() == "bits"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    assert ax.get_title() == "kernel_00"
+    assert len([p for p in ax.patches if isinstance(p, PathPatch)]) == 3  # A, C and G drawn; T never

@@ -62,6 +62,7 @@ def register(sub) -> None:
     s.add_argument("--cpg", help="CpG BED for models trained with -g")
     s.add_argument("--annotation-beds", help="folder of pre-made feature BEDs for -g models")
     s.add_argument("--max-regions", type=int, default=100, help="refuse more regions than this")
+    s.add_argument("--known", help="MEME file of known motifs: box the best site of any of them in each PNG")
 
 
 def _shared(p) -> None:
@@ -122,6 +123,7 @@ def run_saliency(args) -> int:
         tf=args.tf,
         positive_only=args.positive_only,
         max_regions=args.max_regions,
+        known=args.known,
         force=args.force,
     )
     print(f"wrote {args.out_dir}: saliency of {result.tf} for {len(result.regions)} regions", file=sys.stderr)
