@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from factornet_core.errors import FactorNetError
-from factornet_core.intervals import read_text_lines
+from factornet_core.textio import is_number, read_text_lines
 
 N_COMPONENTS = 8
 MAX_MISSING = 0.5
@@ -50,7 +50,7 @@ def read_expression(path: str | os.PathLike, column: str | None = None) -> pd.Se
         return line.split("\t") if "\t" in line else line.split()
 
     first = split(lines[0][1])
-    header = len(first) < 2 or not _is_number(first[1])
+    header = len(first) < 2 or not is_number(first[1])
     value_col = 1
     if header:
         names = first
@@ -94,14 +94,6 @@ def read_expression(path: str | os.PathLike, column: str | None = None) -> pd.Se
         series = series.groupby(level=0, sort=False).sum()
     series.index.name = "gene"
     return series
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------------------------- PCA

@@ -38,11 +38,11 @@ from factornet_core.inputs import CellData, CellType, Metadata, PathLike, check_
 from factornet_core.predict import (
     PredictOptions,
     Progress,
-    _apply,
-    _BigWigWriters,
-    _bin_groups,
-    _grid_count,
-    _write_chrom,
+    ScoreBigWigs,
+    apply_model,
+    bin_groups,
+    grid_count,
+    write_chrom,
 )
 
 
@@ -250,7 +250,9 @@ class _LengthGroup:
             x = self.data.reader.windows(chrom, starts)  # read once for every per-window model
             for i in slow:
                 xi = x[..., self.plans[i].channels]
-                out[i] = _apply(self.nets[i], xi if metas[i] is None else (xi, metas[i]), self.batch_size)
+                out[i] = apply_model(
+                    self.nets[i], xi if metas[i] is None else (xi, metas[i]), self.batch_size
+                )
         return out
 
     def close(self) -> None:
@@ -311,7 +313,7 @@ def impute(
 def _run(plans, groups, out_path, options: PredictOptions, progress: Progress, skipped) -> ImputeResult:
     card = plans[0].card
     sizes_all = groups[0].data.chrom_sizes
-    chrom_groups, bins = _bin_groups(options, card, sizes_all)
+    chrom_groups, bins = bin_groups(options, card, sizes_all)
     for group in groups:
         group.data.check_chroms([c for c, _ in chrom_groups])
     black = None
@@ -325,7 +327,7 @@ def _run(plans, groups, out_path, options: PredictOptions, progress: Progress, s
         offsets[id(plan)] = slice(k, k + len(plan.columns))
         k += len(plan.columns)
     sizes = {c: sizes_all[c] for c, _ in chrom_groups}
-    total = sum(len(idx) if idx is not None else _grid_count(sizes[c], card) for c, idx in chrom_groups)
+    total = sum(len(idx) if idx is not None else grid_count(sizes[c], card) for c, idx in chrom_groups)
     t0 = time.perf_counter()
     n_black = 0
     progress.start(total)
@@ -335,7 +337,7 @@ def _run(plans, groups, out_path, options: PredictOptions, progress: Progress, s
         writer = PredictionWriter(outs.path(out_path), columns)
         bw = None
         if options.bigwig_prefix is not None:
-            bw = _BigWigWriters(outs, options.bigwig_prefix, columns, sizes, card)
+            bw = ScoreBigWigs(outs, options.bigwig_prefix, columns, sizes, card)
         with writer:
             for chrom, idx in chrom_groups:
                 chunk_df = (
@@ -360,7 +362,7 @@ def _run(plans, groups, out_path, options: PredictOptions, progress: Progress, s
                             for plan, part in zip(group.plans, group.score(chrom, starts[run])):
                                 scores[run, offsets[id(plan)]] = part
                     progress.advance(hi - lo)
-                _write_chrom(writer, bw, chrom, chunk_df, scores)
+                write_chrom(writer, bw, chrom, chunk_df, scores)
         if bw is not None:
             bw.close()
     progress.finish()

@@ -31,6 +31,7 @@ import numpy as np
 from factornet_core import intervals
 from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
+from factornet_core.textio import is_number
 
 PathLike = str | os.PathLike
 
@@ -117,21 +118,13 @@ def read_meta_values(path: PathLike, n: int) -> np.ndarray:
         words = line.split()
         if not words or words[0].startswith("#"):
             continue
-        numbers = [w for w in words if _is_float(w)]
+        numbers = [w for w in words if is_number(w)]
         if len(numbers) != 1:
             raise FactorNetError(f"{path}:{lineno}: expected one number per line, got {line.strip()[:60]!r}")
         values.append(float(numbers[0]))
     if len(values) != n:
         raise FactorNetError(f"{path}: {len(values)} metadata values, the model expects {n}")
     return np.asarray(values, dtype=np.float32)
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 # ------------------------------------------------------------------------------------ the cell data

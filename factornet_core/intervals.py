@@ -29,7 +29,14 @@ import pandas as pd
 
 from factornet_core import tabular
 from factornet_core.errors import FactorNetError
-from factornet_core.textio import GZIP_ERRORS, is_gzip, not_utf8_message, open_output, read_text_lines
+from factornet_core.textio import (
+    GZIP_ERRORS,
+    is_gzip,
+    not_utf8_message,
+    open_output,
+    read_text_lines,
+    to_float,
+)
 from factornet_core.textio import open_text as open_text  # re-exported: callers import it from here too
 
 U, B, A = 0, 1, 2
@@ -95,7 +102,7 @@ def _parse_intervals(
         ends.append(end)
         names.append(fields[3] if len(fields) > 3 else ".")
         for key, col in extra.items():
-            more[key].append(_float(fields[col]) if len(fields) > col else np.nan)
+            more[key].append(to_float(fields[col]) if len(fields) > col else np.nan)
     if not chroms and not allow_empty:
         raise FactorNetError(f"{path}: no intervals in {what} file")
     return pd.DataFrame(
@@ -107,13 +114,6 @@ def _parse_intervals(
             **{key: np.asarray(values, dtype=np.float64) for key, values in more.items()},
         }
     )
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return np.nan
 
 
 def int_column(values: pd.Series, path: str | os.PathLike, name: str, first_line: int) -> np.ndarray:

@@ -125,7 +125,7 @@ def predict(
         card = inputs.card
         tfs = list(card.tfs)
         columns = _tf_columns(tfs, options)
-        groups, bins = _bin_groups(options, card, inputs.chrom_sizes)
+        groups, bins = bin_groups(options, card, inputs.chrom_sizes)
         inputs.data.check_chroms([c for c, _ in groups])
         black = None
         if options.blacklist is not None:
@@ -139,7 +139,7 @@ def predict(
             return bins.iloc[idx]
 
         sizes = {c: inputs.chrom_sizes[c] for c, _ in groups}
-        total = sum(len(idx) if idx is not None else _grid_count(sizes[c], card) for c, idx in groups)
+        total = sum(len(idx) if idx is not None else grid_count(sizes[c], card) for c, idx in groups)
         out_tfs = [tfs[i] for i in columns]
         t0 = time.perf_counter()
         n_black = 0
@@ -148,7 +148,7 @@ def predict(
             writer = PredictionWriter(outs.path(out_path), out_tfs, dream=options.dream)
             bw_writers = None
             if options.bigwig_prefix is not None:
-                bw_writers = _BigWigWriters(outs, options.bigwig_prefix, out_tfs, sizes, card)
+                bw_writers = ScoreBigWigs(outs, options.bigwig_prefix, out_tfs, sizes, card)
             with writer:
                 for chrom, idx in groups:
                     chunk_df = group_bins(chrom, idx)
@@ -159,7 +159,7 @@ def predict(
                     )
                     n_black += int(skip.sum())
                     scores = scorer.score(chrom, chunk_df["start"].to_numpy(), skip, progress)[:, columns]
-                    _write_chrom(writer, bw_writers, chrom, chunk_df, scores)
+                    write_chrom(writer, bw_writers, chrom, chunk_df, scores)
             if bw_writers is not None:
                 bw_writers.close()
         progress.finish()
@@ -177,7 +177,7 @@ def _tf_columns(tfs: list[str], options: PredictOptions) -> list[int]:
     return [tfs.index(options.tf)] if options.tf is not None else list(range(len(tfs)))
 
 
-def _bin_groups(
+def bin_groups(
     options: PredictOptions, card: ModelCard, sizes: Mapping[str, int]
 ) -> tuple[list[tuple[str, np.ndarray | None]], pd.DataFrame | None]:
     """Chromosomes to score, each with the row indices of its bins in the bins BED (None: the grid)."""
@@ -224,14 +224,16 @@ class _Scorer:
                     scores[run] = self.fast.predict_bins(inputs.reader, chrom, starts[run], meta)
                 else:
                     x = inputs.reader.windows(chrom, starts[run])
-                    scores[run] = _apply(
+                    scores[run] = apply_model(
                         inputs.model, x if meta is None else (x, meta), self.options.batch_size
                     )
             progress.advance(hi - lo)
         return scores
 
 
-def _write_chrom(writer, bw_writers, chrom: str, chunk_df: pd.DataFrame, scores: np.ndarray) -> None:
+def write_chrom(writer, bw_writers, chrom: str, chunk_df: pd.DataFrame, scores: np.ndarray) -> None:
+    """Write one chromosome's bins ``chunk_df`` and ``scores (n_bins, n_tfs)`` to the prediction file
+    and, when given, the per-TF bigWigs."""
     # in slices: text formatting needs ~1 kB per row, so a whole chromosome at once would not keep
     # memory flat in chromosome length
     for lo in range(0, len(chunk_df), WRITE_ROWS):
@@ -241,12 +243,13 @@ def _write_chrom(writer, bw_writers, chrom: str, chunk_df: pd.DataFrame, scores:
         bw_writers.add(chrom, chunk_df["start"].to_numpy(), scores)
 
 
-def _grid_count(length: int, card: ModelCard) -> int:
+def grid_count(length: int, card: ModelCard) -> int:
+    """Number of grid bins (``card.bin_size`` wide, every ``card.bin_stride`` bp) on a chromosome."""
     size, stride = card.bin_size, card.bin_stride
     return (length - size) // stride + 1 if length >= size else 0
 
 
-def _apply(net, inputs, batch_size: int) -> np.ndarray:
+def apply_model(net, inputs, batch_size: int) -> np.ndarray:
     """Model outputs ``(n, n_tasks) float32`` in batches (no tf.data pipeline per call)."""
     x = inputs[0] if isinstance(inputs, tuple) else inputs
     out = []
@@ -257,7 +260,7 @@ def _apply(net, inputs, batch_size: int) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-class _BigWigWriters:
+class ScoreBigWigs:
     """One bigWig per TF (:class:`~factornet_core.tracks.BigWigWriter`); a bin's score covers its
     central ``stride`` bp so grid bins tile the genome."""
 

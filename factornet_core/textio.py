@@ -46,6 +46,20 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
     return open(path, encoding="utf-8", errors="replace")
 
 
+def is_number(text: str) -> bool:
+    """True when ``float(text)`` parses (``"1e-3"``, ``"nan"`` and ``"inf"`` included)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def to_float(text: str) -> float:
+    """``float(text)``, or NaN for a field that is not a number (e.g. ``"."``)."""
+    return float(text) if is_number(text) else float("nan")
+
+
 def read_text_lines(path: str | os.PathLike) -> list[str]:
     """All lines of a (gzip) text file; a truncated or corrupt gzip becomes a clear error."""
     try:

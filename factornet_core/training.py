@@ -5,10 +5,11 @@ over tasks, dropout, validation chromosomes held out, early stopping on the with
 loss with ``patience`` epochs, and the best epoch's weights kept. Each epoch streams a fresh sample
 (:mod:`factornet_core.sampling`) through loader threads (:mod:`factornet_core.dataset`).
 
-After every epoch a resume folder ``<model>.resume/`` holds the last model (with optimizer state),
-the best weights, the history and the dropout RNG state (:mod:`factornet_core.resume`), so
-``resume=True`` continues after a kill from the last completed epoch and ends with the same weights as
-an uninterrupted run. It is removed when training finishes.
+After every epoch the resume folder ``<model>.keras.resume/`` gets a checkpoint, published as one
+folder: the last model (with optimizer state), the best weights, the history, the settings and every
+RNG state a resumed run needs (:mod:`factornet_core.resume`), so ``resume=True`` continues after a
+kill from the last completed epoch and ends with the uninterrupted run's weights (CPU). The folder is
+locked while a training uses it and removed when training finishes.
 
 Where the parts live: cell type/TF selection in :mod:`factornet_core.samplesheet`, sampler set-up in
 :mod:`factornet_core.sampling`, the learning-curve figure in :mod:`factornet_core.figures`.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -156,23 +156,26 @@ def train(
     s = settings
     if s.gencode and annotations is None:
         raise FactorNetError("-g/--gencode needs annotations: give --gtf and --cpg, or --annotation-beds")
-    run = _open_run(samplesheet, genome_path, s, blacklist)
-    try:
-        meta, meta_names, pca = _metadata(run.selection, s, annotations)
-        cfg = _model_config(s, run.selection, len(meta_names))
-        pwm = _motif_pwm(s)
-        net, history, best, stopped, n_train = _fit(cfg, pwm, run, meta, s, out_path, progress)
-        card = _build_card(s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path)
-        arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
-        stem = out_path.with_suffix("")
-        from factornet_core.modelfile import save_model
+    with resume.ResumeFolder(_resume_dir(out_path), _resume_settings(s)) as checkpoints:
+        run = _open_run(samplesheet, genome_path, s, blacklist)
+        try:
+            meta, meta_names, pca = _metadata(run.selection, s, annotations)
+            cfg = _model_config(s, run.selection, len(meta_names))
+            pwm, motif_source = _motif_pwm(s)
+            net, history, best, stopped, n_train = _fit(cfg, pwm, run, meta, s, checkpoints, progress)
+            card = _build_card(
+                s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path, motif_source
+            )
+            arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
+            stem = out_path.with_suffix("")
+            from factornet_core.modelfile import save_model
 
-        save_model(net, card, out_path, arrays)
-        title, design = _history_captions(s, run, out_path.name)
-        _write_history(history, Path(f"{stem}.history.json"), Path(f"{stem}.history.png"), title, design)
-        shutil.rmtree(_resume_dir(out_path), ignore_errors=True)
-    finally:
-        run.close()
+            save_model(net, card, out_path, arrays)
+            title, design = _history_captions(s, run, out_path.name)
+            _write_history(history, Path(f"{stem}.history.json"), Path(f"{stem}.history.png"), title, design)
+            checkpoints.clear()  # the folder goes with its last checkpoint
+        finally:
+            run.close()
     return TrainResult(history, best["epoch"], stopped, n_train, len(run.samples.valid))
 
 
@@ -190,6 +193,12 @@ def _check_out_path(out_path: str | os.PathLike) -> Path:
 
 def _resume_dir(out_path: Path) -> Path:
     return out_path.with_name(out_path.name + ".resume")
+
+
+def _resume_settings(s: TrainSettings) -> dict:
+    """The settings a checkpoint must have been written with to be resumed: all that change the
+    computation (``epochs`` may grow; ``workers`` changes no batch, see :mod:`factornet_core.dataset`)."""
+    return {k: v for k, v in asdict(s).items() if k not in ("resume", "workers", "epochs")}
 
 
 def _select(sheet: Samplesheet, s: TrainSettings) -> Selection:
@@ -294,24 +303,23 @@ def _model_config(s: TrainSettings, selection: Selection, n_meta: int):
     )
 
 
-def _motif_pwm(s: TrainSettings) -> np.ndarray | None:
-    """``-mo``: the PWM ``(width, 4)`` to start the first kernels from (original FactorNet's option)."""
-    if s.motif and not s.motif_file:
-        raise FactorNetError("-mo/--motif needs --motif-file (a MEME file) with that motif")
+def _motif_pwm(s: TrainSettings) -> tuple[np.ndarray | None, dict | None]:
+    """``-mo``: the PWM ``(width, 4)`` to start the first kernels from (original FactorNet's option) and
+    where it came from: the named motif of ``motif_file`` (MEME), else JASPAR by TF name or matrix ID
+    (:func:`factornet_core.jaspar.resolve_motif`; the matrix ID, name and version go into the card)."""
     if not s.motif:
-        return None
-    from factornet_core.meme import find_motif, read_meme
+        return None, None
+    from factornet_core.jaspar import resolve_motif
 
-    return find_motif(read_meme(s.motif_file), s.motif).pwm
+    motif, source = resolve_motif(s.motif, s.motif, s.motif_file)
+    return motif.pwm, source
 
 
-def _new_or_resumed_model(cfg, pwm, s: TrainSettings, resume_dir: Path, state: dict | None):
+def _new_model(cfg, pwm, s: TrainSettings):
     import keras
 
     from factornet_core import model as fmodel
 
-    if state is not None:
-        return resume.load_last_model(resume_dir, state)
     net = fmodel.build_model(cfg)
     if pwm is not None:
         fmodel.set_motif_kernels(net, pwm)
@@ -319,36 +327,40 @@ def _new_or_resumed_model(cfg, pwm, s: TrainSettings, resume_dir: Path, state: d
     return net
 
 
-def _fit(cfg, pwm, run: _Run, meta, s: TrainSettings, out_path: Path, progress: Progress):
-    """The epoch loop with early stopping and per-epoch resume state → (net with the best weights,
+def _start(cfg, pwm, s: TrainSettings, checkpoints: resume.ResumeFolder) -> resume.Checkpoint:
+    """A new model, or with ``s.resume`` the newest checkpoint (RNG states restored)."""
+    import keras
+
+    keras.utils.set_random_seed(s.seed)  # the model is deterministic from --seed
+    _enable_determinism()
+    found = checkpoints.load() if s.resume else None
+    if found is not None:
+        return found
+    checkpoints.clear()
+    return resume.Checkpoint(_new_model(cfg, pwm, s), [], {"epoch": -1, "val_loss": float("inf")}, 0, None)
+
+
+def _fit(cfg, pwm, run: _Run, meta, s: TrainSettings, checkpoints: resume.ResumeFolder, progress: Progress):
+    """The epoch loop with early stopping and a checkpoint per epoch → (net with the best weights,
     history, best, stopped early, samples per epoch)."""
     import keras
 
     from factornet_core import dataset
 
-    keras.utils.set_random_seed(s.seed)  # the model is deterministic from --seed
-    _enable_determinism()
-    resume_dir = _resume_dir(out_path)
-    state = resume.load_state(resume_dir) if s.resume else None
     policy = keras.mixed_precision.global_policy()
     if s.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         with _strategy_scope(s.distribute):
-            net = _new_or_resumed_model(cfg, pwm, s, resume_dir, state)
-        history = state["history"] if state else []
-        best = state["best"] if state else {"epoch": -1, "val_loss": float("inf")}
-        wait = state["wait"] if state else 0
-        best_weights = None
-        if state and best["epoch"] >= 0:
-            best_weights = resume.read_weights(net, resume_dir / "best.weights.h5")
+            ck = _start(cfg, pwm, s, checkpoints)
+        net, history, best, wait, best_weights = ck.net, ck.history, ck.best, ck.wait, ck.best_weights
         samples, readers = run.samples, run.readers
         valid_ds = dataset.PlanDataset(samples.valid, readers, meta, 500, s.workers, with_targets=False)
         cross_ds = None
         if samples.cross:
             cross_ds = dataset.PlanDataset(samples.cross, readers, meta, 500, s.workers, with_targets=False)
-        stopped, n_train = False, 0
-        for epoch in range(len(history), s.epochs):
+        stopped, n_train = wait >= s.patience, 0  # a resumed run may have stopped already
+        for epoch in range(len(history), s.epochs if not stopped else 0):
             plan = samples.train.epoch(epoch)
             n_train = len(plan)
             train_ds = dataset.PlanDataset(plan, readers, meta, s.batch_size, s.workers)
@@ -369,7 +381,7 @@ def _fit(cfg, pwm, run: _Run, meta, s: TrainSettings, out_path: Path, progress: 
                 wait += 1
             record["best_epoch"] = best["epoch"]
             t0 = time.perf_counter()
-            resume.save_state(resume_dir, net, best_weights, {"history": history, "best": best, "wait": wait})
+            checkpoints.save(epoch + 1, net, best_weights, {"history": history, "best": best, "wait": wait})
             progress.timing("resume_state", time.perf_counter() - t0)
             progress.epoch_end(record)
             if wait >= s.patience:
@@ -383,7 +395,16 @@ def _fit(cfg, pwm, run: _Run, meta, s: TrainSettings, out_path: Path, progress: 
 
 
 def _build_card(
-    s: TrainSettings, cfg, run: _Run, meta_names, history, best, stopped, samplesheet, genome_path
+    s: TrainSettings,
+    cfg,
+    run: _Run,
+    meta_names,
+    history,
+    best,
+    stopped,
+    samplesheet,
+    genome_path,
+    motif_source: dict | None = None,
 ) -> ModelCard:
     """The model card (CONTRACT "model") of a trained model, through :func:`card.make_card`.
 
@@ -408,6 +429,7 @@ def _build_card(
             "best_epoch": best["epoch"],
             "epochs_run": len(history),
             "stopped_early": stopped,
+            **({"motif_source": motif_source} if motif_source else {}),
         },
         provenance={
             "samplesheet": str(Path(samplesheet).name),

@@ -96,6 +96,94 @@ def load_annotations(args, required: bool = False) -> dict | None:
         return annotations.features_from_gtf(args.gtf, args.cpg, genome.chrom_sizes)
 
 
+def add_cell_type_args(parser: argparse.ArgumentParser, models: str = "a model") -> None:
+    """The options naming one cell type's inputs (read by :func:`cell_inputs` and
+    :func:`load_annotations`): ``--samplesheet/--cell``, ``--track``, ``--expression``, ``--meta-values``,
+    ``--gtf/--cpg`` or ``--annotation-beds``. ``models`` names what needs them in the help texts."""
+    parser.add_argument("--samplesheet", help="samplesheet TSV with the cell type's tracks/expression")
+    parser.add_argument("--cell", help="cell type in the samplesheet")
+    parser.add_argument(
+        "--track",
+        action="append",
+        default=[],
+        metavar="NAME=BIGWIG",
+        help="a track given directly (repeatable)",
+    )
+    parser.add_argument(
+        "--expression", help=f"expression table for {models} trained with -m (default: from the samplesheet)"
+    )
+    parser.add_argument(
+        "--meta-values", help="cell-level metadata values, one a line (imported original models with 'meta')"
+    )
+    parser.add_argument("--gtf", help=f"GTF for {models} trained with -g")
+    parser.add_argument("--cpg", help=f"CpG BED for {models} trained with -g")
+    parser.add_argument(
+        "--annotation-beds", help=f"folder of pre-made feature BEDs for {models} trained with -g"
+    )
+
+
+def cell_type(args):
+    """The :class:`~factornet_core.inputs.CellType` named by :func:`add_cell_type_args` options."""
+    from factornet_core.inputs import CellType
+
+    require_files(args.gtf, args.cpg, args.expression, args.meta_values)
+    tracks, expression = cell_inputs(args)
+    return CellType(args.genome, tracks, expression, args.meta_values, load_annotations(args))
+
+
+def predict_options(args):
+    """:class:`~factornet_core.predict.PredictOptions` from the options ``predict`` and ``impute`` share
+    (``--bins --chroms --blacklist --bigwig-out --batch-size --naive``; ``--tf --dream`` where present)."""
+    from factornet_core.predict import PredictOptions
+
+    require_files(args.bins, args.blacklist)
+    if args.batch_size < 1:
+        raise FactorNetError("--batch-size must be ≥ 1")
+    return PredictOptions(
+        bins_bed=args.bins,
+        chroms=parse_chroms(args.chroms),
+        blacklist=args.blacklist,
+        tf=getattr(args, "tf", None),
+        dream=getattr(args, "dream", False),
+        bigwig_prefix=args.bigwig_out,
+        batch_size=args.batch_size,
+        naive=args.naive,
+    )
+
+
+class CountBar:
+    """A tqdm bar on stderr (nothing when ``quiet``), opened by ``start``: the progress display behind
+    the library's ``Progress`` hooks (``start(total)``, ``advance(n)``, ``finish()``)."""
+
+    def __init__(self, quiet: bool, desc: str, unit: str, leave: bool = True):
+        self.quiet, self.desc, self.unit, self.leave = quiet, desc, unit, leave
+        self.bar = None
+
+    def start(self, total: int, desc: str | None = None) -> None:
+        if not self.quiet:
+            import sys
+
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                unit=self.unit,
+                unit_scale=True,
+                desc=desc or self.desc,
+                file=sys.stderr,
+                leave=self.leave,
+            )
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def _is_output_dest(dest: str) -> bool:
     """Output options are named ``--out``, ``--out-*`` or ``--*-out`` (``--bigwig-out``) by convention."""
     return dest == "out" or dest.startswith("out_") or dest.endswith("_out")

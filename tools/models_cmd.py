@@ -107,26 +107,14 @@ def _metadata(row: dict) -> str:
     return " + ".join(parts) or "-"
 
 
-class _Bar(cat.FetchProgress):
+class _Bar(common.CountBar):
+    """Download progress: one transient bar per file (``FetchProgress`` hooks, label first)."""
+
     def __init__(self, quiet: bool):
-        self.quiet, self.bar = quiet, None
+        super().__init__(quiet, "fetch", "B", leave=False)
 
-    def start(self, label, total_bytes):
-        if not self.quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total_bytes, unit="B", unit_scale=True, desc=label, file=sys.stderr, leave=False
-            )
-
-    def advance(self, n_bytes):
-        if self.bar is not None:
-            self.bar.update(n_bytes)
-
-    def finish(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+    def start(self, label: str, total_bytes: int) -> None:
+        super().start(total_bytes, label)
 
 
 def run_fetch(args) -> int:

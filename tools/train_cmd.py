@@ -87,8 +87,13 @@ def register(sub) -> None:
     meta.add_argument(
         "--annotation-beds", help="folder of pre-made feature BEDs for -g (instead of --gtf/--cpg)"
     )
-    p.add_argument("-mo", "--motif", help="initialise kernels 0/1 from this motif (name in --motif-file)")
-    p.add_argument("--motif-file", help="MEME file for --motif (default: the motifs shipped with factornet)")
+    p.add_argument(
+        "-mo",
+        "--motif",
+        help="initialise kernels 0/1 from this motif (forward, reverse complement): a JASPAR TF name or matrix "
+        "ID (CORE vertebrates; recorded in the model card), or a motif name in --motif-file",
+    )
+    p.add_argument("--motif-file", help="MEME file for --motif (default: JASPAR, offline through pyjaspar)")
     p.add_argument("--blacklist", help="BED of regions never sampled")
     p.add_argument("-s", "--seed", type=int, default=0, help="random seed (deterministic on CPU)")
     p.add_argument("--workers", type=int, default=2, help="loader threads")
@@ -150,10 +155,6 @@ def run(args) -> int:
     common.require_files(args.gtf, args.cpg, args.blacklist, args.motif_file)
     annotations = common.load_annotations(args, required=True) if args.gencode else None
     motif_file = args.motif_file
-    if args.motif and not motif_file:
-        from importlib.resources import files
-
-        motif_file = str(files("factornet_core") / "data" / "motifs.meme")
     settings = TrainSettings(
         tf=args.tf,
         cells=args.cells,
