@@ -24,7 +24,7 @@ class DemoResult:
     metrics: list[dict] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     table: object = None  # pandas DataFrame: one row per prediction file (models, bag, baselines)
-    best_motif_match: tuple[str, str, float] | None = None
+    best_motif_match: tuple[str, str, float] | None = None  # kernel, known motif, Tomtom q-value
     figures: dict[str, Path] = field(default_factory=dict)  # what each PNG shows → its path
 
 
@@ -102,9 +102,11 @@ def run_demo(
         sequence_only=True,
     )
     if summary.known_matches is not None and len(summary.known_matches):
-        best = summary.known_matches.sort_values("similarity", ascending=False).iloc[0]
-        result.best_motif_match = (str(best["kernel"]), str(best["known_motif"]), float(best["similarity"]))
-        log(f"    best kernel match: {best['kernel']} ~ {best['known_motif']} (r = {best['similarity']:.2f})")
+        best = summary.known_matches.sort_values("p_value", kind="stable").iloc[0]
+        result.best_motif_match = (str(best["kernel"]), str(best["known_motif"]), float(best["q_value"]))
+        log(
+            f"    best kernel match: {best['kernel']} ~ {best['known_motif']} (Tomtom q = {best['q_value']:.2g})"
+        )
     target_peaks = intervals.read_bed(sheet[s.target_cell].conservative["CTCF"], what="narrowPeak")
     on_test = target_peaks[target_peaks["chrom"] == s.test_chrom].head(1)
     site = out / "saliency_site.bed"

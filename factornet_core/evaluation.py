@@ -29,7 +29,7 @@ from factornet_core import __version__
 from factornet_core.atomic import OutputSet
 from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
-from factornet_core.figures import aupr_bars_figure, curves_figure
+from factornet_core.figures import aupr_bars_figure, chromosome_label, curves_figure
 from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
@@ -218,12 +218,15 @@ def evaluate(
     rows: list[dict] = []
     pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
     roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-    prevalence = []
+    prevalence: list[tuple[str, float]] = []
+    scored_chroms: list[str] = []
     calibration: list[dict] = []
     for tf_name, cell_name, codes, extra, source in targets:
         keep = codes != 2
         y = (codes[keep] == 1).astype(np.int8)
-        prevalence.append(float(y.mean()) if y.size else 0.0)
+        what = f"{tf_name} {cell_name}" if cell_name != "." else tf_name
+        prevalence.append((what if len(targets) > 1 else "", float(y.mean()) if y.size else 0.0))
+        scored_chroms.extend(bins["chrom"].to_numpy()[keep])
         for model, (_, scores) in zip(models, loaded):
             s = scores[tf_name].to_numpy()
             try:
@@ -233,7 +236,6 @@ def evaluate(
             rows.append(
                 {"model": model, "tf": tf_name, "cell": cell_name, **metrics, "labelled_not_predicted": extra}
             )
-            what = f"{tf_name} {cell_name}" if cell_name != "." else tf_name
             label = model if len(targets) == 1 else f"{model}: {what}"
             recall, precision = pr_curve_davis_goadrich(y, s[keep])
             pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
@@ -255,6 +257,7 @@ def evaluate(
     table = pd.DataFrame(rows, columns=["model", "tf", "cell", *METRIC_COLUMNS, "labelled_not_predicted"])
     prefix = str(out_prefix)
     where = ", ".join(dict.fromkeys(f"{t} in {c}" if c != "." else t for t, c, *_ in targets))
+    where += f", {chromosome_label(pd.unique(np.asarray(scored_chroms)))}"
     subject = models[0] if len(models) == 1 else f"{len(models)} predictions"
     report = {
         "factornet_version": __version__,
@@ -271,7 +274,7 @@ def evaluate(
             pr_curves,
             "pr",
             f"Precision-recall: {subject}, {where}",
-            prevalence[0] if len(targets) == 1 else None,
+            prevalence,
         ),
         ".roc.png": curves_figure(roc_curves, "roc", f"ROC: {subject}, {where}"),
         ".aupr.png": aupr_bars_figure(table, f"auPR: {where}"),

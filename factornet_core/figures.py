@@ -31,31 +31,46 @@ def thin(x: np.ndarray, y: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> tup
     return x[idx], y[idx]
 
 
+def chromosome_label(chroms: Sequence[str], most: int = 4) -> str:
+    """``"chr11"``, ``"chr8, chr21"`` or ``"23 chromosomes"`` (beyond ``most``), in the order given."""
+    chroms = list(dict.fromkeys(str(c) for c in chroms))
+    if len(chroms) > most:
+        return f"{len(chroms)} chromosomes"
+    return ", ".join(chroms)
+
+
 def curves_figure(
     curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
     kind: str,
     title: str,
-    prevalence: float | None = None,
+    prevalence: float | Sequence[tuple[str, float]] | None = None,
 ) -> Figure:
     """Every curve on one figure: PR (``kind="pr"``: recall → precision, a dotted line at ``prevalence``,
     the precision of a random ranking) or ROC (``kind="roc"``: FPR → TPR, with the diagonal).
 
-    ``curves`` are ``(legend label, x, y)``, one line each, x and y in [0, 1].
+    ``curves`` are ``(legend label, x, y)``, one line each, x and y in [0, 1]. ``prevalence`` is one
+    fraction of positives, or ``(label, fraction)`` pairs when the curves score several label sets
+    (one dotted line each). The legend sits below the axes so it never hides a curve.
     """
-    fig = _figure(6, 5.5)
+    n_prev = 0 if prevalence is None else 1 if isinstance(prevalence, (int, float)) else len(prevalence)
+    fig = _figure(6.4, 5.2 + 0.2 * (len(curves) + max(n_prev, 1)))
     ax = fig.add_subplot()
     for label, x, y in curves:
         x, y = thin(x, y)
         ax.plot(x, y, lw=1.5, label=label)
     if kind == "roc":
-        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="random (diagonal)")
+        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="random ranking (diagonal)")
         ax.set(xlabel="False positive rate (unbound bins called bound)", ylabel="True positive rate (recall)")
     else:
-        if prevalence is not None:
-            ax.axhline(prevalence, ls=":", c="grey", lw=0.8, label=f"random (prevalence {prevalence:.3f})")
+        if isinstance(prevalence, (int, float)):
+            prevalence = [("", float(prevalence))]
+        for what, value in prevalence or []:
+            label = f"random ranking{' ' + what if what else ''} (prevalence = fraction bound {value:.3f})"
+            ax.axhline(value, ls=":", c="grey", lw=1.0, label=label)
         ax.set(xlabel="Recall (fraction of bound bins found)", ylabel="Precision (fraction of calls bound)")
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
-    ax.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=7)
+    ax.set(xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title(title, fontsize=10, wrap=True)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -65,7 +80,7 @@ def write_curves(
     kind: str,
     path: str | os.PathLike,
     title: str,
-    prevalence: float | None = None,
+    prevalence: float | Sequence[tuple[str, float]] | None = None,
 ) -> None:
     """:func:`curves_figure` written as a PNG."""
     curves_figure(curves, kind, title, prevalence).savefig(path, format="png")
@@ -89,33 +104,56 @@ def aupr_bars_figure(table, title: str) -> Figure:
     return fig
 
 
-def write_learning_curves(history: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:
-    """Learning-curve PNG: loss (binary cross-entropy) and validation auPR per epoch, best epoch marked.
+#: one colour per series, the same in both learning-curve panels
+SERIES_COLOURS = {"train": "tab:blue", "val": "tab:orange", "cross_val": "tab:green"}
+
+
+def learning_curves_figure(history: Sequence[dict], title: str = "", design: str = "") -> Figure:
+    """Learning curves: loss (binary cross-entropy) and validation auPR per epoch, the best epoch marked
+    (dashed line in both panels, a star on its validation auPR).
 
     ``history`` is :func:`factornet_core.training.train`'s per-epoch records (``epoch``, ``loss``,
-    ``val_loss``, ``val_auPR``, optional ``cross_val_*`` and ``best_epoch``).
+    ``val_loss``, ``val_auPR``, optional ``cross_val_*`` and ``best_epoch``). Each series (train,
+    validation within cell, validation in another cell) keeps its colour in both panels; one legend for
+    both sits under the panels, above ``design`` (how the validation set was drawn), so neither covers data.
     """
-    fig = _figure(10, 4)
+    fig = _figure(10, 4.8 if design else 4.4)
     ax1, ax2 = fig.subplots(1, 2)
     epochs = [h["epoch"] for h in history]
-    ax1.plot(epochs, [h["loss"] for h in history], "o-", label="train")
-    ax1.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation (within cell)")
-    if history and "cross_val_loss" in history[0]:
-        ax1.plot(epochs, [h["cross_val_loss"] for h in history], "o-", label="validation (other cell)")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("binary cross-entropy")
-    ax2.plot(epochs, [h["val_auPR"] for h in history], "o-", label="within cell")
-    if history and "cross_val_auPR" in history[0]:
-        ax2.plot(epochs, [h["cross_val_auPR"] for h in history], "o-", label="other cell")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("validation auPR")
-    ax2.set_ylim(0, 1)
+    names = {"train": "train (epoch mean)", "val": "validation, training cell type(s)",
+             "cross_val": "validation, held-out cell type"}  # fmt: skip
+    ax1.plot(epochs, [h["loss"] for h in history], "o-", c=SERIES_COLOURS["train"], label=names["train"])
+    for key in ("val", "cross_val"):
+        if history and f"{key}_loss" in history[0]:
+            c = SERIES_COLOURS[key]
+            ax1.plot(epochs, [h[f"{key}_loss"] for h in history], "o-", c=c, label=names[key])
+            ax2.plot(epochs, [h[f"{key}_auPR"] for h in history], "o-", c=c, label=names[key])
+    ax1.set(xlabel="epoch", ylabel="loss (binary cross-entropy)", title="Loss")
+    ax2.set(xlabel="epoch", ylabel="auPR on the validation set", ylim=(0, 1.02), title="Validation auPR")
     best = history[-1].get("best_epoch", -1) if history else -1
+    if best > 0:
+        for ax in (ax1, ax2):
+            ax.axvline(best, ls="--", c="black", lw=0.9, label=f"best epoch ({best}, weights kept)")
+        at = [h for h in history if h["epoch"] == best]
+        if at and "val_auPR" in at[0]:
+            ax2.plot([best], [at[0]["val_auPR"]], "*", ms=14, c=SERIES_COLOURS["val"], mec="black", zorder=5)
     for ax in (ax1, ax2):
-        if best > 0:
-            ax.axvline(best, ls="--", c="grey", lw=0.8, label=f"best epoch ({best})")
-        ax.legend()
+        ax.grid(alpha=0.3)
+        if epochs:
+            ax.set_xticks(epochs if len(epochs) <= 20 else ax.get_xticks())
+    handles, labels = ax1.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.06 if design else 0.0))  # fmt: skip
+    if design:
+        fig.text(0.5, 0.01, design, ha="center", va="bottom", fontsize=8, style="italic", wrap=True)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.16 if design else 0.1, 1, 1))
+    return fig
+
+
+def write_learning_curves(
+    history: Sequence[dict], path: str | os.PathLike, title: str = "", design: str = ""
+) -> None:
+    """:func:`learning_curves_figure` written as a PNG."""
+    learning_curves_figure(history, title, design).savefig(path, format="png")

@@ -18,8 +18,8 @@ frequency matrix (A/C/G/T counts; N contributes nothing), then normalised into a
   float32 summation order; ``tests/test_motifs.py`` checks it against the Keras layer).
 
 Track means (e.g. DNase) are averaged over the same sites, per kernel position (profile) and overall.
-Known motifs are matched with a Tomtom-like score: column-wise Pearson correlation averaged over the
-columns of the best ungapped alignment, either strand, with a minimum overlap.
+Known motifs are matched with Tomtom (memelite's implementation: p-values, q-values per kernel), either
+strand, with a minimum overlap; only matches with q < :data:`MATCH_Q` count as significant.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from factornet_core.meme import Motif, read_meme, write_meme
 from factornet_core.regions import centred_windows, read_regions
 
 SCAN_CHUNK = 20_000  # positions per im2col block: bounds memory for long merged spans
+FLANK = 50  # bp of track signal kept on each side of a site for the footprints (paper Fig. 3A)
 
 
 # ------------------------------------------------------------------------------------ pure array functions
@@ -115,50 +116,6 @@ def information_content(pwm: np.ndarray, per_position: bool = False) -> np.ndarr
     return ic if per_position else float(ic.sum())
 
 
-def _standardise_columns(pwm: np.ndarray) -> np.ndarray:
-    """Each column (4 values) centred and scaled to unit norm; a constant column becomes 0."""
-    centred = pwm - pwm.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(centred, axis=1, keepdims=True)
-    return np.where(norm > 1e-12, centred / np.where(norm > 1e-12, norm, 1.0), 0.0)
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """Best ungapped alignment of motif ``b`` against motif ``a``.
-
-    ``offset``: column ``j`` of ``b`` (reverse-complemented first if ``strand == "-"``) lies under column
-    ``j + offset`` of ``a``. ``score``: mean column Pearson correlation over the ``overlap`` columns.
-    """
-
-    score: float
-    offset: int
-    strand: str
-    overlap: int
-
-
-def align_motifs(a: np.ndarray, b: np.ndarray, min_overlap: int = 5) -> Alignment:
-    """Tomtom-like similarity of two PWMs ``(width, 4)``: best mean column correlation, either strand.
-
-    Every ungapped offset with at least ``min(min_overlap, width_a, width_b)`` overlapping columns is
-    tried, for ``b`` and its reverse complement. Ties keep the first found (forward strand, left-most).
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    wa, wb = a.shape[0], b.shape[0]
-    need = max(1, min(min_overlap, wa, wb))
-    sa = _standardise_columns(a)
-    best = Alignment(-np.inf, 0, "+", 0)
-    for strand, bb in (("+", b), ("-", b[::-1, ::-1])):
-        corr = sa @ _standardise_columns(bb).T  # (wa, wb) column-pair correlations
-        for offset in range(need - wb, wa - need + 1):
-            lo, hi = max(0, offset), min(wa, offset + wb)
-            rows = np.arange(lo, hi)
-            score = float(corr[rows, rows - offset].mean())
-            if score > best.score + 1e-12:
-                best = Alignment(score, offset, strand, hi - lo)
-    return best
-
-
 # ----------------------------------------------------------------------------------------- results
 @dataclass
 class KernelMotifs:
@@ -170,6 +127,9 @@ class KernelMotifs:
     track_profile : (k, width, n_tracks) mean track value per kernel position over the sites (NaN: no sites).
     track_mean : (k, n_tracks) mean over sites and positions.
     background_mean : (n_tracks,) mean track value over all scanned positions (for comparison).
+    flank_profile : (k, flank + width + flank, n_tracks) mean track value from ``flank`` bp before each
+        site to ``flank`` bp after it, in the kernel's reading direction (positions beyond a scanned
+        span are left out of that position's mean; NaN: no sites).
     """
 
     counts: np.ndarray
@@ -180,6 +140,8 @@ class KernelMotifs:
     background_mean: np.ndarray
     track_names: tuple[str, ...]
     threshold: float
+    flank_profile: np.ndarray | None = None
+    flank: int = FLANK
 
     @property
     def pwms(self) -> np.ndarray:
@@ -254,10 +216,15 @@ def scan_kernels(
     cutoff = np.where(peak > 0, threshold * peak, np.inf)
     sums = np.zeros((n_kernels, width, channels))
     n_sites = np.zeros(n_kernels, dtype=np.int64)
+    span = width + 2 * FLANK
+    flank_sum = np.zeros((n_kernels, span, len(track_names)))
+    flank_n = np.zeros((n_kernels, span, len(track_names)))
     for x in strands():
-        s, n = site_sums(x, conv_scan(x, weights, bias), cutoff, width)
+        act = conv_scan(x, weights, bias)
+        s, n = site_sums(x, act, cutoff, width)
         sums += s
         n_sites += n
+        _flank_sums(x[:, 4:], act, cutoff, span, flank_sum, flank_n)
     with np.errstate(invalid="ignore", divide="ignore"):
         profile = sums[:, :, 4:] / n_sites[:, None, None]
     profile[n_sites == 0] = np.nan
@@ -270,35 +237,99 @@ def scan_kernels(
         background_mean=track_sum / n_positions,
         track_names=track_names,
         threshold=threshold,
+        flank_profile=np.where(flank_n > 0, flank_sum / np.maximum(flank_n, 1), np.nan),
+        flank=FLANK,
     )
+
+
+def _flank_sums(
+    tracks: np.ndarray, act: np.ndarray, cutoff: np.ndarray, span: int, total: np.ndarray, count: np.ndarray
+) -> None:
+    """Add each site's track values from ``FLANK`` bp before to ``FLANK`` after it into ``total``
+    (``count``: how many sites had that position inside the span)."""
+    if not tracks.shape[1]:
+        return
+    padded = np.pad(tracks.astype(np.float64), ((FLANK, span), (0, 0)), constant_values=np.nan)
+    for k in range(act.shape[1]):
+        pos = np.nonzero(act[:, k] >= cutoff[k])[0]
+        for lo in range(0, pos.size, 2000):
+            win = padded[pos[lo : lo + 2000, None] + np.arange(span)[None, :]]  # (sites, span, tracks)
+            total[k] += np.nansum(win, axis=0)
+            count[k] += np.isfinite(win).sum(axis=0)
+
+
+#: a known-motif match is reported as significant (and labelled in the heatmap) below this Tomtom q-value
+MATCH_Q = 0.05
 
 
 def match_known(
     found: Mapping[str, np.ndarray], known: Mapping[str, Motif], min_overlap: int = 5
 ) -> pd.DataFrame:
-    """Best known motif for every found motif (``name → (width, 4) PWM``), by :func:`align_motifs`.
+    """Best known motif for every found motif (``name → (width, 4) PWM``) by Tomtom (``memelite``).
 
-    Columns: ``kernel, known_motif, known_alt_name, similarity, offset, strand, overlap``.
+    Every kernel is compared with every known motif on both strands (Tomtom's complete score, Euclidean
+    column distance; Gupta et al. 2007); alignments overlapping fewer than ``min_overlap`` columns are
+    ignored. ``p_value``: Tomtom's p-value of the best alignment; ``e_value``: ``p × number of known
+    motifs``; ``q_value``: Benjamini–Hochberg over the kernel's comparisons with all known motifs (as
+    MEME's Tomtom reports per query). ``significant``: ``q_value < MATCH_Q``. ``offset``, ``strand``,
+    ``overlap`` describe the best alignment as memelite reports it (strand ``-``: the known motif's
+    reverse complement).
+
+    Tomtom's null distribution is built from the known motifs' columns, so with a small file
+    (memelite warns below 25 motifs) p-values depend on which motifs it holds; the table's
+    ``attrs["n_known"]`` gives that count.
+
+    Columns: ``kernel, known_motif, known_alt_name, p_value, e_value, q_value, significant, offset,
+    strand, overlap``.
     """
+    import warnings
+
+    from memelite import tomtom
+
+    names, targets = list(found), list(known.values())
+    columns = ["kernel", "known_motif", "known_alt_name", "p_value", "e_value", "q_value", "significant",
+               "offset", "strand", "overlap"]  # fmt: skip
+    if not names or not targets:
+        return pd.DataFrame(columns=columns)
+    queries = [np.ascontiguousarray(np.asarray(found[n], dtype=np.float64).T) for n in names]
+    ts = [np.ascontiguousarray(np.asarray(m.pwm, dtype=np.float64).T) for m in targets]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the small-file caveat is in the docstring and attrs
+        p, _, offsets, overlaps, strands = tomtom(queries, ts, n_jobs=1)
+    need = np.minimum.outer([q.shape[1] for q in queries], [t.shape[1] for t in ts]).clip(max=min_overlap)
+    p = np.where(overlaps >= need, np.clip(p, 0.0, 1.0), 1.0)
     rows = []
-    for name, pwm in found.items():
-        best, best_motif = None, None
-        for motif in known.values():
-            al = align_motifs(pwm, motif.pwm, min_overlap)
-            if best is None or al.score > best.score + 1e-12:
-                best, best_motif = al, motif
+    for i, name in enumerate(names):
+        j = int(np.argmin(p[i]))
+        q = _bh(p[i])[j]
         rows.append(
             {
                 "kernel": name,
-                "known_motif": best_motif.name,
-                "known_alt_name": best_motif.alt_name or ".",
-                "similarity": round(best.score, 6),
-                "offset": best.offset,
-                "strand": best.strand,
-                "overlap": best.overlap,
+                "known_motif": targets[j].name,
+                "known_alt_name": targets[j].alt_name or ".",
+                "p_value": float(p[i, j]),
+                "e_value": float(p[i, j] * len(targets)),
+                "q_value": float(q),
+                "significant": bool(q < MATCH_Q),
+                "offset": int(offsets[i, j]),
+                "strand": "-" if strands[i, j] else "+",
+                "overlap": int(overlaps[i, j]),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=columns)
+    table.attrs["n_known"] = len(targets)
+    return table
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg q-values (monotone, at most 1)."""
+    p = np.asarray(p, dtype=np.float64)
+    order = np.argsort(p)
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty_like(q)
+    out[order] = np.minimum(q, 1.0)
+    return out
 
 
 # ------------------------------------------------------------------------------------------- spans
@@ -436,10 +467,8 @@ def _write_outputs(out_dir: PathLike, force: bool, found: KernelMotifs, matches:
         (tmp / "logos").mkdir()
         for name, pwm, n, info in zip(names, found.pwms, found.n_sites, ic):
             logos.save_pwm_logo(tmp / "logos" / f"{name}.png", pwm, f"{name}  IC {info:.1f} bits  n={n}")
-        logos.save_kernel_heatmap(tmp / "kernels_heatmap.png", table_out, list(found.track_names))
-        logos.save_track_profiles(
-            tmp / "kernel_track_profiles.png", names, found.track_profile, list(found.track_names), ic
-        )
+        logos.save_kernel_heatmap(tmp / "kernels_heatmap.png", table_out, list(found.track_names), MATCH_Q)
+        logos.save_footprints(tmp / "kernel_track_profiles.png", found, ic)
 
 
 def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | None) -> pd.DataFrame:
@@ -459,19 +488,27 @@ def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | No
     if matches is not None:
         m = matches.set_index("kernel")
         df["known_motif"] = df["kernel"].map(m["known_motif"]).fillna(".")
-        df["known_similarity"] = df["kernel"].map(m["similarity"])
+        df["known_q_value"] = df["kernel"].map(m["q_value"])
+        df["known_significant"] = df["kernel"].map(m["significant"]).fillna(False).astype(bool)
     return df
 
 
 def profile_table(found: KernelMotifs) -> pd.DataFrame:
-    """Long format ``kernel, track, position, mean`` of the per-position track means."""
-    k, width, n_tracks = found.track_profile.shape
+    """Long format ``kernel, track, position, in_kernel, mean``: mean track value from ``flank`` bp
+    before each activating site to ``flank`` bp after it (``position`` relative to the site's first base
+    in the kernel's reading direction; ``in_kernel``: inside the kernel's span)."""
+    prof = found.flank_profile if found.flank_profile is not None else found.track_profile
+    flank = found.flank if found.flank_profile is not None else 0
+    k, span, n_tracks = prof.shape
+    width = found.counts.shape[1]
+    position = np.arange(span) - flank
     return pd.DataFrame(
         {
-            "kernel": np.repeat(found.names, width * n_tracks),
-            "track": np.tile(np.repeat(list(found.track_names), width), k),
-            "position": np.tile(np.arange(width), k * n_tracks),
-            "mean": found.track_profile.transpose(0, 2, 1).reshape(-1),
+            "kernel": np.repeat(found.names, span * n_tracks),
+            "track": np.tile(np.repeat(list(found.track_names), span), k),
+            "position": np.tile(position, k * n_tracks),
+            "in_kernel": np.tile((position >= 0) & (position < width), k * n_tracks),
+            "mean": prof.transpose(0, 2, 1).reshape(-1),
         }
     )
 

@@ -60,6 +60,30 @@ def input_gradients(
     return out
 
 
+def best_motif_hit(onehot: np.ndarray, motifs) -> tuple[int, int, str, str, float] | None:
+    """The best-scoring site of any known motif in a sequence, either strand.
+
+    ``onehot`` ``(L, 4)``; ``motifs`` :class:`~factornet_core.meme.Motif` objects. The score is the
+    log2-odds sum against a uniform background (pseudocount 0.01 per base). Returns ``(offset, width,
+    motif name, strand, score)``, offsets 0-based in the sequence, or ``None`` when no motif fits.
+    """
+    best = None
+    x = np.asarray(onehot, dtype=np.float64)
+    for m in motifs:
+        pwm = (np.asarray(m.pwm, dtype=np.float64) + 0.01) / (1 + 0.04)
+        w = pwm.shape[0]
+        if w > x.shape[0]:
+            continue
+        lod = np.log2(pwm / 0.25)
+        windows = np.lib.stride_tricks.sliding_window_view(x, w, axis=0)  # (L - w + 1, 4, w)
+        for strand, mat in (("+", lod), ("-", lod[::-1, ::-1])):
+            scores = np.einsum("nbw,wb->n", windows, mat)
+            i = int(np.argmax(scores))
+            if best is None or scores[i] > best[4]:
+                best = (i, w, m.name, strand, float(scores[i]))
+    return best
+
+
 def gradient_times_input(grad: np.ndarray, x: np.ndarray, positive_only: bool = False) -> np.ndarray:
     """Per-base saliency ``(..., L)``: Σ over A/C/G/T of gradient × one-hot (the observed base's gradient)."""
     sal = np.einsum("...c,...c->...", grad[..., :4], x[..., :4])
@@ -104,6 +128,7 @@ def interpret_saliency(
     tf: str | None = None,
     positive_only: bool = False,
     max_regions: int = 100,
+    known: PathLike | None = None,
     force: bool = False,
 ) -> SaliencySummary:
     """``factornet interpret saliency``: per-region bedGraph, PNG and TSV of gradient × input.
@@ -125,6 +150,8 @@ def interpret_saliency(
     tf : the TF whose score to explain (required for multi-task models).
     positive_only : zero negative gradient × input values.
     max_regions : refuse more regions than this (3 files per region).
+    known : MEME file of known motifs; the best-scoring site of any of them (log-odds, either strand)
+        is boxed in each PNG and reported in ``regions.tsv``.
     force : replace an existing non-empty ``out_dir``.
 
     Returns
@@ -138,8 +165,10 @@ def interpret_saliency(
         inputs that do not match the card, regions outside the genome or tracks; an existing
         ``out_dir`` without ``force``.
     """
+    from factornet_core.meme import read_meme
     from factornet_core.modelfile import read_card
 
+    known_motifs = list(read_meme(known).values()) if known is not None else []
     tfs = list(read_card(model_path).tfs)
     tf = _choose_tf(tfs, tf)
     regions: Regions = read_regions(regions_path)
@@ -168,7 +197,7 @@ def interpret_saliency(
     windows = _Windows(table, win_start, x, grad, sal, scores, sizes)
     with atomic_folder(out_dir, force, what="--out-dir") as tmp:
         rows = [
-            _write_region(tmp, name, i, windows, card, tf, positive_only)
+            _write_region(tmp, name, i, windows, card, tf, positive_only, known_motifs)
             for i, name in enumerate(_region_names(table))
         ]
         summary = pd.DataFrame(rows)
@@ -204,7 +233,9 @@ class _Windows:
     sizes: dict
 
 
-def _write_region(tmp: Path, name: str, i: int, w: _Windows, card, tf: str, positive_only: bool) -> dict:
+def _write_region(
+    tmp: Path, name: str, i: int, w: _Windows, card, tf: str, positive_only: bool, known_motifs: list
+) -> dict:
     """Write one region's bedGraph, TSV and PNG; return its ``regions.tsv`` row."""
     from factornet_core import logos
 
@@ -226,15 +257,23 @@ def _write_region(tmp: Path, name: str, i: int, w: _Windows, card, tf: str, posi
         }
     )[inside]
     per_base.to_csv(tmp / f"saliency.{name}.tsv", sep="\t", index=False, float_format="%.6g")
-    logos.save_saliency_plot(
-        tmp / f"saliency.{name}.png",
-        x[:, :4] * sal[:, None],
+    region = (int(w.table["start"].iloc[i]), int(w.table["end"].iloc[i]))
+    found = best_motif_hit(x[:, :4], known_motifs) if known_motifs else None
+    hit = (start + found[0], start + found[0] + found[1], found[2], found[3]) if found else None
+    cells = list(dict(card.training or {}).get("cells") or [])
+    where = f" (model trained on {', '.join(map(str, cells))})" if cells else ""
+    fig = logos.saliency_figure(
+        x[:, :4],
+        sal,
         x[:, 4:],
         track_names,
         start,
-        f"{tf} saliency (gradient × input{', positive only' if positive_only else ''}) "
-        f"{chrom}:{start}-{start + seq_len}  score {w.scores[i]:.3f}",
+        f"{tf}{where} saliency, gradient × input (negatives drawn as 0{', as computed' if positive_only else ''}): "
+        f"{name} {chrom}:{region[0]}-{region[1]}, model score {w.scores[i]:.3f}",
+        region,
+        hit,
     )
+    fig.savefig(tmp / f"saliency.{name}.png", format="png")
     peak = int(np.argmax(sal))
     return {
         "name": name,
@@ -246,6 +285,10 @@ def _write_region(tmp: Path, name: str, i: int, w: _Windows, card, tf: str, posi
         "score": float(w.scores[i]),
         "peak_position": start + peak,
         "peak_saliency": float(sal[peak]),
+        "best_motif": found[2] if found else ".",
+        "best_motif_start": start + found[0] if found else -1,
+        "best_motif_strand": found[3] if found else ".",
+        "best_motif_log2_odds": round(found[4], 3) if found else float("nan"),
     }
 
 

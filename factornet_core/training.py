@@ -171,7 +171,8 @@ def train(
             from factornet_core.modelfile import save_model
 
             save_model(net, card, out_path, arrays)
-            _write_history(history, Path(f"{stem}.history.json"), Path(f"{stem}.history.png"), out_path.name)
+            title, design = _history_captions(s, run, out_path.name)
+            _write_history(history, Path(f"{stem}.history.json"), Path(f"{stem}.history.png"), title, design)
             checkpoints.clear()  # the folder goes with its last checkpoint
         finally:
             run.close()
@@ -512,11 +513,29 @@ class _BatchHook:
         return Hook()
 
 
-def _write_history(history: list[dict], json_path: Path, png_path: Path, model_name: str) -> None:
+def _history_captions(s: TrainSettings, run: _Run, model_name: str) -> tuple[str, str]:
+    """The learning curves' title (model, TF(s), cell types, seed) and the validation design they state."""
+    from factornet_core.figures import chromosome_label
+
+    sel = run.selection
+    tfs = ", ".join(sel.tfs) if len(sel.tfs) <= 4 else f"{len(sel.tfs)} TFs (multi-task)"
+    title = f"Learning curves: {model_name}, {tfs} in {', '.join(sel.cells)}, seed {s.seed}"
+    ratio = f"{s.negatives:g}" if s.negatives != 1 else "1"
+    design = (
+        f"Validation set: bins on {chromosome_label(run.valid_chroms)} (never trained on), every bound bin plus "
+        f"{ratio} unbound bin(s) per bound bin drawn at random (so {ratio}:1 unbound:bound, not the genome's "
+        f"ratio; auPR here is higher than genome-wide), at most {s.valid_max} samples"
+    )
+    if sel.valid_cell:
+        design += f"; the held-out cell type is {sel.valid_cell}, drawn the same way"
+    return title, design + "."
+
+
+def _write_history(history: list[dict], json_path: Path, png_path: Path, title: str, design: str) -> None:
     """History JSON and the learning-curve PNG, written together (both or neither)."""
     from factornet_core.atomic import OutputSet
     from factornet_core.figures import write_learning_curves
 
     with OutputSet() as outs:
         outs.path(json_path).write_text(json.dumps(history, indent=1))
-        write_learning_curves(history, outs.path(png_path), f"Learning curves: {model_name}")
+        write_learning_curves(history, outs.path(png_path), title, design)

@@ -199,7 +199,10 @@ def test_side_by_side_figures(data):
     assert pr.lines[2].get_ydata()[0] == pytest.approx(3 / 11)
     assert pr.get_xlabel().startswith("Recall") and pr.get_ylabel().startswith("Precision")
     assert "CTCF in K562" in pr.get_title() and "2 predictions" in pr.get_title()
-    assert [t.get_text().split(" (")[0] for t in pr.get_legend().get_texts()] == ["m", "pwm", "random"]
+    assert pr.get_title().endswith(", " + ", ".join(pd.unique(bins["chrom"])))  # the chromosome(s) scored
+    legend = [t.get_text().split(" (")[0] for t in pr.get_legend().get_texts()]
+    assert legend == ["m", "pwm", "random ranking"]
+    assert "fraction bound 0.273" in pr.get_legend().get_texts()[2].get_text()
     roc = result.figures[".roc.png"].axes[0]
     assert len(roc.lines) == 3 and list(roc.lines[2].get_xdata()) == [0, 1] == list(roc.lines[2].get_ydata())
     assert roc.get_xlabel().startswith("False positive rate")

@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factornet_core import dna
+from factornet_core import dna, motifs
 from factornet_core.errors import FactorNetError
 from factornet_core.inputs import CellType
 from factornet_core.meme import Motif, read_meme, write_meme
 from factornet_core.motifs import (
-    align_motifs,
     conv_scan,
     counts_to_pwm,
     information_content,
@@ -141,32 +140,25 @@ def test_information_content_and_pwm():
     np.testing.assert_allclose(pwm, [[0.5, 0, 0, 0.5], [0.25] * 4])
 
 
-def test_align_motifs_shifted_reverse_complement():
-    rng = np.random.default_rng(5)
-    a = rng.dirichlet(np.full(4, 0.5), size=14)
-    b = a[3:11][::-1, ::-1]  # columns 3..10, reverse-complemented
-    al = align_motifs(a, b, min_overlap=5)
-    assert al.score == pytest.approx(1.0)
-    assert (al.strand, al.offset, al.overlap) == ("-", 3, 8)
-    # forward, shifted the other way: b's column j sits under a's column j - 2
-    c = np.vstack([rng.dirichlet(np.ones(4), size=2), a[:9]])
-    al = align_motifs(a, c, min_overlap=5)
-    assert (al.strand, al.offset, al.overlap) == ("+", -2, 9)
-    assert al.score == pytest.approx(1.0)
-    # uniform columns carry no correlation
-    assert align_motifs(np.full((6, 4), 0.25), a).score == pytest.approx(0.0)
-
-
-def test_match_known_picks_the_copy():
+def test_match_known_tomtom_p_and_q_values():
     rng = np.random.default_rng(7)
     known = {f"M{i}": Motif(f"M{i}", f"TF{i}", rng.dirichlet(np.full(4, 0.4), size=12)) for i in range(6)}
-    found = {"kernel_00": known["M4"].pwm[2:10][::-1, ::-1], "kernel_01": known["M1"].pwm}
+    found = {
+        "kernel_00": known["M4"].pwm[2:10][::-1, ::-1],  # part of M4, reverse complement
+        "kernel_01": known["M1"].pwm,
+        "kernel_02": np.full((10, 4), 0.25) + rng.normal(0, 0.005, (10, 4)),  # no motif at all
+    }
     table = match_known(found, known).set_index("kernel")
-    assert table.loc["kernel_00", "known_motif"] == "M4"
-    assert table.loc["kernel_00", "strand"] == "-"
-    assert table.loc["kernel_00", "similarity"] == pytest.approx(1.0)
-    assert table.loc["kernel_01", "known_motif"] == "M1"
-    assert table.loc["kernel_01", "known_alt_name"] == "TF1"
+    assert list(table.columns) == ["known_motif", "known_alt_name", "p_value", "e_value", "q_value",
+                                   "significant", "offset", "strand", "overlap"]  # fmt: skip
+    assert table.loc["kernel_00", "known_motif"] == "M4" and table.loc["kernel_00", "strand"] == "-"
+    assert table.loc["kernel_00", "overlap"] == 8
+    assert table.loc["kernel_01", "known_motif"] == "M1" and table.loc["kernel_01", "known_alt_name"] == "TF1"
+    for k in ("kernel_00", "kernel_01"):
+        assert table.loc[k, "q_value"] < 1e-3 and table.loc[k, "significant"]
+        assert table.loc[k, "e_value"] == pytest.approx(6 * table.loc[k, "p_value"])
+    # a flat PWM resembles nothing: a best match is still named, but not significant
+    assert table.loc["kernel_02", "q_value"] > 0.05 and not table.loc["kernel_02", "significant"]
 
 
 def test_merged_spans_clip_and_merge():
@@ -211,6 +203,13 @@ def test_motif_kernel_gives_back_its_pwm():
         # the track is 3 on the site, 0 elsewhere: the kernel's own site columns see ≈ 3
         assert found.track_profile[kernel, offset + 2 : offset + 8, 0].mean() > 2.5
         assert found.track_mean[kernel, 0] > 5 * found.background_mean[0]
+        # the footprint: inside the kernel the same means, and the far flanks back near background (0)
+        flank = found.flank_profile[kernel, :, 0]
+        assert flank.shape == (WIDTH + 2 * motifs.FLANK,)
+        np.testing.assert_allclose(
+            flank[motifs.FLANK : motifs.FLANK + WIDTH], found.track_profile[kernel, :, 0]
+        )
+        assert flank[: motifs.FLANK - 10].mean() < 0.5 and flank[-(motifs.FLANK - 10) :].mean() < 0.5
     # forward and reverse strand see the same sites: both kernels find the same number
     assert abs(int(found.n_sites[0]) - int(found.n_sites[1])) <= 2
 
@@ -274,17 +273,15 @@ def test_interpret_motifs_writes_parsable_outputs(tmp_path):
     # DNASE is 5 on the sites, 1 elsewhere: the motif kernels' sites are much more open than background
     assert (table.loc[:1, "mean_DNASE"] > 3).all() and table.loc[0, "background_DNASE"] < 1.5
     profiles = pd.read_csv(out / "kernel_track_profiles.tsv", sep="\t")
-    assert profiles.shape == (4 * WIDTH, 4) and list(profiles.columns) == [
-        "kernel",
-        "track",
-        "position",
-        "mean",
-    ]
+    assert profiles.shape == (4 * (WIDTH + 100), 5)
+    assert list(profiles.columns) == ["kernel", "track", "position", "in_kernel", "mean"]
+    assert profiles["position"].min() == -50 and profiles["position"].max() == WIDTH + 49
+    assert profiles.loc[profiles["in_kernel"], "position"].between(0, WIDTH - 1).all()
     matches = pd.read_csv(out / "known_matches.tsv", sep="\t").set_index("kernel")
     for kernel, strand in (("kernel_00", "-"), ("kernel_01", "+")):
         assert matches.loc[kernel, "known_motif"] == "PLANTED"
         assert matches.loc[kernel, "strand"] == strand
-        assert matches.loc[kernel, "similarity"] > 0.95
+        assert matches.loc[kernel, "q_value"] < 0.05 and matches.loc[kernel, "significant"]
     assert (out / "kernels_heatmap.png").stat().st_size > 1000
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".motifs")]  # no temporary left
 
@@ -353,6 +350,24 @@ def test_cli_motifs_runs(cli_files, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------------------- slow: science
+def _correlation(a: np.ndarray, b: np.ndarray, min_overlap: int = 5) -> float:
+    """Best mean column Pearson correlation of two PWMs over ungapped alignments, either strand (the
+    margin measured in the slow test below; the suite matches known motifs with Tomtom)."""
+
+    def standardise(m):
+        c = m - m.mean(axis=1, keepdims=True)
+        norm = np.linalg.norm(c, axis=1, keepdims=True)
+        return np.where(norm > 1e-12, c / np.where(norm > 1e-12, norm, 1.0), 0.0)
+
+    need, best = max(1, min(min_overlap, len(a), len(b))), -np.inf
+    for bb in (b, b[::-1, ::-1]):
+        corr = standardise(a) @ standardise(bb).T
+        for offset in range(need - len(bb), len(a) - need + 1):
+            rows = np.arange(max(0, offset), min(len(a), offset + len(bb)))
+            best = max(best, float(corr[rows, rows - offset].mean()))
+    return best
+
+
 def _sample_site(rng, pwm: np.ndarray) -> np.ndarray:
     """Base codes drawn from a PWM, either strand."""
     site = (rng.random((pwm.shape[0], 1)) > np.cumsum(pwm, axis=1)).sum(axis=1)
@@ -368,7 +383,7 @@ def _motif_margins(net, x: np.ndarray, known: dict, planted: str) -> np.ndarray:
     found = scan_kernels(list(x), w, b, ("DNASE",), sequence_only=True)
     margins = []
     for pwm in found.pwms:
-        score = {name: align_motifs(pwm, m.pwm).score for name, m in known.items()}
+        score = {name: _correlation(pwm, m.pwm) for name, m in known.items()}
         margins.append(score[planted] - max(v for n, v in score.items() if n != planted))
     return np.array(margins)
 

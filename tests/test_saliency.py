@@ -113,13 +113,19 @@ def test_interpret_saliency_files(tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("".join(f"chr1\t{s - 5}\t{s + 15}\tsite {i}\n" for i, s in enumerate(starts)))
     out = tmp_path / "sal"
-    res = interpret_saliency(model, CellType(fasta, {"DNASE": bw}), bed, out, positive_only=True)
+    from factornet_core.meme import Motif, write_meme
+
+    known = tmp_path / "known.meme"
+    rng = np.random.default_rng(2)
+    write_meme(known, [Motif("DECOY", "", rng.dirichlet(np.ones(4), size=8)), Motif("PLANTED", "", PWM)])
+    res = interpret_saliency(model, CellType(fasta, {"DNASE": bw}), bed, out, positive_only=True, known=known)
     assert res.tf == "CTCF"
     assert res.regions["name"].tolist() == ["site_0", "site_1", "site_2", "site_3"]
     for row, s in zip(res.regions.itertuples(), starts):
         centre = (s - 5 + s + 15) // 2
         assert row.window_start == centre - SEQ_LEN // 2
         assert s <= row.peak_position < s + PWM.shape[0]  # the planted site carries the saliency peak
+        assert (row.best_motif, row.best_motif_start) == ("PLANTED", s)  # the boxed known-motif hit
         lines = (out / f"saliency.{row.name}.bedGraph").read_text().splitlines()
         assert lines[0].startswith("track type=bedGraph")
         body = pd.DataFrame([ln.split("\t") for ln in lines[1:]], columns=["c", "s", "e", "v"])

@@ -27,8 +27,8 @@ def register(sub) -> None:
         "(convolution output incl. bias) reaches --threshold × the kernel's maximum over all scanned windows "
         "(seq_len bp centred on each region or peak summit), and write their PWM (kernels.meme), an "
         "information-content logo per kernel (logos/), per-kernel IC, site count and mean track signal "
-        "(kernels.tsv, kernel_track_profiles.tsv/.png), a heatmap (kernels_heatmap.png) and, with --known, the "
-        "best known motif per kernel (known_matches.tsv; Tomtom-like mean column Pearson correlation).",
+        "(kernels.tsv), mean track signal ±50 bp around the sites (footprints: kernel_track_profiles.tsv/.png), a heatmap (kernels_heatmap.png) and, with --known, the "
+        "best known motif per kernel (known_matches.tsv: Tomtom p-, E- and q-values via memelite; named in the heatmap where q < 0.05).",
     )
     _shared(m)
     where = m.add_mutually_exclusive_group(required=True)
@@ -62,6 +62,7 @@ def register(sub) -> None:
     s.add_argument("--cpg", help="CpG BED for models trained with -g")
     s.add_argument("--annotation-beds", help="folder of pre-made feature BEDs for -g models")
     s.add_argument("--max-regions", type=int, default=100, help="refuse more regions than this")
+    s.add_argument("--known", help="MEME file of known motifs: box the best site of any of them in each PNG")
 
 
 def _shared(p) -> None:
@@ -122,6 +123,7 @@ def run_saliency(args) -> int:
         tf=args.tf,
         positive_only=args.positive_only,
         max_regions=args.max_regions,
+        known=args.known,
         force=args.force,
     )
     print(f"wrote {args.out_dir}: saliency of {result.tf} for {len(result.regions)} regions", file=sys.stderr)

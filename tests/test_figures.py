@@ -1,0 +1,207 @@
+"""The figures' structure, read back through matplotlib's objects (titles, labels, series, reference lines)."""
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+
+from factornet_core.figures import SERIES_COLOURS, chromosome_label, curves_figure, learning_curves_figure
+
+HISTORY = [
+    {"epoch": 1, "loss": 0.69, "val_loss": 0.66, "val_auPR": 0.60, "cross_val_loss": 0.7, "cross_val_auPR": 0.5},
+    {"epoch": 2, "loss": 0.55, "val_loss": 0.52, "val_auPR": 0.81, "cross_val_loss": 0.6, "cross_val_auPR": 0.7},
+    {"epoch": 3, "loss": 0.45, "val_loss": 0.58, "val_auPR": 0.77, "cross_val_loss": 0.65, "cross_val_auPR": 0.6,
+     "best_epoch": 2},
+]  # fmt: skip
+
+
+def _colours(ax):
+    return {
+        line.get_label(): to_hex(line.get_color())
+        for line in ax.lines
+        if not line.get_label().startswith("_")
+    }
+
+
+def test_learning_curves_best_epoch_colours_design():
+    design = "Validation set: bins on chr11, 1:1 unbound:bound."
+    fig = learning_curves_figure(HISTORY, "Learning curves: m.keras, CTCF in K562, seed 0", design)
+    loss, aupr = fig.axes
+    assert fig._suptitle.get_text() == "Learning curves: m.keras, CTCF in K562, seed 0"
+    assert design in [t.get_text() for t in fig.texts]  # the validation design is stated in the figure
+    assert loss.get_xlabel() == aupr.get_xlabel() == "epoch"
+    assert "cross-entropy" in loss.get_ylabel() and "auPR" in aupr.get_ylabel()
+    # the best epoch (2, not the last) is a vertical line in both panels, starred at its validation auPR
+    for ax in (loss, aupr):
+        (vline,) = [ln for ln in ax.lines if ln.get_label().startswith("best epoch")]
+        assert list(vline.get_xdata()) == [2, 2]
+    (star,) = [ln for ln in aupr.lines if ln.get_marker() == "*"]
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (2, 0.81)
+    # one colour per series, the same in both panels; train only in the loss panel
+    lc, ac = _colours(loss), _colours(aupr)
+    val, cross = "validation, training cell type(s)", "validation, held-out cell type"
+    assert lc[val] == ac[val] == to_hex(SERIES_COLOURS["val"])
+    assert lc[cross] == ac[cross] == to_hex(SERIES_COLOURS["cross_val"])
+    assert len({lc["train (epoch mean)"], lc[val], lc[cross]}) == 3 and "train (epoch mean)" not in ac
+    # the legend is the figure's, outside both panels (no per-axes legend over the data)
+    assert loss.get_legend() is None and aupr.get_legend() is None and len(fig.legends) == 1
+
+
+def test_learning_curves_without_best_epoch_has_no_mark():
+    fig = learning_curves_figure([{k: v for k, v in h.items() if k != "best_epoch"} for h in HISTORY])
+    assert not [ln for ax in fig.axes for ln in ax.lines if ln.get_label().startswith("best epoch")]
+
+
+def test_pr_prevalence_line_per_label_set():
+    x = np.linspace(0, 1, 5)
+    curves = [("m: CTCF K562", x, 1 - x / 2), ("m: MAX K562", x, 1 - x / 3)]
+    fig = curves_figure(curves, "pr", "PR", [("CTCF K562", 0.1), ("MAX K562", 0.25)])
+    ax = fig.axes[0]
+    assert len(ax.lines) == 4
+    assert [ln.get_ydata()[0] for ln in ax.lines[2:]] == [0.1, 0.25]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "CTCF K562" in texts[2] and "0.100" in texts[2] and "MAX K562" in texts[3]
+
+
+@pytest.mark.parametrize(
+    ("chroms", "label"),
+    [
+        (["chr11"], "chr11"),
+        (["chr8", "chr21", "chr8"], "chr8, chr21"),
+        ([f"chr{i}" for i in range(9)], "9 chromosomes"),
+    ],
+)
+def test_chromosome_label(chroms, label):
+    assert chromosome_label(chroms) == label
+
+
+def test_kernel_heatmap_labels_only_significant_matches_and_drops_constant_tracks():
+    import pandas as pd
+
+    from factornet_core.logos import kernel_heatmap_figure
+
+    table = pd.DataFrame(
+        {
+            "kernel": ["kernel_00", "kernel_01", "kernel_02"],
+            "information_content": [3.0, 9.0, 5.0],
+            "n_sites": [40, 12, 7],
+            "mean_DNASE": [1.5, 6.0, 2.0],
+            "background_DNASE": 1.0,
+            "mean_MAPABILITY": 1.0,
+            "background_MAPABILITY": 1.0,
+            "known_motif": ["CTCF_f2", "REST_f1", "GABPA_f1"],
+            "known_q_value": [0.2, 1e-6, 0.01],
+            "known_significant": [False, True, True],
+        }
+    )
+    fig = kernel_heatmap_figure(table, ["DNASE", "MAPABILITY"])
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 2  # IC and DNASE; the constant MAPABILITY has no colour scale
+    assert panels[0].get_title().startswith("information content") and "bits" in panels[0].get_title()
+    assert "mean DNASE" in panels[1].get_title() and "cuts per bp" in panels[1].get_title()
+    ticks = [t.get_text() for t in panels[0].get_yticklabels()]
+    # highest IC on top; a motif only where q < 0.05
+    assert ticks == ["kernel_01  (n=12)  REST_f1", "kernel_02  (n=7)  GABPA_f1", "kernel_00  (n=40)"]
+    footnote = "\n".join(t.get_text() for t in fig.texts)
+    assert "q < 0.05" in footnote and "MAPABILITY is 1" in footnote and "2 of 3 kernels" in footnote
+    assert "first-layer kernels" in fig._suptitle.get_text().lower()
+
+
+def _found(k=10, width=6, flank=50):
+    from factornet_core.motifs import KernelMotifs
+
+    rng = np.random.default_rng(1)
+    span = width + 2 * flank
+    prof = np.ones((k, span, 2))
+    prof[:, :, 0] = 1 + np.exp(-(((np.arange(span) - span / 2) / 15) ** 2))[None, :] * np.arange(k)[:, None]
+    n_sites = np.full(k, 30)
+    n_sites[3] = 0  # no sites: never drawn
+    return KernelMotifs(
+        counts=rng.integers(0, 9, (k, width, 4)).astype(float), n_sites=n_sites, max_activation=np.ones(k),
+        track_profile=prof[:, flank : flank + width], track_mean=prof.mean(axis=1), background_mean=np.ones(2),
+        track_names=("DNASE", "MAPABILITY"), threshold=0.5, flank_profile=prof, flank=flank,
+    )  # fmt: skip
+
+
+def test_footprints_top_kernels_span_and_labels():
+    from factornet_core.logos import footprints_figure
+
+    found = _found()
+    ic = np.arange(10.0)  # kernel_09 the most informative
+    fig = footprints_figure(found, ic, top=4)
+    axes = fig.axes
+    assert len(axes) == 4  # one varying track (MAPABILITY is constant) × the top 4 kernels
+    assert [ax.get_title().split("\n")[0] for ax in axes] == [
+        "kernel_09",
+        "kernel_08",
+        "kernel_07",
+        "kernel_06",
+    ]
+    assert "±50 bp" in fig._suptitle.get_text()
+    assert "DNASE" in axes[0].get_ylabel() and "cuts per bp" in axes[0].get_ylabel()
+    assert all(ax.get_xlabel() == "bp from site start" for ax in axes)
+    for ax in axes:
+        (profile,) = [ln for ln in ax.lines if ln.get_label() == "mean at sites"]
+        assert profile.get_xdata()[0] == -50 and profile.get_xdata()[-1] == 6 + 49  # wider than the kernel
+        (span,) = ax.patches  # the kernel's 6 bp shaded
+        assert span.get_x() == pytest.approx(-0.5) and span.get_width() == pytest.approx(6)
+    assert any("MAPABILITY is constant" in t.get_text() for t in fig.texts)
+    # a kernel without sites is skipped even when asked for everything
+    assert len(footprints_figure(found, ic, top=10).axes) == 9
+
+
+@pytest.mark.parametrize("length", [120, 1000])
+def test_saliency_letters_strands_tracks_and_zoom(length):
+    from matplotlib.patches import PathPatch
+
+    from factornet_core.logos import ZOOM_BP, saliency_figure
+
+    rng = np.random.default_rng(3)
+    onehot = np.eye(4)[rng.integers(0, 4, length)]
+    sal = rng.normal(0, 0.05, length)
+    sal[length - 60 : length - 50] = 1.0  # the salient site, near the end of the window
+    tracks = np.ones((length, 1))
+    start = 10_000
+    hit = (start + length - 60, start + length - 50, "CTCF_f2", "+")
+    fig = saliency_figure(
+        onehot, sal, tracks, ["DNASE"], start, "CTCF saliency", (start + 40, start + 80), hit
+    )
+    axes = fig.axes
+    zoomed = length > ZOOM_BP
+    assert len(axes) == (4 if zoomed else 3)  # [overview,] forward, reverse, DNASE
+    fwd, rev, dnase = axes[-3:]
+    assert fig._suptitle.get_text() == "CTCF saliency"
+    assert "forward" in fwd.get_ylabel() and "reverse" in rev.get_ylabel()
+    assert "DNASE" in dnase.get_ylabel() and "cuts per bp" in dnase.get_ylabel()
+    assert dnase.get_xlabel().startswith("genomic position")
+    # the letter rows share their x range (strands aligned), ZOOM_BP wide and over the salient site
+    assert fwd.get_xlim() == rev.get_xlim() == dnase.get_xlim()
+    lo, hi = fwd.get_xlim()
+    assert hi - lo == (ZOOM_BP if zoomed else length) and lo <= hit[0] and hit[1] <= hi
+    # letters: one compound path per base type; negatives clipped (nothing below 0 on the forward row)
+    letters = [p for p in fwd.patches if isinstance(p, PathPatch)]
+    assert 1 <= len(letters) <= 4 and fwd.get_ylim()[0] == 0 and rev.get_ylim()[1] == 0
+    shown = onehot[int(lo - start + 0.5) : int(hi - start + 0.5)]
+    vertices = sum(len(p.get_path().vertices) for p in letters)
+    assert vertices > 10 * int(
+        (sal[int(lo - start + 0.5) : int(hi - start + 0.5)] > 0).sum()
+    )  # drawn letters
+    assert shown.shape[0] == hi - lo
+    legend = [t.get_text() for t in fwd.get_legend().get_texts()]
+    assert legend[:2] == ["query region", "best CTCF_f2 match (+ strand)"] and legend[-4:] == list("ACGT")
+    if zoomed:
+        assert "whole 1000 bp" in axes[0].get_title(loc="left") and "most salient" in fwd.get_title(
+            loc="left"
+        )
+
+
+def test_pwm_logo_axes_and_letters():
+    from matplotlib.patches import PathPatch
+
+    from factornet_core.logos import pwm_logo_figure
+
+    pwm = np.array([[1, 0, 0, 0], [0, 0.5, 0.5, 0], [0.25] * 4])  # A (2 bits), C/G (1 bit), nothing
+    ax = pwm_logo_figure(pwm, "kernel_00").axes[0]
+    assert ax.get_xlabel() == "position in kernel (bp)" and ax.get_ylabel() == "bits"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    assert ax.get_title() == "kernel_00"
+    assert len([p for p in ax.patches if isinstance(p, PathPatch)]) == 3  # A, C and G drawn; T never
