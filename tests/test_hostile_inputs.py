@@ -264,10 +264,13 @@ def test_dash_output_writes_the_table_to_stdout(inputs, tmp_path, capfd):
         assert cli.main([*argv, str(tmp_path / f"{name}.txt")]) == 0
         capfd.readouterr()
         assert cli.main([*argv, "-"]) == 0
-        out, _ = capfd.readouterr()
+        out, err = capfd.readouterr()
+        assert "factornet-stdout" not in err  # messages name the output as the user gave it
         want = (tmp_path / f"{name}.txt").read_text()
         assert want.count("\n") >= 1 and out == want, name
     assert not (Path.cwd() / "-").exists()
+    assert cli.main([*runs["call"], "-"]) == 0
+    assert "wrote standard output" in capfd.readouterr().err
 
 
 def test_duplicated_peaks_count_once(inputs, tmp_path):

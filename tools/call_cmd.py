@@ -56,5 +56,6 @@ def run(args) -> int:
     )
     for tf, n in result.n_calls.items():
         print(f"{tf}: {n} calls at score >= {result.thresholds[tf]:.6g}", file=sys.stderr)
-    print(f"wrote {', '.join(str(p) for p in result.outputs)}", file=sys.stderr)
+    shown = [common.shown(args, "out")] if args.out else [str(p) for p in result.outputs]
+    print(f"wrote {', '.join(shown)}", file=sys.stderr)
     return 0

@@ -267,6 +267,7 @@ def stdout_outputs(args: argparse.Namespace) -> Iterator[None]:
         yield
         return
     dest = dashes[0]
+    args.stdout_dest = dest
     folder = tempfile.mkdtemp(prefix="factornet-stdout.")
     tmp = os.path.join(folder, f"stdout{_STDOUT_SUFFIX.get(dest, '.tsv')}")
     setattr(args, dest, tmp)
@@ -279,4 +280,10 @@ def stdout_outputs(args: argparse.Namespace) -> Iterator[None]:
             sys.stdout.buffer.flush()
     finally:
         setattr(args, dest, "-")
+        args.stdout_dest = None
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def shown(args: argparse.Namespace, dest: str) -> str:
+    """An output path for messages: ``standard output`` while :func:`stdout_outputs` stands in for ``-``."""
+    return "standard output" if getattr(args, "stdout_dest", None) == dest else str(getattr(args, dest))

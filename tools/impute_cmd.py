@@ -62,7 +62,7 @@ def run(args) -> int:
         print(f"skipped {path}: needs {', '.join(lacks)}", file=sys.stderr)
     rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
     print(
-        f"wrote {args.out}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "
+        f"wrote {common.shown(args, 'out')}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "
         f"{len(result.columns)} columns ({', '.join(result.columns)}); {rate:.0f} bins/s",
         file=sys.stderr,
     )

@@ -48,7 +48,7 @@ def run(args) -> int:
     )
     rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
     print(
-        f"wrote {args.out}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "
+        f"wrote {common.shown(args, 'out')}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "
         f"{', '.join(result.tfs)}; {rate:.0f} bins/s",
         file=sys.stderr,
     )
