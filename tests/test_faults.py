@@ -184,12 +184,34 @@ def test_sigkill_during_models_fetch_then_rerun(tmp_path):
     assert read_card(model).tfs == ("FOXA1",)
 
 
-@pytest.mark.skip(
-    reason="SIGKILL during train + --resume exactness is the resume work of branch arch3 (exact --resume, "
-    "one-set checkpoint publishing); its fault test goes here"
-)
-def test_sigkill_during_train_then_resume_is_exact():
-    raise AssertionError("placeholder")
+@pytest.mark.slow
+def test_sigkill_during_train_then_resume_is_exact(tmp_path):
+    """A real SIGKILL lands while epoch 3's checkpoint is being written or after it; `--resume` then ends with
+    the weights of a run that was never interrupted (checkpoints are published as one folder, and the
+    random states travel with them: factornet_core.resume)."""
+    from factornet_core.modelfile import load_model
+    from factornet_core.simulate import simulate_dataset
+
+    sim = simulate_dataset(tmp_path / "data", seed=3, n_chroms=2, chrom_length=200_000, tfs=("CTCF",))
+
+    def argv(out):
+        return ["train", "--samplesheet", sim.samplesheet, "--genome", sim.genome, "-o", out, "-f", "CTCF",
+                "-v", "chr2", "-e", "4", "-ep", "10", "-s", "2", "-L", "400", "-w", "20", "-k", "8", "-r", "4",
+                "-d", "16", "--quiet"]  # fmt: skip
+
+    out = tmp_path / "r.keras"
+    resume_dir = tmp_path / "r.keras.resume"
+    proc = _factornet(*argv(out))
+    _kill_when(proc, lambda: (resume_dir / "epoch-0002").is_dir(), timeout=900)
+    assert not out.exists()
+    rc, err = _finish(_factornet(*argv(out), "--resume"), timeout=900)
+    assert rc == 0, err
+    rc, err = _finish(_factornet(*argv(tmp_path / "full.keras")), timeout=900)
+    assert rc == 0, err
+    a, b = load_model(out).model.get_weights(), load_model(tmp_path / "full.keras").model.get_weights()
+    for wa, wb in zip(a, b, strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-6)
+    assert not resume_dir.exists() and not _parts(tmp_path)
 
 
 # --------------------------------------------------------------------------------------------- full disk
