@@ -86,6 +86,13 @@ def run_demo(
     }
 
     log("7/7 interpret: kernel motifs (vs the planted motifs) and a saliency map of a bound site")
+    _interpret(first_model, p, s, out, result, log)
+    return result
+
+
+def _interpret(first_model, p, s, out: Path, result: DemoResult, log) -> None:
+    """Step 7: the first model's kernel motifs (matched to the planted ones) and the saliency of one
+    bound site on the test chromosome; records the best match and the figure folders in ``result``."""
     from factornet_core import intervals, motifs, saliency
     from factornet_core.inputs import CellType
     from factornet_core.samplesheet import read_samplesheet
@@ -120,4 +127,3 @@ def run_demo(
     )
     result.figures["kernel logos and their best matches"] = out / "motifs"
     result.figures["saliency of one bound site"] = out / "saliency"
-    return result

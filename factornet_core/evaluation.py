@@ -120,6 +120,149 @@ def check_same_bins(first: pd.DataFrame, other: pd.DataFrame, first_path, other_
 
 
 # --------------------------------------------------------------------------------------------- workflow
+def _model_names(paths: list, name: str | Sequence[str] | None) -> list[str]:
+    """One distinct report name per prediction file: ``name``, else the file names, else the paths."""
+    names = [name] if isinstance(name, str) else (list(name) if name is not None else [])
+    if names and len(names) != len(paths):
+        raise FactorNetError(f"give one name per prediction file: {len(names)} names for {len(paths)} files")
+    models = names or [Path(p).name for p in paths]
+    if len(set(models)) != len(models):
+        models = [str(p) for p in paths] if not names else models
+        if len(set(models)) != len(models):
+            raise FactorNetError(f"model names must differ, got {', '.join(models)}")
+    return models
+
+
+def _load_predictions(paths: list, tf: str | None) -> tuple[list, pd.DataFrame, list[str]]:
+    """Read every prediction file → (``[(bins, scores)]``, the shared bins, the shared score columns)."""
+    loaded = [read_predictions(p, dream_tf=tf) for p in paths]
+    bins = loaded[0][0]
+    for path, (other, _) in zip(paths[1:], loaded[1:]):
+        check_same_bins(bins, other, paths[0], path)
+    columns = list(loaded[0][1].columns)
+    for path, (_, sc) in zip(paths[1:], loaded[1:]):
+        if list(sc.columns) != columns:
+            raise FactorNetError(
+                f"{path} predicts {', '.join(sc.columns)} but {paths[0]} predicts {', '.join(columns)}"
+            )
+    return loaded, bins, columns
+
+
+def _peak_target(bins: pd.DataFrame, columns: list[str], peaks, relaxed, tf: str | None, cell: str | None):
+    """The one ``(tf, cell, codes, 0, peaks)`` target labelled from conservative (+ relaxed) peaks."""
+    tf_name = _select_tfs(columns, tf, "--peaks covers one TF")
+    conservative = read_bed(peaks, what="peaks")
+    relaxed_df = read_bed(relaxed, what="relaxed peaks", allow_empty=True) if relaxed else None
+    if not set(conservative["chrom"]) & set(bins["chrom"]):
+        found = naming_hint(conservative["chrom"].unique(), bins["chrom"].unique(), "the predictions")
+        raise FactorNetError(
+            f"{peaks}: no peak lies on a predicted chromosome{': ' + found if found else ''}"
+        )
+    return (tf_name, cell or ".", label_bins(bins, conservative, relaxed_df), 0, peaks)
+
+
+def _labels_plan(columns: list[str], labels, tf: str | None) -> dict:
+    """``{TF: labels path}`` to score, checked against the predicted TFs."""
+    if isinstance(labels, Mapping):
+        plan = dict(labels)
+        for tf_name in plan:
+            _select_tfs(columns, tf_name, "")
+        if tf is not None:
+            plan = {tf: plan[tf]} if tf in plan else {}
+            if not plan:
+                raise FactorNetError(f"--tf {tf} has no --labels {tf}=PATH")
+        return plan
+    return {_select_tfs(columns, tf, "one labels file is one TF"): labels}
+
+
+def _pick_cell(path, by_cell: dict, cell: str | None) -> str:
+    """The labels column to score: ``cell``, or the only one there is."""
+    if cell is None:
+        if len(by_cell) > 1:
+            raise FactorNetError(
+                f"{path}: the labels hold several cell types ({', '.join(by_cell)}): choose one with --cell"
+            )
+        return next(iter(by_cell))
+    if cell not in by_cell:
+        raise FactorNetError(
+            f"{path}: cell type {cell!r} is not in the labels (they have: {', '.join(by_cell)})"
+        )
+    return cell
+
+
+def _label_targets(bins: pd.DataFrame, columns: list[str], labels, tf: str | None, cell: str | None) -> list:
+    """One ``(tf, cell, codes, labelled-not-predicted, path)`` target per DREAM labels file."""
+    targets = []
+    for tf_name, path in _labels_plan(columns, labels, tf).items():
+        label_bins_df, by_cell = read_labels(path)
+        cell_name = _pick_cell(path, by_cell, cell)
+        codes, extra = align_labels(bins, label_bins_df, by_cell[cell_name], path)
+        targets.append((tf_name, cell_name, codes, extra, path))
+    return targets
+
+
+@dataclass
+class _Scored:
+    """Everything the scoring loop collects for the table, the figures and the JSON report."""
+
+    rows: list[dict] = field(default_factory=list)
+    pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    prevalence: list[tuple[str, float]] = field(default_factory=list)
+    scored_chroms: list[str] = field(default_factory=list)
+    calibration: list[dict] = field(default_factory=list)
+
+
+def _score_targets(targets: list, models: list[str], loaded: list, bins: pd.DataFrame) -> _Scored:
+    """Metrics, PR/ROC curves and (first model only) FDR calibration for every (target, model)."""
+    out = _Scored()
+    for tf_name, cell_name, codes, extra, source in targets:
+        keep = codes != 2
+        y = (codes[keep] == 1).astype(np.int8)
+        what = f"{tf_name} {cell_name}" if cell_name != "." else tf_name
+        out.prevalence.append((what if len(targets) > 1 else "", float(y.mean()) if y.size else 0.0))
+        out.scored_chroms.extend(bins["chrom"].to_numpy()[keep])
+        for model, (_, scores) in zip(models, loaded):
+            s = scores[tf_name].to_numpy()
+            try:
+                metrics = evaluate_scores(codes, s)
+            except FactorNetError as exc:
+                raise FactorNetError(f"{source}: {tf_name} in {cell_name}: {exc}") from None
+            out.rows.append(
+                {"model": model, "tf": tf_name, "cell": cell_name, **metrics, "labelled_not_predicted": extra}
+            )
+            label = model if len(targets) == 1 else f"{model}: {what}"
+            recall, precision = pr_curve_davis_goadrich(y, s[keep])
+            out.pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
+            fpr, tpr, _ = roc_curve(y, s[keep])
+            out.roc_curves.append((f"{label} (auROC {metrics['auroc']:.3f})", fpr, tpr))
+            if model == models[0]:
+                levels, min_scores = fdr_grid(y, s[keep])
+                out.calibration.append(
+                    {
+                        "tf": tf_name,
+                        "cell": cell_name,
+                        "model": model,
+                        "step": CALIBRATION_STEP,
+                        "fdr": levels,
+                        "min_score": min_scores,
+                    }
+                )
+    return out
+
+
+def _write_outputs(prefix: str, report: dict, table: pd.DataFrame, figures: dict) -> list[Path]:
+    """Write the JSON report, the TSV table and the figures, all or nothing."""
+    paths_out = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", *figures)]
+    with OutputSet() as outs:
+        tmp = [outs.path(p) for p in paths_out]
+        tmp[0].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+        table.to_csv(tmp[1], sep="\t", index=False, float_format="%.6f")
+        for path, fig in zip(tmp[2:], figures.values()):
+            fig.savefig(path, format="png")
+    return paths_out
+
+
 def evaluate(
     predictions: str | os.PathLike | Sequence[str | os.PathLike],
     out_prefix: str | os.PathLike,
@@ -156,108 +299,20 @@ def evaluate(
     paths = [predictions] if isinstance(predictions, (str, os.PathLike)) else list(predictions)
     if not paths:
         raise FactorNetError("no prediction files to evaluate")
-    names = [name] if isinstance(name, str) else (list(name) if name is not None else [])
-    if names and len(names) != len(paths):
-        raise FactorNetError(f"give one name per prediction file: {len(names)} names for {len(paths)} files")
-    models = names or [Path(p).name for p in paths]
-    if len(set(models)) != len(models):
-        models = [str(p) for p in paths] if not names else models
-        if len(set(models)) != len(models):
-            raise FactorNetError(f"model names must differ, got {', '.join(models)}")
-    loaded = [read_predictions(p, dream_tf=tf) for p in paths]
-    bins = loaded[0][0]
-    for path, (other, _) in zip(paths[1:], loaded[1:]):
-        check_same_bins(bins, other, paths[0], path)
-    columns = list(loaded[0][1].columns)
-    for path, (_, sc) in zip(paths[1:], loaded[1:]):
-        if list(sc.columns) != columns:
-            raise FactorNetError(
-                f"{path} predicts {', '.join(sc.columns)} but {paths[0]} predicts {', '.join(columns)}"
-            )
-
+    models = _model_names(paths, name)
+    loaded, bins, columns = _load_predictions(paths, tf)
     # (tf, cell, codes, labelled-not-predicted, source) for each scored column
-    targets: list[tuple[str, str, np.ndarray, int, object]] = []
     if peaks is not None:
-        tf_name = _select_tfs(columns, tf, "--peaks covers one TF")
-        conservative = read_bed(peaks, what="peaks")
-        relaxed_df = read_bed(relaxed, what="relaxed peaks", allow_empty=True) if relaxed else None
-        if not set(conservative["chrom"]) & set(bins["chrom"]):
-            found = naming_hint(conservative["chrom"].unique(), bins["chrom"].unique(), "the predictions")
-            raise FactorNetError(
-                f"{peaks}: no peak lies on a predicted chromosome{': ' + found if found else ''}"
-            )
-        targets.append((tf_name, cell or ".", label_bins(bins, conservative, relaxed_df), 0, peaks))
+        targets = [_peak_target(bins, columns, peaks, relaxed, tf, cell)]
     else:
-        if isinstance(labels, Mapping):
-            plan = dict(labels)
-            for tf_name in plan:
-                _select_tfs(columns, tf_name, "")
-            if tf is not None:
-                plan = {tf: plan[tf]} if tf in plan else {}
-                if not plan:
-                    raise FactorNetError(f"--tf {tf} has no --labels {tf}=PATH")
-        else:
-            plan = {_select_tfs(columns, tf, "one labels file is one TF"): labels}
-        for tf_name, path in plan.items():
-            label_bins_df, by_cell = read_labels(path)
-            if cell is None:
-                if len(by_cell) > 1:
-                    raise FactorNetError(
-                        f"{path}: the labels hold several cell types ({', '.join(by_cell)}): choose one with --cell"
-                    )
-                cell_name = next(iter(by_cell))
-            elif cell not in by_cell:
-                raise FactorNetError(
-                    f"{path}: cell type {cell!r} is not in the labels (they have: {', '.join(by_cell)})"
-                )
-            else:
-                cell_name = cell
-            codes, extra = align_labels(bins, label_bins_df, by_cell[cell_name], path)
-            targets.append((tf_name, cell_name, codes, extra, path))
+        targets = _label_targets(bins, columns, labels, tf, cell)
+    scored = _score_targets(targets, models, loaded, bins)
 
-    rows: list[dict] = []
-    pr_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-    roc_curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-    prevalence: list[tuple[str, float]] = []
-    scored_chroms: list[str] = []
-    calibration: list[dict] = []
-    for tf_name, cell_name, codes, extra, source in targets:
-        keep = codes != 2
-        y = (codes[keep] == 1).astype(np.int8)
-        what = f"{tf_name} {cell_name}" if cell_name != "." else tf_name
-        prevalence.append((what if len(targets) > 1 else "", float(y.mean()) if y.size else 0.0))
-        scored_chroms.extend(bins["chrom"].to_numpy()[keep])
-        for model, (_, scores) in zip(models, loaded):
-            s = scores[tf_name].to_numpy()
-            try:
-                metrics = evaluate_scores(codes, s)
-            except FactorNetError as exc:
-                raise FactorNetError(f"{source}: {tf_name} in {cell_name}: {exc}") from None
-            rows.append(
-                {"model": model, "tf": tf_name, "cell": cell_name, **metrics, "labelled_not_predicted": extra}
-            )
-            label = model if len(targets) == 1 else f"{model}: {what}"
-            recall, precision = pr_curve_davis_goadrich(y, s[keep])
-            pr_curves.append((f"{label} (auPR {metrics['auprc']:.3f})", recall, precision))
-            fpr, tpr, _ = roc_curve(y, s[keep])
-            roc_curves.append((f"{label} (auROC {metrics['auroc']:.3f})", fpr, tpr))
-            if model == models[0]:
-                levels, min_scores = fdr_grid(y, s[keep])
-                calibration.append(
-                    {
-                        "tf": tf_name,
-                        "cell": cell_name,
-                        "model": model,
-                        "step": CALIBRATION_STEP,
-                        "fdr": levels,
-                        "min_score": min_scores,
-                    }
-                )
-
-    table = pd.DataFrame(rows, columns=["model", "tf", "cell", *METRIC_COLUMNS, "labelled_not_predicted"])
-    prefix = str(out_prefix)
+    table = pd.DataFrame(
+        scored.rows, columns=["model", "tf", "cell", *METRIC_COLUMNS, "labelled_not_predicted"]
+    )
     where = ", ".join(dict.fromkeys(f"{t} in {c}" if c != "." else t for t, c, *_ in targets))
-    where += f", {chromosome_label(pd.unique(np.asarray(scored_chroms)))}"
+    where += f", {chromosome_label(pd.unique(np.asarray(scored.scored_chroms)))}"
     subject = models[0] if len(models) == 1 else f"{len(models)} predictions"
     report = {
         "factornet_version": __version__,
@@ -267,25 +322,19 @@ def evaluate(
         "recall_at_fdr_method": "ENCODE-DREAM scoring script (sklearn precision_recall_curve)",
         "results": table.to_dict(orient="records"),
         # for `factornet call --fdr F`: the first file's lowest score with FDR <= level, per reached level
-        "calibration": calibration,
+        "calibration": scored.calibration,
     }
     figures = {
         ".pr.png": curves_figure(
-            pr_curves,
+            scored.pr_curves,
             "pr",
             f"Precision-recall: {subject}, {where}",
-            prevalence,
+            scored.prevalence,
         ),
-        ".roc.png": curves_figure(roc_curves, "roc", f"ROC: {subject}, {where}"),
+        ".roc.png": curves_figure(scored.roc_curves, "roc", f"ROC: {subject}, {where}"),
         ".aupr.png": aupr_bars_figure(table, f"auPR: {where}"),
     }
-    paths_out = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", *figures)]
-    with OutputSet() as outs:
-        tmp = [outs.path(p) for p in paths_out]
-        tmp[0].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
-        table.to_csv(tmp[1], sep="\t", index=False, float_format="%.6f")
-        for path, fig in zip(tmp[2:], figures.values()):
-            fig.savefig(path, format="png")
+    paths_out = _write_outputs(str(out_prefix), report, table, figures)
     return EvaluationResult(table, paths_out, figures)
 
 

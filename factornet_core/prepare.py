@@ -21,62 +21,40 @@ pass 2 writes the scaled bigWig. Memory is bounded by one chromosome's reads.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
-from array import array
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyBigWig
-import pysam
 
-from factornet_core import __version__, intervals, normalize, sidecars
+from factornet_core import __version__, intervals, normalize
 from factornet_core.atomic import OutputSet
-from factornet_core.errors import FactorNetError
-
-ASSAY_SHIFTS = {"dnase": (0, 0), "atac": (4, -5)}
-# SAM flag bits (SAM spec §1.4)
-PAIRED, PROPER_PAIR, UNMAPPED, REVERSE = 0x1, 0x2, 0x4, 0x10
-SECONDARY, QC_FAIL, DUPLICATE, SUPPLEMENTARY = 0x100, 0x200, 0x400, 0x800
-# drop reasons, in the order they are tested
-FLAG_REASONS = (
-    ("unmapped", UNMAPPED),
-    ("secondary", SECONDARY),
-    ("supplementary", SUPPLEMENTARY),
-    ("qc_fail", QC_FAIL),
-    ("duplicate", DUPLICATE),
+from factornet_core.cutcounts import (  # noqa: F401  (re-exported: the counting API stays importable from prepare)
+    ASSAY_SHIFTS,
+    FLAG_REASONS,
+    REASON_HINTS,
+    ReadFilters,
+    _check_fragment_columns,
+    _count_bams,
+    _count_fragments,
+    check_header,
+    count_positions,
+    drop_in_regions,
+    fragment_cuts,
+    merge_counts,
+    naming_hint,
+    open_alignments,
+    quiet_htslib,
+    read_barcodes,
+    read_cuts,
+    value_distribution,
 )
-REASON_HINTS = {
-    "unmapped": "the reads are unmapped",
-    "secondary": "they are secondary alignments",
-    "supplementary": "they are supplementary alignments",
-    "qc_fail": "they are flagged QC-fail (0x200)",
-    "duplicate": "they are flagged duplicates (0x400)",
-    "low_mapq": "lower --min-mapq",
-    "not_proper_pair": "drop --proper-pairs",
-    "dedup": "drop --dedup",
-    "blacklist": "check --blacklist",
-    "off_chromosome": "check --shift",
-    "other_chromosome": "check --chroms and the chromosome names",
-    "barcode": "check --barcodes against the fragment file's barcodes",
-}
-PAIRED_CHECK_READS = 10_000
-FRAGMENT_CHUNK = 2_000_000
-
-
-@dataclass(frozen=True)
-class ReadFilters:
-    """Which reads make cuts (see the module docstring for the order of the filters)."""
-
-    min_mapq: int = 30
-    dedup: bool = False
-    proper_pairs: bool = False
+from factornet_core.errors import FactorNetError
 
 
 @dataclass
@@ -132,7 +110,7 @@ def prepare_track(
     chroms: Sequence[str] | None = None,
     assay: str = "dnase",
     shift: tuple[int, int] | None = None,
-    filters: ReadFilters = ReadFilters(),
+    filters: ReadFilters = ReadFilters(),  # noqa: B008  (frozen dataclass: immutable)
     barcodes: str | os.PathLike | None = None,
     blacklist: str | os.PathLike | None = None,
     peaks: str | os.PathLike | None = None,
@@ -154,29 +132,10 @@ def prepare_track(
     """
     progress = progress or Progress()
     rule = normalize.check_rule(rule)
-    n_sources = bool(bams) + (fragments is not None) + (bigwig is not None)
-    if n_sources != 1:
-        raise FactorNetError("give exactly one input: --bam (one or more), --fragments or --bigwig")
-    if assay not in ASSAY_SHIFTS:
-        raise FactorNetError(f"--assay must be one of {', '.join(ASSAY_SHIFTS)}, got {assay!r}")
-    if barcodes is not None and fragments is None:
-        raise FactorNetError("--barcodes applies to --fragments only")
-    if bigwig is not None and blacklist is not None:
-        raise FactorNetError("--blacklist drops cuts of reads: it does not apply to --bigwig")
-    if fragments is not None and shift is not None:
-        raise FactorNetError(
-            "fragment files are Tn5-corrected already: --shift does not apply to --fragments"
-        )
-    if filters.min_mapq < 0:
-        raise FactorNetError(f"--min-mapq must be ≥ 0, got {filters.min_mapq}")
+    _check_options(bams, fragments, bigwig, assay, shift, filters, barcodes, blacklist)
     sizes = _chrom_sizes(genome, chrom_sizes)
     selected = _select(sizes, chroms)
-    if bams:
-        source, shift = "bam", shift if shift is not None else ASSAY_SHIFTS[assay]
-    elif fragments is not None:
-        source, shift = "fragments", (0, 0)
-    else:
-        source, shift = "bigwig", None
+    source, shift = _source_and_shift(bams, fragments, assay, shift)
     report = PrepareReport(
         output=str(out), source=source, inputs=[str(p) for p in (bams or [fragments or bigwig])],
         assay=assay if source == "bam" else None, shift=shift,
@@ -208,20 +167,75 @@ def prepare_track(
             progress.finish()
         if source != "bigwig" and report.reads_kept == 0:
             raise FactorNetError(_nothing_left(report))
-        values, weights = spill.distribution()
-        norm = normalize.scale_factor(rule, values, weights, effective_genome_size, percentile)
-        report.normalization = norm.as_dict()
-        _check_float32_range(values, norm, rule)
+        norm = _normalise(spill, rule, effective_genome_size, percentile, report)
         if peak_cov is not None:
-            inside = sum(spill.in_regions(c, peak_cov.get(c)) for c in selected)
-            report.signal_in_peaks = float(inside)
-            report.frip = float(inside / norm.total_signal) if norm.total_signal > 0 else 0.0
-        with OutputSet() as outs:
-            tmp_bw = outs.path(out)
-            tmp_qc = outs.path(f"{out}.qc.json")
-            _write_bigwig(tmp_bw, selected, spill, norm)
-            tmp_qc.write_text(report.to_json())
+            _signal_in_peaks(spill, selected, peak_cov, norm, report)
+        _write_outputs(out, selected, spill, norm, report)
     return report
+
+
+def _check_options(bams, fragments, bigwig, assay, shift, filters, barcodes, blacklist) -> None:
+    """Exactly one source, and only the options that apply to it."""
+    n_sources = bool(bams) + (fragments is not None) + (bigwig is not None)
+    if n_sources != 1:
+        raise FactorNetError("give exactly one input: --bam (one or more), --fragments or --bigwig")
+    if assay not in ASSAY_SHIFTS:
+        raise FactorNetError(f"--assay must be one of {', '.join(ASSAY_SHIFTS)}, got {assay!r}")
+    if barcodes is not None and fragments is None:
+        raise FactorNetError("--barcodes applies to --fragments only")
+    if bigwig is not None and blacklist is not None:
+        raise FactorNetError("--blacklist drops cuts of reads: it does not apply to --bigwig")
+    if fragments is not None and shift is not None:
+        raise FactorNetError(
+            "fragment files are Tn5-corrected already: --shift does not apply to --fragments"
+        )
+    if filters.min_mapq < 0:
+        raise FactorNetError(f"--min-mapq must be ≥ 0, got {filters.min_mapq}")
+
+
+def _source_and_shift(bams, fragments, assay: str, shift) -> tuple[str, tuple[int, int] | None]:
+    """``("bam" | "fragments" | "bigwig", the cut shift)``: the assay's shift unless one is given for BAMs;
+    fragments are shifted already; a bigWig has no cuts."""
+    if bams:
+        return "bam", shift if shift is not None else ASSAY_SHIFTS[assay]
+    if fragments is not None:
+        return "fragments", (0, 0)
+    return "bigwig", None
+
+
+def _normalise(
+    spill: _Spill, rule: str, effective_genome_size: int | None, percentile: float, report: PrepareReport
+) -> normalize.Normalization:
+    """The normalisation over every chromosome's values (recorded in ``report``), checked to fit float32."""
+    values, weights = spill.distribution()
+    norm = normalize.scale_factor(rule, values, weights, effective_genome_size, percentile)
+    report.normalization = norm.as_dict()
+    _check_float32_range(values, norm, rule)
+    return norm
+
+
+def _signal_in_peaks(
+    spill: _Spill,
+    selected: Mapping[str, int],
+    peak_cov: dict,
+    norm: normalize.Normalization,
+    report: PrepareReport,
+) -> None:
+    """Record the raw signal inside the peaks and its fraction of the total (FRiP) in ``report``."""
+    inside = sum(spill.in_regions(c, peak_cov.get(c)) for c in selected)
+    report.signal_in_peaks = float(inside)
+    report.frip = float(inside / norm.total_signal) if norm.total_signal > 0 else 0.0
+
+
+def _write_outputs(
+    out, selected: Mapping[str, int], spill: _Spill, norm: normalize.Normalization, report: PrepareReport
+) -> None:
+    """The scaled bigWig and ``OUT.qc.json``, both or neither."""
+    with OutputSet() as outs:
+        tmp_bw = outs.path(out)
+        tmp_qc = outs.path(f"{out}.qc.json")
+        _write_bigwig(tmp_bw, selected, spill, norm)
+        tmp_qc.write_text(report.to_json())
 
 
 # --------------------------------------------------------------------------------------------- chromosomes
@@ -249,32 +263,6 @@ def _select(sizes: Mapping[str, int], chroms: Sequence[str] | None) -> dict[str,
     return {c: n for c, n in sizes.items() if c in wanted}
 
 
-def naming_hint(chrom: str, known: Mapping[str, int] | Sequence[str]) -> str:
-    """Explain the chr1-vs-1 trap when that is what happened ('' otherwise)."""
-    alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
-    if alt in known:
-        return f"; the genome has {alt!r}: the files use different chromosome naming (UCSC 'chr1' vs Ensembl '1')"
-    return ""
-
-
-def check_header(path: str, refs: Mapping[str, int], sizes: Mapping[str, int], what: str = "BAM") -> None:
-    """Refuse an alignment/track header that does not match the genome (naming or assembly)."""
-    common = [c for c in refs if c in sizes]
-    if not common:
-        first = next(iter(refs), None)
-        if first is None:
-            raise FactorNetError(f"{what} {path}: its header lists no reference sequences")
-        raise FactorNetError(
-            f"{what} {path}: none of its chromosomes is in the genome (first: {first!r}){naming_hint(first, sizes)}"
-        )
-    for chrom in common:
-        if refs[chrom] != sizes[chrom]:
-            raise FactorNetError(
-                f"{what} {path}: {chrom} has length {refs[chrom]}, the genome says {sizes[chrom]}: "
-                "aligned to another assembly? Use the genome the reads were aligned to"
-            )
-
-
 def _default_egs(genome, selected: Mapping[str, int]) -> tuple[int, str]:
     """Effective genome size: non-N bases of the chromosomes written (their length without a FASTA)."""
     if genome is None:
@@ -297,152 +285,6 @@ def _read_regions(path, sizes: Mapping[str, int], what: str) -> pd.DataFrame:
     return intervals.check_in_genome(df, sizes, path, what=what)
 
 
-# --------------------------------------------------------------------------------------------- BAM / CRAM
-@contextlib.contextmanager
-def quiet_htslib() -> Iterator[None]:
-    """Silence htslib's own log lines (``[E::hts_idx_push] ...``): errors reach the user as one line."""
-    old = pysam.set_verbosity(0)
-    try:
-        yield
-    finally:
-        pysam.set_verbosity(old)
-
-
-def _is_cram(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(4) == b"CRAM"
-
-
-def open_alignments(path: str, genome: str | None, index_dir: str) -> pysam.AlignmentFile:
-    """Open a BAM/CRAM for region queries: truncated, unsorted or reference-less files become errors.
-
-    A missing index, or one older than the file, is built into ``index_dir`` (never beside the input,
-    which may be read-only; the user's stale index is left alone and unused).
-    """
-    if not os.path.isfile(path):
-        raise FactorNetError(f"alignment file {path!r} does not exist")
-    cram = _is_cram(path)
-    if cram and genome is None:
-        raise FactorNetError(
-            f"{path} is CRAM: give its reference with --genome FASTA (--chrom-sizes is not enough to decode it)"
-        )
-    kwargs = {"reference_filename": str(genome)} if cram else {}
-    with quiet_htslib():
-        try:
-            bam = pysam.AlignmentFile(path, "rc" if cram else "rb", **kwargs)
-        except OSError as exc:
-            if "EOF" in str(exc) or "truncated" in str(exc):
-                raise FactorNetError(
-                    f"{path} is truncated (no BGZF end-of-file marker): the copy is incomplete; download or write it again"
-                ) from None
-            raise FactorNetError(f"cannot read {path} as BAM/CRAM: {exc}") from None
-        except ValueError as exc:
-            raise FactorNetError(f"cannot read {path} as BAM/CRAM: {exc}") from None
-        order = bam.header.to_dict().get("HD", {}).get("SO")
-        if order in ("unsorted", "queryname"):
-            bam.close()
-            raise FactorNetError(f"{path} is not coordinate-sorted (header SO:{order}): {_sort_hint(path)}")
-        if bam.has_index() and sidecars.stale_alignment_index(path) is None:
-            return bam
-        bam.close()  # no index, or one older than the file (htslib would read the new file at old offsets)
-        index = os.path.join(index_dir, f"{len(os.listdir(index_dir))}.{'crai' if cram else 'bai'}")
-        try:
-            pysam.index(path, index)
-        except pysam.SamtoolsError:
-            raise FactorNetError(
-                f"{path} has no index and cannot be indexed (it is not coordinate-sorted?): {_sort_hint(path)}"
-            ) from None
-        return pysam.AlignmentFile(path, "rc" if cram else "rb", index_filename=index, **kwargs)
-
-
-def _sort_hint(path: str) -> str:
-    name = os.path.basename(path)
-    return f"run 'samtools sort -o sorted.bam {name} && samtools index sorted.bam'"
-
-
-def _count_bams(bams, genome, sizes, selected, shift, filters, black, spill, report, progress, tmp) -> None:
-    index_dir = os.path.join(tmp, "index")
-    os.mkdir(index_dir)
-    handles: list[pysam.AlignmentFile] = []
-    dropped: Counter[str] = Counter()
-    try:
-        handles += [open_alignments(str(p), genome, index_dir) for p in bams]
-        for path, bam in zip(bams, handles):
-            refs = dict(zip(bam.references, bam.lengths))
-            check_header(str(path), refs, sizes, what="CRAM" if bam.is_cram else "BAM")
-            if filters.proper_pairs and not _has_paired_reads(bam):
-                raise FactorNetError(
-                    f"--proper-pairs needs paired-end reads, but {path} is single-end (no read of the first "
-                    f"{PAIRED_CHECK_READS} has the paired flag 0x1): drop --proper-pairs"
-                )
-            # reads the per-chromosome pass never sees: other references and unplaced unmapped reads
-            with quiet_htslib():
-                stats = {s.contig: s.total for s in bam.get_index_statistics()}
-                unplaced = bam.nocoordinate
-            other = sum(n for c, n in stats.items() if c not in selected)
-            dropped["other_chromosome"] += other
-            dropped["unmapped"] += unplaced
-            report.reads_seen += other + unplaced
-        progress.start(list(selected))  # every input checked: from here on only counting
-        for chrom, length in selected.items():
-            parts = []
-            for path, bam in zip(bams, handles):
-                if chrom not in bam.references:
-                    continue
-                flag, mapq, start, end = _read_arrays(bam, str(path), chrom)
-                report.reads_seen += flag.size
-                pos, why = read_cuts(flag, mapq, start, end, length, shift, filters)
-                pos, n_black = drop_in_regions(pos, black.get(chrom))
-                for reason, n in why.items():
-                    dropped[reason] += n
-                dropped["blacklist"] += n_black
-                parts.append(pos)
-            positions, counts = count_positions(np.concatenate(parts) if parts else np.zeros(0, np.int64))
-            spill.put(chrom, positions, positions + 1, counts)
-            report.reads_kept += int(counts.sum())
-            progress.advance(chrom)
-    finally:
-        for bam in handles:
-            bam.close()
-    report.cuts_written = report.reads_kept
-    report.dropped = {k: int(v) for k, v in dropped.items() if v}
-
-
-def _has_paired_reads(bam: pysam.AlignmentFile) -> bool:
-    with quiet_htslib():
-        return any(read.flag & PAIRED for read in bam.head(PAIRED_CHECK_READS))
-
-
-def _read_arrays(bam: pysam.AlignmentFile, path: str, chrom: str) -> tuple[np.ndarray, ...]:
-    """``(flag, mapq, start, end)`` of every record on ``chrom`` (end −1 where undefined)."""
-    flags, mapqs, starts, ends = array("l"), array("l"), array("q"), array("q")
-    fa, ma, sa, ea = flags.append, mapqs.append, starts.append, ends.append
-    try:
-        with quiet_htslib():
-            for read in bam.fetch(chrom):
-                fa(read.flag)
-                ma(read.mapping_quality)
-                sa(read.reference_start)
-                e = read.reference_end
-                ea(-1 if e is None else e)
-    except OSError as exc:
-        raise FactorNetError(f"{path}: cannot read {chrom}: {exc} (a damaged or truncated file?)") from None
-    start = np.frombuffer(starts, dtype=np.int64)
-    if start.size > 1 and (np.diff(start) < 0).any():
-        k = int(np.flatnonzero(np.diff(start) < 0)[0])
-        raise FactorNetError(
-            f"{path} is not coordinate-sorted ({chrom}:{start[k] + 1} is followed by {chrom}:{start[k + 1] + 1}): "
-            f"{_sort_hint(path)}"
-        )
-    as_int = np.dtype(f"i{flags.itemsize}")
-    return (
-        np.frombuffer(flags, dtype=as_int).astype(np.int64),
-        np.frombuffer(mapqs, dtype=as_int).astype(np.int64),
-        start,
-        np.frombuffer(ends, dtype=np.int64),
-    )
-
-
 def _nothing_left(report: PrepareReport) -> str:
     if not report.dropped:
         return f"no read in {', '.join(report.inputs)} lies on the chromosomes written ({report.reads_seen} seen)"
@@ -452,101 +294,6 @@ def _nothing_left(report: PrepareReport) -> str:
         f"({REASON_HINTS.get(reason, '')}); all drops: "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.dropped.items(), key=lambda kv: -kv[1]))
     )
-
-
-# --------------------------------------------------------------------------------------------- fragments
-def read_barcodes(path) -> set[str]:
-    """Barcodes to keep, one a line (first column; 10x ``barcodes.tsv(.gz)`` works)."""
-    codes = {ln.split()[0] for ln in intervals.read_text_lines(path) if ln.strip() and not ln.startswith("#")}
-    if not codes:
-        raise FactorNetError(f"--barcodes {path}: no barcodes in the file")
-    return codes
-
-
-def _count_fragments(path, barcodes, selected, black, spill, report, progress) -> None:
-    keep = read_barcodes(barcodes) if barcodes is not None else None
-    acc: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in selected}
-    dropped: Counter[str] = Counter()
-    n_fragments = 0
-    for chunk in _fragment_chunks(path):
-        n_fragments += len(chunk)
-        report.reads_seen += 2 * len(chunk)
-        if keep is not None:
-            ok = chunk["barcode"].isin(keep).to_numpy()
-            dropped["barcode"] += 2 * int((~ok).sum())
-            chunk = chunk[ok]
-        on = chunk["chrom"].isin(selected).to_numpy()
-        dropped["other_chromosome"] += 2 * int((~on).sum())
-        for chrom, g in chunk[on].groupby("chrom", sort=False):
-            pos, n_off = fragment_cuts(g["start"].to_numpy(), g["end"].to_numpy(), selected[chrom])
-            dropped["off_chromosome"] += n_off
-            pos, n_black = drop_in_regions(pos, black.get(chrom))
-            dropped["blacklist"] += n_black
-            acc[chrom].append(count_positions(pos))
-    report.fragments_seen = n_fragments
-    for chrom in selected:
-        parts = acc.pop(chrom)
-        if parts:
-            positions, counts = merge_counts([p for p, _ in parts], [c for _, c in parts])
-        else:
-            positions, counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        spill.put(chrom, positions, positions + 1, counts)
-        report.reads_kept += int(counts.sum())
-        progress.advance(chrom)
-    report.cuts_written = report.reads_kept
-    report.dropped = {k: int(v) for k, v in dropped.items() if v}
-
-
-def _check_fragment_columns(path) -> None:
-    """Refuse a fragment file whose first record has fewer than 4 columns (before any work)."""
-    if not os.path.isfile(path):
-        raise FactorNetError(f"fragment file {str(path)!r} does not exist")
-    try:
-        with intervals.open_text(path) as handle:
-            for line in handle:
-                if line.strip() and not line.startswith("#"):
-                    n = len(line.rstrip("\n").split("\t"))
-                    if n < 4:
-                        raise FactorNetError(
-                            f"fragment file {path}: {n} column(s), expected at least 4 "
-                            "(chrom, start, end, barcode[, count]) tab-separated"
-                        )
-                    return
-    except (EOFError, OSError) as exc:
-        raise FactorNetError(f"fragment file {path}: damaged or truncated ({exc})") from None
-    raise FactorNetError(f"fragment file {path} is empty")
-
-
-def _fragment_chunks(path) -> Iterator[pd.DataFrame]:
-    """The fragment file in chunks of ``chrom, start, end, barcode`` (``#`` lines skipped)."""
-    if not os.path.isfile(path):
-        raise FactorNetError(f"fragment file {str(path)!r} does not exist")
-    try:
-        reader = pd.read_csv(
-            path, sep="\t", header=None, comment="#", dtype={0: str, 3: str}, chunksize=FRAGMENT_CHUNK,
-            compression="infer", low_memory=False,
-        )  # fmt: skip
-        for chunk in reader:
-            if chunk.shape[1] < 4:
-                raise FactorNetError(
-                    f"fragment file {path}: {chunk.shape[1]} column(s), expected at least 4 "
-                    "(chrom, start, end, barcode[, count]) tab-separated"
-                )
-            chunk = chunk.iloc[:, :4]
-            chunk.columns = ["chrom", "start", "end", "barcode"]
-            if not (
-                pd.api.types.is_integer_dtype(chunk["start"]) and pd.api.types.is_integer_dtype(chunk["end"])
-            ):
-                raise FactorNetError(f"fragment file {path}: start/end (columns 2-3) must be integers")
-            if ((chunk["end"] <= chunk["start"]) | (chunk["start"] < 0)).any():
-                raise FactorNetError(f"fragment file {path}: a fragment has end ≤ start or start < 0")
-            yield chunk
-    except pd.errors.EmptyDataError:
-        raise FactorNetError(f"fragment file {path} is empty") from None
-    except pd.errors.ParserError as exc:
-        raise FactorNetError(f"fragment file {path}: cannot parse ({str(exc).strip()[:120]})") from None
-    except (EOFError, OSError) as exc:
-        raise FactorNetError(f"fragment file {path}: damaged or truncated ({exc})") from None
 
 
 # --------------------------------------------------------------------------------------------- bigWig in
@@ -635,94 +382,3 @@ def _write_bigwig(
                 )
     finally:
         bw.close()
-
-
-# --------------------------------------------------------------------------------------------- pure counting
-def read_cuts(
-    flag: np.ndarray,
-    mapq: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    length: int,
-    shift: tuple[int, int] = (0, 0),
-    filters: ReadFilters = ReadFilters(),
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Filter reads of one chromosome and return their 5′ cut positions.
-
-    Parameters
-    ----------
-    flag, mapq, start, end : ``(n,) int64`` SAM flag, MAPQ, 0-based first aligned base and exclusive
-        end of the aligned part (soft clips excluded, as pysam's ``reference_start``/``reference_end``).
-    length : the chromosome length (bp); cuts shifted outside ``[0, length)`` are dropped.
-    shift : ``(plus, minus)`` bp added to forward / reverse cuts (ATAC: ``(4, -5)``).
-
-    Returns
-    -------
-    positions : ``(k,) int64`` 0-based cut positions, in read order.
-    dropped : reason → number of reads (reasons as in :data:`REASON_HINTS`).
-    """
-    flag = np.asarray(flag, dtype=np.int64)
-    keep = np.ones(flag.size, dtype=bool)
-    dropped: dict[str, int] = {}
-
-    def drop(reason: str, mask: np.ndarray) -> None:
-        hit = keep & mask
-        dropped[reason] = int(hit.sum())
-        keep[hit] = False
-
-    for reason, bit in FLAG_REASONS:
-        drop(reason, (flag & bit) != 0)
-    drop("low_mapq", np.asarray(mapq) < filters.min_mapq)
-    if filters.proper_pairs:
-        drop("not_proper_pair", (flag & PROPER_PAIR) == 0)
-    reverse = (flag & REVERSE) != 0
-    five = np.where(reverse, np.asarray(end) - 1, np.asarray(start)).astype(np.int64)
-    if filters.dedup:
-        dup = np.zeros(flag.size, dtype=bool)
-        idx = np.flatnonzero(keep)
-        key = five[idx] * 2 + reverse[idx]
-        _, first = np.unique(key, return_index=True)
-        dup[idx] = True
-        dup[idx[first]] = False
-        drop("dedup", dup)
-    cuts = five + np.where(reverse, shift[1], shift[0])
-    drop("off_chromosome", (cuts < 0) | (cuts >= length))
-    return cuts[keep], {k: v for k, v in dropped.items() if v}
-
-
-def fragment_cuts(start: np.ndarray, end: np.ndarray, length: int) -> tuple[np.ndarray, int]:
-    """Cuts of fragments ``[start, end)``: ``start`` and ``end - 1`` each; returns ``(positions, n_off)``
-    where ``n_off`` cuts fell outside ``[0, length)`` and were dropped."""
-    pos = np.concatenate([np.asarray(start, np.int64), np.asarray(end, np.int64) - 1])
-    ok = (pos >= 0) & (pos < length)
-    return pos[ok], int((~ok).sum())
-
-
-def drop_in_regions(positions: np.ndarray, cov: intervals.Coverage | None) -> tuple[np.ndarray, int]:
-    """Remove positions inside the regions of ``cov``; returns ``(kept positions, n dropped)``."""
-    if cov is None or positions.size == 0:
-        return positions, 0
-    inside = cov.overlap(positions, positions + 1) > 0
-    return positions[~inside], int(inside.sum())
-
-
-def count_positions(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cut positions → sorted unique positions ``(k,) int64`` and their counts ``(k,) int64``."""
-    pos, counts = np.unique(np.asarray(positions, dtype=np.int64), return_counts=True)
-    return pos, counts.astype(np.int64)
-
-
-def merge_counts(
-    positions: Sequence[np.ndarray], counts: Sequence[np.ndarray], dtype=np.int64
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sum sparse ``(position, count)`` arrays: sorted unique keys and their summed counts."""
-    pos = np.concatenate([np.asarray(p) for p in positions]) if positions else np.zeros(0)
-    cnt = np.concatenate([np.asarray(c, dtype=dtype) for c in counts]) if counts else np.zeros(0, dtype)
-    keys, inv = np.unique(pos, return_inverse=True)
-    return keys, np.bincount(inv.ravel(), weights=cnt, minlength=keys.size).astype(dtype)
-
-
-def value_distribution(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of ``values`` with ``lengths`` bp → distinct values and the bases holding each (float64)."""
-    v, inv = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
-    return v, np.bincount(inv.ravel(), weights=np.asarray(lengths, np.float64), minlength=v.size)

@@ -36,21 +36,25 @@ from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
 from factornet_core.meme import Motif, read_meme
 from factornet_core.samplesheet import write_samplesheet
+from factornet_core.simulate_genome import (  # noqa: F401  (BACKGROUND and the motif helpers re-exported)
+    BACKGROUND,
+    SLOT,
+    _chromosome,
+    _rng,
+    log_odds,
+    merge_intervals,
+    paint,
+    revcomp_codes,
+    sample_motif,
+    score_codes,
+)
 from factornet_core.simulate_reads import write_cut_bam
 
 DEFAULT_TFS = ("CTCF", "GABPA")
 DECOY_MOTIFS = ("JUND_f1", "CEBPB_f1")
 MIN_CHROM_LENGTH = 20_000
-BACKGROUND = np.array([0.295, 0.205, 0.205, 0.295])  # A C G T, ~41 % GC after CpG depletion
-SLOT = 1_200  # one regulatory element per slot: peaks (≤ 400 bp) and DNase peaks never touch
 KINDS = ("bound", "weak", "decoy_closed", "open_nomotif", "decoy_motif")
-# elements per Mb per TF (bound = sites_per_mb) or per decoy motif / in all, relative to sites_per_mb
-_PER_TF = {"bound": 1.0, "weak": 0.25, "decoy_closed": 0.35}
-# Open-but-unbound elements outnumber bound sites, as in real cells (most DNase peaks are not bound by a
-# given TF): without that, accessibility alone would look like binding.
-_OPEN_NOMOTIF, _PER_DECOY = 1.5, 0.4
 _AMPLITUDE = {"bound": 2.0, "weak": 1.1, "open_nomotif": 2.0, "decoy_motif": 2.0, "decoy_closed": 0.0}
-_BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
 
 
 @dataclass
@@ -106,189 +110,6 @@ def resolve_tfs(motifs: dict[str, Motif], tfs: Sequence[str]) -> list[Motif]:
     if not chosen:
         raise FactorNetError("--tfs is empty: name at least one TF, e.g. --tfs CTCF,GABPA")
     return chosen
-
-
-def sample_motif(probs: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` instances drawn position by position from a PWM → ``(n, width) uint8`` codes 0..3."""
-    cum = np.cumsum(probs, axis=1)[None, :, :3]
-    return (rng.random((n, probs.shape[0]))[:, :, None] > cum).sum(axis=2).astype(np.uint8)
-
-
-def log_odds(probs: np.ndarray, background: np.ndarray = BACKGROUND, pseudo: float = 1e-3) -> np.ndarray:
-    """PWM → ``(width, 4)`` log2 odds against ``background``."""
-    return np.log2((probs + pseudo) / (1 + 4 * pseudo) / background[None, :])
-
-
-def score_codes(codes: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Log-odds score of each row of ``codes`` ``(n, width)`` (N, code 4, scores 0) → ``(n,)``."""
-    padded = np.vstack([lo.T, np.zeros((1, lo.shape[0]))])  # (5, width)
-    return padded[codes, np.arange(lo.shape[0])[None, :]].sum(axis=1)
-
-
-def revcomp_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of codes ``(..., width)`` (N stays N)."""
-    comp = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
-    return comp[codes[..., ::-1]]
-
-
-# --------------------------------------------------------------------------------------------- pure layout helpers
-def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cov = intervals.Coverage.from_intervals(starts, ends)
-    return cov.starts, cov.ends
-
-
-def paint(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, fill: np.ndarray | float) -> None:
-    """``values[s:e] = fill`` for each interval (``fill`` scalar or one value per interval)."""
-    fill = np.broadcast_to(np.asarray(fill, dtype=values.dtype), starts.shape)
-    for s, e, f in zip(starts.tolist(), ends.tolist(), fill.tolist()):
-        values[s:e] = f
-
-
-def _rng(seed: int, *key: int) -> np.random.Generator:
-    return np.random.default_rng([seed, *key])
-
-
-# --------------------------------------------------------------------------------------------- one chromosome
-def _genes(rng: np.random.Generator, chrom: str, lo: int, hi: int, genes_per_mb: float) -> list[dict]:
-    """Non-overlapping single-transcript coding genes between ``lo`` and ``hi``."""
-    genes = []
-    mean_gap = max(1e6 / genes_per_mb - 10_000, 2_000)  # a gene spans ~10 kb
-    pos = lo + 2_000 + int(rng.exponential(mean_gap / 2))
-    while True:
-        n_ex = int(rng.integers(2, 9))
-        lens = rng.integers(80, 400, n_ex)
-        lens[0] += int(rng.integers(60, 300))
-        lens[-1] += int(rng.integers(220, 1200))
-        introns = np.minimum(rng.lognormal(np.log(1500), 0.8, n_ex - 1).astype(np.int64) + 80, 20_000)
-        span = int(lens.sum() + introns.sum())
-        if pos + span + 2_000 > hi:
-            return genes
-        strand = "+" if rng.random() < 0.5 else "-"
-        offsets = np.concatenate([[0], np.cumsum(lens[:-1] + introns)])
-        exons = np.stack([pos + offsets, pos + offsets + lens], axis=1)  # transcription order if '+'
-        if strand == "-":
-            exons = np.stack([pos + span - offsets - lens, pos + span - offsets], axis=1)
-        tx_len = int(lens.sum())
-        cds_s = int(rng.integers(20, lens[0] - 10))
-        utr3 = int(rng.integers(50, lens[-1] - 10))
-        cds_e = cds_s + 3 * ((tx_len - utr3 - cds_s) // 3)
-        genes.append(
-            dict(chrom=chrom, start=pos, end=pos + span, strand=strand, exons=exons, tx_len=tx_len)
-            | dict(cds_start=cds_s, cds_end=cds_e, tss=pos if strand == "+" else pos + span)
-        )
-        pos += span + int(rng.exponential(mean_gap)) + 1_000
-
-
-def _sequence(rng: np.random.Generator, length: int, cpg: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Background codes ``(length,) uint8``: ~44 % GC, then CpG depletion outside islands, GC-rich islands."""
-    cum = np.cumsum([0.28, 0.22, 0.22])
-    codes = np.searchsorted(cum, rng.random(length), side="right").astype(np.uint8)
-    island = np.zeros(length, dtype=bool)
-    paint(island, cpg[0], cpg[1], True)
-    # CpG depletion (methyl-C deamination): CG → TG or CA, except in islands
-    cg = np.flatnonzero((codes[:-1] == 1) & (codes[1:] == 2) & ~island[:-1])
-    u = rng.random(cg.size)
-    codes[cg[u < 0.4]] = 3
-    codes[cg[(u >= 0.4) & (u < 0.8)] + 1] = 0
-    n_island = int(island.sum())
-    codes[island] = np.searchsorted(np.cumsum([0.17, 0.33, 0.33]), rng.random(n_island), side="right")
-    return codes
-
-
-def _chromosome(ci: int, chrom: str, length: int, p: dict, motifs: dict[str, Motif]) -> dict:
-    """Simulate one chromosome: genes, CpG islands, repeats, blacklist, elements, sequence, mapability."""
-    seed = p["seed"]
-    rng = _rng(seed, 1, ci)
-    tel = min(10_000, length // 20)
-    lo, hi = tel, length - tel
-    genes = _genes(rng, chrom, lo, hi, p["genes_per_mb"])
-    # CpG islands: most promoters, plus a few orphan islands
-    tss = np.array([g["tss"] for g in genes], dtype=np.int64)
-    tss = tss[rng.random(tss.size) < 0.6]
-    n_orphan = rng.poisson(3 * (hi - lo) / 1e6)
-    orphan = rng.integers(lo, hi - 2_000, n_orphan)
-    cpg = merge_intervals(
-        np.concatenate([tss - rng.integers(500, 1_000, tss.size), orphan]),
-        np.concatenate(
-            [tss + rng.integers(300, 1_200, tss.size), orphan + rng.integers(300, 1_500, n_orphan)]
-        ),
-    )
-    cpg = (np.clip(cpg[0], lo, hi), np.clip(cpg[1], lo, hi))
-    # repeats (soft-masked); a share of them unmappable
-    n_rep = rng.poisson(120 * (hi - lo) / 1e6)
-    rep_s = rng.integers(lo, hi - 5_000, n_rep)
-    rep_e = rep_s + np.minimum(rng.lognormal(np.log(300), 0.8, n_rep).astype(np.int64) + 50, 5_000)
-    low = rng.random(n_rep) < 0.4
-    n_black = max(1, round(length / 500_000))
-    black_s = np.sort(rng.integers(lo, hi - 5_000, n_black))
-    black_e = black_s + rng.integers(1_000, 4_000, n_black)
-    mapability = np.ones(length, dtype=np.float32)
-    paint(mapability, rep_s[low], rep_e[low], np.round(rng.uniform(0.0, 0.6, int(low.sum())), 2))
-    paint(mapability, black_s, black_e, 0.1)
-    mapability[:lo] = mapability[hi:] = 0.0
-
-    # regulatory elements, one per free slot
-    slot_s = np.arange(lo, hi - SLOT + 1, SLOT, dtype=np.int64)
-    bad = intervals.Coverage.from_intervals(
-        np.concatenate([rep_s[low], black_s]), np.concatenate([rep_e[low], black_e])
-    )
-    free = slot_s[bad.overlap(slot_s, slot_s + SLOT) == 0]
-    mb = (hi - lo) / 1e6
-    plan: list[tuple[str, str, str]] = []  # (kind, tf, motif name)
-    for motif in p["tf_motifs"]:
-        for kind, rate in _PER_TF.items():
-            plan += [(kind, motif.tf, motif.name)] * round(rate * p["sites_per_mb"] * mb)
-    plan += [("open_nomotif", ".", ".")] * round(_OPEN_NOMOTIF * p["sites_per_mb"] * mb)
-    for name in p["decoys"]:
-        plan += [("decoy_motif", ".", name)] * round(_PER_DECOY * p["sites_per_mb"] * mb)
-    if len(plan) > 0.85 * free.size:  # too dense for this genome: keep a random subset of each kind
-        plan = [plan[i] for i in np.sort(rng.permutation(len(plan))[: int(0.85 * free.size)])]
-    n = len(plan)
-    slots = np.sort(rng.choice(free, n, replace=False)) if n else free[:0]
-    order = rng.permutation(n)  # kinds scattered along the chromosome
-    plan = [plan[i] for i in order]
-    centers = slots + SLOT // 2 + rng.integers(-150, 151, n)
-    kind = np.array([k for k, _, _ in plan] or [], dtype=object)
-    tf = np.array([t for _, t, _ in plan] or [], dtype=object)
-    mname = np.array([m for _, _, m in plan] or [], dtype=object)
-    strand = np.where(rng.random(n) < 0.5, "+", "-").astype(object)
-    strand[mname == "."] = "."
-    width = np.array([motifs[m].width if m != "." else 20 for m in mname], dtype=np.int64)
-    start = centers - width // 2
-
-    # sequence: background, start/stop codons, planted motifs, soft-masking, N telomeres
-    codes = _sequence(rng, length, cpg)
-    for g in genes:
-        for feat, s, _e, _ in w.gene_features(g):
-            if feat in ("start_codon", "stop_codon"):
-                word = [0, 3, 2] if feat == "start_codon" else [3, 0, 0]
-                codes[s : s + 3] = word if g["strand"] == "+" else revcomp_codes(np.array(word, np.uint8))
-    score = np.full(n, np.nan)
-    for name in dict.fromkeys(mname.tolist()):
-        if name == ".":
-            continue
-        motif = motifs[name]
-        for weak in (False, True):
-            idx = np.flatnonzero((mname == name) & ((kind == "weak") == weak))
-            probs = 0.35 * motif.pwm + 0.65 * BACKGROUND if weak else motif.pwm
-            planted = sample_motif(probs, idx.size, rng)
-            minus = strand[idx] == "-"
-            score[idx] = score_codes(planted, log_odds(motif.pwm))
-            planted[minus] = revcomp_codes(planted[minus])
-            codes[start[idx, None] + np.arange(motif.width)[None, :]] = planted
-    seq = _BASES[codes]
-    soft = np.zeros(length, dtype=bool)
-    paint(soft, np.concatenate([rep_s, black_s]), np.concatenate([rep_e, black_e]), True)
-    seq[soft] += 32  # lowercase
-    seq[:lo] = seq[hi:] = ord("N")
-
-    elements = pd.DataFrame(
-        {"chrom": chrom, "start": start, "end": start + width, "strand": strand, "kind": kind}
-        | {"tf": tf, "motif": mname, "score": np.round(score, 3), "center": centers}
-    )
-    return dict(
-        seq=seq, mapability=mapability, genes=genes, cpg=cpg, blacklist=(black_s, black_e), elements=elements
-    )
 
 
 # --------------------------------------------------------------------------------------------- cells
@@ -359,6 +180,170 @@ def _peaks(rng: np.random.Generator, el: pd.DataFrame, label: np.ndarray, tf: st
 
 
 # --------------------------------------------------------------------------------------------- entry point
+def _check_params(
+    reads: str | None,
+    seed: int,
+    n_chroms: int,
+    chrom_length: int,
+    n_cells: int,
+    sites_per_mb: float,
+    genes_per_mb: float,
+) -> None:
+    """Reject parameters out of the ranges :func:`simulate_dataset` documents."""
+    if reads not in (None, "single", "paired"):
+        raise FactorNetError(f"--reads must be 'single' or 'paired', got {reads!r}")
+    if seed < 0:
+        raise FactorNetError(f"--seed must be ≥ 0, got {seed}")
+    if not 1 <= n_chroms <= 100:
+        raise FactorNetError(f"--chroms must be between 1 and 100, got {n_chroms}")
+    if chrom_length < MIN_CHROM_LENGTH:
+        raise FactorNetError(
+            f"--chrom-length {chrom_length} is too small: use at least {MIN_CHROM_LENGTH} bp per chromosome"
+        )
+    if chrom_length > 100_000_000:
+        raise FactorNetError(f"--chrom-length {chrom_length} is too large (at most 100000000)")
+    if not 1 <= n_cells <= 26:
+        raise FactorNetError(f"--cells must be between 1 and 26, got {n_cells}")
+    if not 0 < sites_per_mb <= 500 or not 0 < genes_per_mb <= 200:
+        raise FactorNetError("--sites-per-mb must be in (0, 500] and --genes-per-mb in (0, 200]")
+
+
+@dataclass
+class _Truth:
+    """Every element (one row, with its signal amplitude ``amp``) and its state in every cell."""
+
+    elements: pd.DataFrame
+    acc: np.ndarray  # (n_elements, n_cells) bool: accessible
+    label: np.ndarray  # (n_elements, n_cells) int8: intervals.U / B / A
+
+
+def _cell_states(rng: np.random.Generator, elements: pd.DataFrame, n_cells: int) -> _Truth:
+    """Accessibility and binding of every element per cell; adds the elements' ``amp`` column."""
+    acc = _accessibility(rng, elements["kind"].to_numpy(), n_cells)
+    kinds = elements["kind"].to_numpy()
+    label = np.full(acc.shape, intervals.U, dtype=np.int8)
+    label[acc & (kinds == "bound")[:, None]] = intervals.B
+    label[acc & (kinds == "weak")[:, None]] = intervals.A
+    elements["amp"] = np.vectorize(_AMPLITUDE.get)(kinds) * rng.lognormal(0, 0.3, kinds.size)
+    return _Truth(elements, acc, label)
+
+
+def _named_genes(
+    rng: np.random.Generator, data: dict, motifs: dict[str, Motif]
+) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """All genes with ids and names (some named like the motifs' factors) → (genes, mean log expression
+    level, is-a-factor's-gene mask)."""
+    genes = [g for d in data.values() for g in d["genes"]]
+    for k, g in enumerate(genes, 1):
+        g["gene_id"], g["transcript_id"], g["name"] = f"SIMG{k:08d}.1", f"SIMT{k:08d}.1", f"GENE{k:05d}"
+    named = list(dict.fromkeys(m.tf for m in motifs.values()))
+    for g, name in zip([genes[i] for i in np.sort(rng.permutation(len(genes))[: len(named)])], named):
+        g["name"] = name  # genes named like the TFs (and decoy factors)
+    level = rng.normal(1.5, 2.0, len(genes))
+    tf_gene = np.array([g["name"] in named for g in genes], dtype=bool)
+    level[tf_gene] = np.maximum(level[tf_gene], 2.5)
+    return genes, level, tf_gene
+
+
+def _write_genome_files(summary: SimulationSummary, data: dict, motif_file: Path, genes: list[dict]) -> None:
+    """The cell-independent files: genome, chrom sizes, motifs, GTF, CpG islands, blacklist, mapability."""
+    chrom_sizes = summary.chrom_sizes
+    w.write_fasta(summary.genome, [(c, d["seq"]) for c, d in data.items()])
+    w.write_text(summary.chrom_sizes_file, "".join(f"{c}\t{n}\n" for c, n in chrom_sizes.items()))
+    shutil.copyfile(motif_file, summary.motifs)
+    w.write_gtf(summary.gtf, genes)
+    w.write_bed(summary.cpg, [(c, s, e, "CpG_island") for c, d in data.items() for s, e in zip(*d["cpg"])])
+    w.write_bed(summary.blacklist, [(c, s, e) for c, d in data.items() for s, e in zip(*d["blacklist"])])
+    tracks.write_bigwig(summary.mapability, chrom_sizes, {c: d["mapability"] for c, d in data.items()})
+
+
+def _write_cell_dnase(
+    summary: SimulationSummary,
+    tmp: Path,
+    j: int,
+    data: dict,
+    truth: _Truth,
+    depth: float,
+    background: float,
+    reads: str | None,
+) -> list[tuple[str, str, str, str]]:
+    """Cell ``j``'s DNase bigWig (and cut BAM with ``reads``) → its samplesheet rows."""
+    cell, seed, el = summary.cells[j], summary.seed, truth.elements
+    signal = {}
+    for i, (c, d) in enumerate(data.items()):
+        on = (el["chrom"] == c).to_numpy()
+        signal[c] = _dnase(
+            _rng(seed, 3, j, i), d, el[on], truth.acc[on, j], truth.label[on, j], depth, background
+        )
+    rows = []
+    summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
+    tracks.write_bigwig(summary.dnase[cell], summary.chrom_sizes, signal, skip_zeros=True)
+    if reads is not None:
+        summary.bams[cell] = tmp / f"{cell}.DNASE.bam"
+        write_cut_bam(
+            summary.bams[cell], summary.chrom_sizes, signal, _rng(seed, 5, j), paired=reads == "paired"
+        )
+        rows.append((cell, "bam", "DNASE", summary.bams[cell].name))
+    return rows + [
+        (cell, "track", "DNASE", f"{cell}.DNASE.bw"),
+        (cell, "track", "MAPABILITY", "MAPABILITY.bw"),
+    ]
+
+
+def _write_cell_peaks(
+    summary: SimulationSummary, tmp: Path, j: int, truth: _Truth, peaks: dict
+) -> list[tuple[str, str, str, str]]:
+    """Cell ``j``'s conservative and relaxed peaks per TF (kept in ``peaks``) → its samplesheet rows."""
+    cell, rows = summary.cells[j], []
+    for t, tf in enumerate(summary.tfs):
+        pk = _peaks(_rng(summary.seed, 4, j, t), truth.elements, truth.label[:, j], tf)
+        peaks[cell, tf] = pk
+        for kind, part in (("conservative", pk[pk["conservative"]]), ("relaxed", pk)):
+            name = f"{cell}.{tf}.{kind}.narrowPeak.gz"
+            w.write_narrowpeak(tmp / name, part)
+            getattr(summary, kind)[cell, tf] = tmp / name
+            rows.append((cell, kind, tf, name))
+        summary.n_peaks[cell, tf] = (int(pk["conservative"].sum()), len(pk))
+    return rows
+
+
+def _write_labels(summary: SimulationSummary, tmp: Path, peaks: dict) -> list[tuple[str, str, str, str]]:
+    """One DREAM label file per TF over 200 bp bins, from every cell's peaks → samplesheet rows."""
+    bins = intervals.tile_bins(summary.chrom_sizes)
+    rows = []
+    for tf in summary.tfs:
+        summary.labels[tf] = tmp / f"{tf}.labels.tsv.gz"
+        codes = {
+            cell: intervals.label_bins(
+                bins, peaks[cell, tf][peaks[cell, tf]["conservative"]], peaks[cell, tf]
+            )
+            for cell in summary.cells
+        }
+        intervals.write_labels(summary.labels[tf], bins, codes)
+        rows += [(cell, "labels", tf, summary.labels[tf].name) for cell in summary.cells]
+    return rows
+
+
+def _truth_text(truth: _Truth, cells: list[str]) -> str:
+    """``truth.tsv``: every element with its score, and its accessibility and binding per cell."""
+    table = truth.elements.drop(columns=["amp", "center"])
+    table["score"] = [f"{v:.3f}" if np.isfinite(v) else "NA" for v in table["score"]]
+    for j, cell in enumerate(cells):
+        table[f"acc_{cell}"] = truth.acc[:, j].astype(np.int8)
+    for j, cell in enumerate(cells):
+        table[f"bound_{cell}"] = intervals.LABEL_CHARS[truth.label[:, j]]
+    return w.table_text(table, header=True)
+
+
+def _point_to_final(summary: SimulationSummary, tmp: Path) -> None:
+    """The folder was renamed: point the summary's paths into ``summary.out_dir``."""
+    for name, value in vars(summary).items():
+        if isinstance(value, Path) and value.parent == tmp:
+            setattr(summary, name, summary.out_dir / value.name)
+        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
+            setattr(summary, name, {k: summary.out_dir / v.name for k, v in value.items()})
+
+
 def simulate_dataset(
     out_dir: str | os.PathLike,
     seed: int = 1,
@@ -418,22 +403,7 @@ def simulate_dataset(
         A parameter out of range, a TF without a motif in the motif file, an existing non-empty
         ``out_dir`` without ``force``, an unwritable parent folder. Nothing is left behind on error.
     """
-    if reads not in (None, "single", "paired"):
-        raise FactorNetError(f"--reads must be 'single' or 'paired', got {reads!r}")
-    if seed < 0:
-        raise FactorNetError(f"--seed must be ≥ 0, got {seed}")
-    if not 1 <= n_chroms <= 100:
-        raise FactorNetError(f"--chroms must be between 1 and 100, got {n_chroms}")
-    if chrom_length < MIN_CHROM_LENGTH:
-        raise FactorNetError(
-            f"--chrom-length {chrom_length} is too small: use at least {MIN_CHROM_LENGTH} bp per chromosome"
-        )
-    if chrom_length > 100_000_000:
-        raise FactorNetError(f"--chrom-length {chrom_length} is too large (at most 100000000)")
-    if not 1 <= n_cells <= 26:
-        raise FactorNetError(f"--cells must be between 1 and 26, got {n_cells}")
-    if not 0 < sites_per_mb <= 500 or not 0 < genes_per_mb <= 200:
-        raise FactorNetError("--sites-per-mb must be in (0, 500] and --genes-per-mb in (0, 200]")
+    _check_params(reads, seed, n_chroms, chrom_length, n_cells, sites_per_mb, genes_per_mb)
     cell_depth = _cell_factors(cell_depth, n_cells, "--cell-depth")
     cell_background = _cell_factors(cell_background, n_cells, "--cell-background")
     motif_file = Path(motifs_path) if motifs_path is not None else packaged_motifs_path()
@@ -448,27 +418,12 @@ def simulate_dataset(
 
     chrom_sizes = {f"chr{i + 1}": chrom_length for i in range(n_chroms)}
     data = {c: _chromosome(i, c, n, params, motifs) for i, (c, n) in enumerate(chrom_sizes.items())}
-    elements = pd.concat([d["elements"] for d in data.values()], ignore_index=True)
-    rng = _rng(seed, 2)
-    acc = _accessibility(rng, elements["kind"].to_numpy(), n_cells)
-    kinds = elements["kind"].to_numpy()
-    label = np.full(acc.shape, intervals.U, dtype=np.int8)
-    label[acc & (kinds == "bound")[:, None]] = intervals.B
-    label[acc & (kinds == "weak")[:, None]] = intervals.A
-    elements["amp"] = np.vectorize(_AMPLITUDE.get)(kinds) * rng.lognormal(0, 0.3, kinds.size)
+    rng = _rng(seed, 2)  # draws in this order: cell states, depths, genes, then per cell expression
+    truth = _cell_states(rng, pd.concat([d["elements"] for d in data.values()], ignore_index=True), n_cells)
     depth = rng.uniform(0.8, 1.25, n_cells)
     depth *= np.array([cell_depth.get(c, 1.0) for c in cells])
     background = [cell_background.get(c, 1.0) for c in cells]
-
-    genes = [g for d in data.values() for g in d["genes"]]
-    for k, g in enumerate(genes, 1):
-        g["gene_id"], g["transcript_id"], g["name"] = f"SIMG{k:08d}.1", f"SIMT{k:08d}.1", f"GENE{k:05d}"
-    named = list(dict.fromkeys(m.tf for m in motifs.values()))
-    for g, name in zip([genes[i] for i in np.sort(rng.permutation(len(genes))[: len(named)])], named):
-        g["name"] = name  # genes named like the TFs (and decoy factors)
-    level = rng.normal(1.5, 2.0, len(genes))
-    tf_gene = np.array([g["name"] in named for g in genes], dtype=bool)
-    level[tf_gene] = np.maximum(level[tf_gene], 2.5)
+    genes, level, tf_gene = _named_genes(rng, data, motifs)
 
     with atomic_folder(out_dir, force, what="--out") as tmp:
         summary = SimulationSummary(
@@ -477,76 +432,23 @@ def simulate_dataset(
             truth=tmp / "truth.tsv", motifs=tmp / "motifs.meme", gtf=tmp / "annotation.gtf", cpg=tmp / "cpg.bed",
             blacklist=tmp / "blacklist.bed", mapability=tmp / "MAPABILITY.bw", readme=tmp / "README.txt",
         )  # fmt: skip
-        w.write_fasta(summary.genome, [(c, d["seq"]) for c, d in data.items()])
-        w.write_text(summary.chrom_sizes_file, "".join(f"{c}\t{n}\n" for c, n in chrom_sizes.items()))
-        shutil.copyfile(motif_file, summary.motifs)
-        w.write_gtf(summary.gtf, genes)
-        w.write_bed(
-            summary.cpg, [(c, s, e, "CpG_island") for c, d in data.items() for s, e in zip(*d["cpg"])]
-        )
-        w.write_bed(summary.blacklist, [(c, s, e) for c, d in data.items() for s, e in zip(*d["blacklist"])])
-        tracks.write_bigwig(summary.mapability, chrom_sizes, {c: d["mapability"] for c, d in data.items()})
+        _write_genome_files(summary, data, motif_file, genes)
         rows: list[tuple[str, str, str, str]] = []
         peaks: dict[tuple[str, str], pd.DataFrame] = {}
         for j, cell in enumerate(cells):
-            signal = {}
-            for i, (c, d) in enumerate(data.items()):
-                on = (elements["chrom"] == c).to_numpy()
-                signal[c] = _dnase(
-                    _rng(seed, 3, j, i), d, elements[on], acc[on, j], label[on, j], depth[j], background[j]
-                )
-            summary.dnase[cell] = tmp / f"{cell}.DNASE.bw"
-            tracks.write_bigwig(summary.dnase[cell], chrom_sizes, signal, skip_zeros=True)
-            if reads is not None:
-                summary.bams[cell] = tmp / f"{cell}.DNASE.bam"
-                write_cut_bam(
-                    summary.bams[cell], chrom_sizes, signal, _rng(seed, 5, j), paired=reads == "paired"
-                )
-                rows.append((cell, "bam", "DNASE", summary.bams[cell].name))
-            rows += [
-                (cell, "track", "DNASE", f"{cell}.DNASE.bw"),
-                (cell, "track", "MAPABILITY", "MAPABILITY.bw"),
-            ]
-            for t, tf in enumerate(tf_names):
-                pk = _peaks(_rng(seed, 4, j, t), elements, label[:, j], tf)
-                peaks[cell, tf] = pk
-                for kind, part in (("conservative", pk[pk["conservative"]]), ("relaxed", pk)):
-                    name = f"{cell}.{tf}.{kind}.narrowPeak.gz"
-                    w.write_narrowpeak(tmp / name, part)
-                    getattr(summary, kind)[cell, tf] = tmp / name
-                    rows.append((cell, kind, tf, name))
-                summary.n_peaks[cell, tf] = (int(pk["conservative"].sum()), len(pk))
+            rows += _write_cell_dnase(summary, tmp, j, data, truth, depth[j], background[j], reads)
+            rows += _write_cell_peaks(summary, tmp, j, truth, peaks)
             fpkm = np.exp(level + rng.normal(0, 1.0, len(genes))) * (rng.random(len(genes)) > 0.15 * ~tf_gene)
             summary.expression[cell] = tmp / f"{cell}.expression.tsv"
             w.write_expression(summary.expression[cell], [g["gene_id"] for g in genes], np.round(fpkm, 4))
             rows.append((cell, "expression", ".", f"{cell}.expression.tsv"))
-        bins = intervals.tile_bins(chrom_sizes)
-        for tf in tf_names:
-            summary.labels[tf] = tmp / f"{tf}.labels.tsv.gz"
-            codes = {
-                cell: intervals.label_bins(
-                    bins, peaks[cell, tf][peaks[cell, tf]["conservative"]], peaks[cell, tf]
-                )
-                for cell in cells
-            }
-            intervals.write_labels(summary.labels[tf], bins, codes)
-            rows += [(cell, "labels", tf, summary.labels[tf].name) for cell in cells]
+        rows += _write_labels(summary, tmp, peaks)
         write_samplesheet(summary.samplesheet, rows)
-        truth = elements.drop(columns=["amp", "center"])
-        truth["score"] = [f"{v:.3f}" if np.isfinite(v) else "NA" for v in truth["score"]]
-        for j, cell in enumerate(cells):
-            truth[f"acc_{cell}"] = acc[:, j].astype(np.int8)
-        for j, cell in enumerate(cells):
-            truth[f"bound_{cell}"] = intervals.LABEL_CHARS[label[:, j]]
-        w.write_text(summary.truth, w.table_text(truth, header=True))
+        w.write_text(summary.truth, _truth_text(truth, cells))
+        kinds = truth.elements["kind"].to_numpy()
         summary.n_sites = {k: int((kinds == k).sum()) for k in KINDS}
         w.write_text(summary.readme, _readme(summary, decoys, sites_per_mb, genes_per_mb))
-    # the folder was renamed: point the summary at the final paths
-    for name, value in vars(summary).items():
-        if isinstance(value, Path) and value.parent == tmp:
-            setattr(summary, name, summary.out_dir / value.name)
-        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
-            setattr(summary, name, {k: summary.out_dir / v.name for k, v in value.items()})
+    _point_to_final(summary, tmp)
     return summary
 
 
