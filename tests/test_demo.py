@@ -41,3 +41,9 @@ def test_summary_names_every_row_the_verdict_and_the_pngs(tmp_path):
 
 def test_summary_says_when_the_model_loses(tmp_path):
     assert "does NOT beat the best no-training baseline" in format_summary(_result(tmp_path, 0.5), 1)
+
+
+def test_summary_reports_the_tomtom_q_value_of_the_best_kernel(tmp_path):
+    result = _result(tmp_path, 0.9)
+    result.best_motif_match = ("kernel_00", "CTCF_f2", 1e-26)
+    assert "best kernel motif match: kernel_00 ~ CTCF_f2 (Tomtom q = 1e-26)" in format_summary(result, 1)

@@ -59,8 +59,8 @@ def format_summary(result, seconds: float) -> str:
         f"{aupr[best_base]:.3f}); gbm (trained on the same cells): {aupr['gbm']:.3f}"
     )
     if result.best_motif_match:
-        kernel, motif, r = result.best_motif_match
-        lines.append(f"best kernel motif match: {kernel} ~ {motif} (r = {r:.2f})")
+        kernel, motif, q_value = result.best_motif_match
+        lines.append(f"best kernel motif match: {kernel} ~ {motif} (Tomtom q = {q_value:.2g})")
     lines.append(f"done in {seconds:.0f} s. Open:")
     for what, path in result.figures.items():
         lines.append(f"  {path}{'/' if path.is_dir() else ''}  - {what}")
