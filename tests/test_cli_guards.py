@@ -61,6 +61,43 @@ def test_distinct_output_passes_the_guard(tmp_path, capsys):
     assert rc == 0 and (tmp_path / "bagged.tsv.gz").exists()
 
 
+def test_prefix_output_that_would_write_over_an_input_is_refused(tmp_path, capsys):
+    """--bigwig-out trk writes trk.<TF>.bw: an input track named trk.CTCF.bw would be replaced."""
+    track = tmp_path / "trk.CTCF.bw"
+    track.write_bytes(b"a bigWig, as far as the guard cares")
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"model")
+    rc, err = _run(capsys, "predict", "--model", model, "--genome", model, "--track", f"DNASE={track}",
+                   "-o", tmp_path / "p.tsv.gz", "--bigwig-out", tmp_path / "trk")  # fmt: skip
+    assert rc == 2 and err.count("\n") == 1
+    assert "output --bigwig-out" in err and "is a prefix of input --track (trk.CTCF.bw)" in err
+    assert track.read_bytes() == b"a bigWig, as far as the guard cares"
+
+
+def test_prefix_output_spelled_like_an_input_is_allowed(tmp_path, capsys):
+    """evaluate --out-prefix p.tsv.gz writes p.tsv.gz.metrics.json etc.: nothing of the input is touched."""
+    pred = _pred(tmp_path / "p.tsv.gz")
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("chr\tstart\tstop\tCellC\nchr1\t0\t200\tU\nchr1\t50\t250\tB\n")
+    rc, err = _run(capsys, "evaluate", "--predictions", pred, "--labels", labels, "--cell", "CellC",
+                   "--out-prefix", pred)  # fmt: skip
+    assert "destroy the input" not in err
+    assert rc == 0, err
+    assert (tmp_path / "p.tsv.gz.metrics.json").is_file() and gzip.open(pred, "rt").read() == PRED
+
+
+def test_two_outputs_on_one_path_are_refused(tmp_path, capsys):
+    sizes = tmp_path / "chrom.sizes"
+    sizes.write_text("chr1\t1000\n")
+    peaks = tmp_path / "peaks.bed"
+    peaks.write_text("chr1\t100\t300\n")
+    out = tmp_path / "a.tsv"
+    rc, err = _run(capsys, "bin", "--chrom-sizes", sizes, "--conservative", peaks, "--cell", "X",
+                   "--out-labels", out, "--out-bins", out)  # fmt: skip
+    assert rc == 2 and "outputs --out-labels and --out-bins are the same path" in err
+    assert not out.exists()
+
+
 def test_non_utf8_input_is_one_line(tmp_path, capsys):
     a = tmp_path / "a.tsv.gz"
     with gzip.open(a, "wb") as handle:  # a Latin-1 header

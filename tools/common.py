@@ -194,9 +194,23 @@ def _paths(value) -> list[str]:
     return [v for v in items if isinstance(v, (str, os.PathLike)) and str(v) not in ("", "-")]
 
 
+def _is_prefix_dest(dest: str) -> bool:
+    """Prefix outputs (``--out-prefix``, ``--bigwig-out``) name files ``PREFIX.<something>``."""
+    return dest.endswith("prefix") or dest == "bigwig_out"
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
 def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
-    """Refuse, before any work, an output path that is one of the inputs (the same file, through links
-    too) or an output folder that holds an input: writing it would destroy the input.
+    """Refuse, before any work, an output that would destroy an input or another output.
+
+    - a file output that is one of the inputs (the same file, through links too);
+    - a prefix output (``--out-prefix``, ``--bigwig-out``: files ``PREFIX.*``) under which an input lies,
+      e.g. ``--bigwig-out trk`` with an input track ``trk.CTCF.bw``;
+    - an output folder that holds an input;
+    - two outputs of one run given the same path.
 
     Inputs are every other option value naming an existing file; ``NAME=PATH`` values (``--track``)
     count by their path. Raises FactorNetError naming both options.
@@ -209,18 +223,30 @@ def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
             path = str(path).split("=", 1)[1] if "=" in str(path) and not os.path.exists(path) else str(path)
             if os.path.isfile(path):
                 inputs.append((dest, os.path.realpath(path)))
+    outputs: dict[str, str] = {}
     for dest, value in vars(args).items():
         if not _is_output_dest(dest):
             continue
         for out in _paths(value):
             real = os.path.realpath(out)
-            for in_dest, in_real in inputs:
-                inside = os.path.isdir(real) and in_real.startswith(real.rstrip(os.sep) + os.sep)
-                if in_real == real or inside or _same_file(in_real, real):
-                    what = "is inside" if inside else "is the same file as"
+            if not _is_prefix_dest(dest):
+                if real in outputs:
                     raise FactorNetError(
-                        f"output --{dest.replace('_', '-')} {str(out)!r} {what} input "
-                        f"--{in_dest.replace('_', '-')}: writing it would destroy the input; choose another path"
+                        f"outputs {_flag(outputs[real])} and {_flag(dest)} are the same path {str(out)!r}: "
+                        "one would overwrite the other; give each its own path"
+                    )
+                outputs[real] = dest
+            for in_dest, in_real in inputs:
+                if _is_prefix_dest(dest):
+                    hit, what = in_real.startswith(real + "."), "is a prefix of"
+                else:
+                    inside = os.path.isdir(real) and in_real.startswith(real.rstrip(os.sep) + os.sep)
+                    hit = in_real == real or inside or _same_file(in_real, real)
+                    what = "is inside" if inside else "is the same file as"
+                if hit:
+                    raise FactorNetError(
+                        f"output {_flag(dest)} {str(out)!r} {what} input {_flag(in_dest)} "
+                        f"({os.path.basename(in_real)}): writing it would destroy the input; choose another path"
                     )
 
 
