@@ -289,6 +289,11 @@ def call(
     black = np.zeros(len(bins), dtype=bool)
     if blacklist is not None:
         regions = intervals.read_bed(blacklist, what="blacklist BED", allow_empty=True)
+        predicted = set(bins["chrom"].unique())
+        if len(regions) and not predicted & set(regions["chrom"].unique()):
+            hint = intervals.naming_hint(regions["chrom"].unique(), predicted, "the predictions file")
+            if hint:  # a blacklist that silently matched nothing would let blacklisted bins be called
+                raise FactorNetError(f"{blacklist}: no region lies on a predicted chromosome; {hint}")
         black = intervals.overlap_mask(bins, regions)
 
     thresholds: dict[str, float] = {}

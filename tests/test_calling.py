@@ -124,6 +124,16 @@ def test_call_one_file_blacklist_and_top(predictions, tmp_path, make_bed):
     assert [r[:3] for r in _rows(out)] == [["chr1", "900", "1100"], ["chr2", "50", "250"]]
 
 
+def test_call_refuses_a_blacklist_in_the_other_chromosome_naming(predictions, tmp_path, make_bed):
+    """A blacklist named '1'/'2' against 'chr1'/'chr2' predictions would match nothing, silently."""
+    black = make_bed([("1", 160, 170)], name="black_ensembl.bed")
+    with pytest.raises(FactorNetError, match=r"different chromosome naming \(chr1 vs 1\)"):
+        calling.call(predictions, out=tmp_path / "x.narrowPeak", threshold=0.5, blacklist=black)
+    assert not (tmp_path / "x.narrowPeak").exists()
+    other = make_bed([("chrX", 160, 170)], name="black_other.bed")  # other chromosomes: nothing to hide
+    calling.call(predictions, out=tmp_path / "y.narrowPeak", threshold=0.5, blacklist=other)
+
+
 def test_call_fdr_from_an_evaluate_calibration(predictions, tmp_path):
     bins, scores = _track()
     labels = np.zeros(26, np.int8)
