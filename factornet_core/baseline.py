@@ -195,9 +195,7 @@ def _read_blacklist(blacklist, sizes) -> pd.DataFrame | None:
 def _gbm_chroms(sizes: Mapping[str, int], s: BaselineSettings) -> list[str]:
     for c in [*(s.train_chroms or []), *s.valid_chroms, *s.exclude_chroms]:
         if c not in sizes:
-            raise FactorNetError(
-                f"chromosome {c!r} is not in the genome (it has {', '.join(list(sizes)[:6])})"
-            )
+            raise intervals.unknown_chromosome(c, sizes)
     if s.train_chroms:
         chosen = [c for c in s.train_chroms if c not in s.valid_chroms]
     else:

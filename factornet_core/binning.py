@@ -50,7 +50,7 @@ def label_chromosomes(
     if chroms is not None:
         missing = [c for c in chroms if c not in chrom_sizes]
         if missing:
-            raise FactorNetError(f"chromosome {missing[0]!r} is not in the genome / chromosome sizes")
+            raise intervals.unknown_chromosome(missing[0], chrom_sizes)
     loaded = {}
     for cell, files in peaks.items():
         cons = intervals.read_bed(files.conservative, what="narrowPeak")

@@ -67,6 +67,15 @@ def naming_hint(names: Iterable[str], known: Iterable[str], known_as: str = "the
     return ""
 
 
+def unknown_chromosome(name: str, known: Iterable[str], what: str = "chromosome") -> FactorNetError:
+    """The one error for a chromosome the genome lacks: names a few it has and, where that is the cause,
+    the chr1-vs-1 hint (:func:`naming_hint`). Returned, not raised, so callers keep their ``raise``."""
+    known = list(known)
+    hint = naming_hint([name], known, "the genome")
+    tail = f": {hint}" if hint else f" (it has {', '.join(known[:6])}{', ...' if len(known) > 6 else ''})"
+    return FactorNetError(f"{what} {name!r} is not in the genome{tail}")
+
+
 def _parse_intervals(
     path: str | os.PathLike, what: str, allow_empty: bool, extra: dict[str, int]
 ) -> pd.DataFrame:
@@ -310,7 +319,7 @@ def tile_bins(
     parts = []
     for chrom in chroms:
         if chrom not in chrom_sizes:
-            raise FactorNetError(f"chromosome {chrom!r} is not in the genome / chromosome sizes")
+            raise unknown_chromosome(chrom, chrom_sizes)
         n = chrom_sizes[chrom]
         count = (n - bin_size) // stride + 1 if n >= bin_size else 0
         starts = np.arange(count, dtype=np.int64) * stride

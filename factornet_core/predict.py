@@ -186,14 +186,14 @@ def bin_groups(
         use = list(chroms) if chroms else list(sizes)
         for c in use:
             if c not in sizes:
-                raise FactorNetError(f"chromosome {c!r} is not in the genome")
+                raise intervals.unknown_chromosome(c, sizes)
         return [(c, None) for c in use], None
     bins = intervals.read_bed(bins_bed, what="bins BED")[["chrom", "start", "end"]]
     intervals.refuse_duplicate_bins(bins, bins_bed, "bin")  # it would be predicted and written twice
     intervals.check_in_genome(bins, sizes, bins_bed, what="bin")
     unknown = sorted(set(bins["chrom"]) - set(sizes))
     if unknown:
-        raise FactorNetError(f"{bins_bed}: chromosome {unknown[0]!r} is not in the genome")
+        raise intervals.unknown_chromosome(unknown[0], sizes, f"{bins_bed}: chromosome")
     if chroms:
         bins = bins[bins["chrom"].isin(chroms)]
     if not ((bins["end"] - bins["start"]) == card.bin_size).all():

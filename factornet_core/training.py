@@ -449,13 +449,12 @@ def _feature_names() -> tuple[str, ...]:
 def _choose_chroms(sizes: dict[str, int], s: TrainSettings) -> tuple[list[str], list[str]]:
     for c in s.valid_chroms:
         if c not in sizes:
-            raise FactorNetError(
-                f"validation chromosome {c!r} is not in the genome (it has {', '.join(list(sizes)[:6])}...): set -v"
-            )
+            err = intervals.unknown_chromosome(c, sizes, "validation chromosome")
+            raise FactorNetError(f"{err}: set -v")
     if s.train_chroms:
         for c in s.train_chroms:
             if c not in sizes:
-                raise FactorNetError(f"training chromosome {c!r} is not in the genome")
+                raise intervals.unknown_chromosome(c, sizes, "training chromosome")
         train = [c for c in s.train_chroms if c not in s.valid_chroms]
     else:
         train = [c for c in sizes if c not in s.valid_chroms and c not in s.exclude_chroms]

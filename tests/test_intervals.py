@@ -276,3 +276,16 @@ def test_naming_hint_only_for_the_chr_prefix_trap():
         "the other file has 'chr2': the files use different chromosome naming (chr1 vs 1)"
     )
     assert intervals.naming_hint(["chr1", "scaffold9"], ["chr1", "chr2"]) == ""  # missing, not renamed
+
+
+def test_unknown_chromosome_names_the_naming_trap_or_what_the_genome_has():
+    from factornet_core.intervals import unknown_chromosome
+
+    sizes = {"chr1": 100, "chr2": 100, "chr3": 100}
+    assert str(unknown_chromosome("3", sizes)) == (
+        "chromosome '3' is not in the genome: the genome has 'chr3': the files use different chromosome "
+        "naming (chr1 vs 1)"
+    )
+    assert str(unknown_chromosome("chr9", sizes, "training chromosome")) == (
+        "training chromosome 'chr9' is not in the genome (it has chr1, chr2, chr3)"
+    )
