@@ -141,3 +141,10 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "terminated" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_in_a_missing_folder_is_refused_before_any_work(tmp_path, capsys):
+    a, b = _pred(tmp_path / "a.tsv.gz"), _pred(tmp_path / "b.tsv.gz")
+    rc, err = _run(capsys, "bag", a, b, "--out", tmp_path / "nodir" / "o.tsv.gz")
+    assert rc == 2 and err.count("\n") == 1
+    assert "output --out" in err and "nodir' does not exist; create it first" in err

@@ -250,6 +250,20 @@ def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
                     )
 
 
+def check_output_folders(args: argparse.Namespace) -> None:
+    """Refuse, before any work (a model load, a training run), an output whose folder does not exist."""
+    for dest, value in vars(args).items():
+        if not _is_output_dest(dest):
+            continue
+        for out in _paths(value):
+            parent = os.path.dirname(os.path.abspath(out))
+            if not os.path.isdir(parent):
+                raise FactorNetError(
+                    f"output {_flag(dest)} {str(out)!r}: folder {os.path.dirname(str(out)) or '.'!r} does not "
+                    "exist; create it first"
+                )
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
