@@ -218,8 +218,9 @@ def motif_kernel(pwm, kernel_width: int, n_channels: int, scale: float = 1.0, ps
     return kernel, float(bias)
 
 
-def set_motif_kernels(model: keras.Model, pwm) -> None:
-    """Set kernel 0 to detect ``pwm`` on the given strand and kernel 1 its reverse complement."""
+def set_motif_kernels(model: keras.Model, pwm, scale: float = 1.0) -> None:
+    """Set kernel 0 to detect ``pwm`` on the given strand and kernel 1 its reverse complement
+    (:func:`motif_kernel` at ``scale``)."""
     import numpy as np
 
     conv = strand_model(model).get_layer("conv_motifs")
@@ -227,8 +228,8 @@ def set_motif_kernels(model: keras.Model, pwm) -> None:
     width, channels, n_kernels = weights.shape
     if n_kernels < 2:
         raise FactorNetError("motif initialisation needs at least 2 kernels (-k)")
-    fwd, b = motif_kernel(pwm, width, channels)
-    rc, _ = motif_kernel(np.asarray(pwm)[::-1, ::-1], width, channels)
+    fwd, b = motif_kernel(pwm, width, channels, scale)
+    rc, _ = motif_kernel(np.asarray(pwm)[::-1, ::-1], width, channels, scale)
     weights[:, :, 0], weights[:, :, 1] = fwd, rc
     bias[0] = bias[1] = b
     conv.set_weights([weights, bias])
