@@ -311,7 +311,14 @@ def _motif_pwm(s: TrainSettings) -> tuple[np.ndarray | None, dict | None]:
         return None, None
     from factornet_core.jaspar import resolve_motif
 
-    motif, source = resolve_motif(s.motif, s.motif, s.motif_file)
+    motif_file = s.motif_file
+    if motif_file is None:  # a motif shipped with FactorNet by its id (e.g. CTCF_f2), else JASPAR
+        from factornet_core.meme import read_meme
+        from factornet_core.simulate import packaged_motifs_path
+
+        if s.motif in read_meme(packaged_motifs_path()):
+            motif_file = str(packaged_motifs_path())
+    motif, source = resolve_motif(s.motif, s.motif, motif_file)
     return motif.pwm, source
 
 
