@@ -52,6 +52,19 @@ def _read_gz(path: Path) -> bytes:
 # --------------------------------------------------------------------------------------------- module layout
 
 
+# The processes the default pipeline runs (-profile test), in DAG order.
+PIPELINE_PROCESSES = (
+    "SIMULATE",
+    "BIN",
+    "TRAIN",
+    "PREDICT",
+    "MERGE",
+    "BAG",
+    "EVALUATE",
+    "INTERPRETMOTIFS",
+    "BASELINE",
+)
+
 MODULE_NAMES = [
     "bag",
     "baseline",
@@ -148,17 +161,7 @@ def test_test_profile_stub_run(tmp_path):
     ]
     assert (out / "simulated" / "samplesheet.tsv").read_text().startswith("cell_type\tkind\tname\tpath\n")
     versions = (out / "pipeline_info" / "software_versions.yml").read_text()
-    for process in (
-        "SIMULATE",
-        "BIN",
-        "TRAIN",
-        "PREDICT",
-        "MERGE",
-        "BAG",
-        "EVALUATE",
-        "INTERPRETMOTIFS",
-        "BASELINE",
-    ):
+    for process in PIPELINE_PROCESSES:
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
@@ -337,17 +340,7 @@ def test_test_profile_motifs(test_profile_run):
 def test_test_profile_dag_and_versions(test_profile_run):
     dag = (test_profile_run / "dag.mmd").read_text()
     assert dag.startswith("flowchart TB")
-    for process in (
-        "SIMULATE",
-        "BIN",
-        "TRAIN",
-        "PREDICT",
-        "MERGE",
-        "BAG",
-        "EVALUATE",
-        "INTERPRETMOTIFS",
-        "BASELINE",
-    ):
+    for process in PIPELINE_PROCESSES:
         assert f"FACTORNET_{process}" in dag
     versions = (test_profile_run / "out" / "pipeline_info" / "software_versions.yml").read_text()
     version = subprocess.run(
