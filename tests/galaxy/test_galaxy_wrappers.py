@@ -58,6 +58,20 @@ def test_every_genome_input_offers_built_in_genomes():
         }, f"{path.name}: outputs lack dbkey_from_reference"
 
 
+def test_environment_variables_are_constants():
+    """Galaxy reads an <environment_variable>'s value back with `cat`, so `$` in it reaches the tool unexpanded
+    (OMP_NUM_THREADS='${GALAXY_SLOTS:-1}' made libgomp print "Invalid value"); slot-based thread counts are exported
+    in the command by @TF_THREADS@ instead."""
+    macros = ET.parse(WRAPPERS / "macros.xml").getroot()
+    values = {v.get("name"): v.text for v in macros.iter("environment_variable")}
+    assert values and all(re.fullmatch(r"[\w.-]+", text or "") for text in values.values()), values
+    for path in sorted(WRAPPERS.glob("factornet_*.xml")):
+        text = path.read_text()
+        if 'macro="tf_environment"' in text:
+            command = text[text.index("<command") :]
+            assert command.split("<![CDATA[", 1)[1].lstrip().startswith("@TF_THREADS@"), path.name
+
+
 def test_test_data_tables_point_into_test_data():
     """The .loc files of tool_data_table_conf.xml.test exist and name existing test genomes (with a .fai)."""
     tables = ET.parse(WRAPPERS / "tool_data_table_conf.xml.test").getroot()
