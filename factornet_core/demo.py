@@ -1,6 +1,7 @@
 """``factornet demo``: FactorNet against the reference predictors on built-in simulated data, in minutes.
 
-simulate → bin (held-out labels) → baselines (pwm, accessibility, their rank product, gbm) → train
+simulate (genome, peaks and each cell type's DNase-seq BAM) → prepare (BAM → cut-site bigWig, as a user's
+alignments go) → bin (held-out labels) → baselines (pwm, accessibility, their rank product, gbm) → train
 (CTCF in two cell types, motif-initialised, two seeds) → predict (a third cell type, never trained on,
 on a chromosome never trained on) → bag (rank average of the seeds) → evaluate (every file side by side)
 → interpret (kernel motifs against the planted motifs; saliency of one bound site).
@@ -49,9 +50,10 @@ def run_demo(
     cells = ", ".join(s.train_cells)
 
     log(
-        f"1/7 simulate: {s.n_chroms} chromosomes x {s.chrom_length // 1_000_000} Mb, 3 cell types, CTCF and GABPA"
+        f"1/7 simulate: {s.n_chroms} chromosomes x {s.chrom_length // 1_000_000} Mb, 3 cell types, CTCF and GABPA; "
+        "DNase-seq reads as BAM\n    prepare: 5' cut sites from each BAM (factornet prepare --normalize none)"
     )
-    p = recipe.prepare(out, s)
+    p = recipe.prepare(out, s, from_reads=True, log=log)
     log(f"2/7 bin: held-out labels, CTCF in {s.target_cell} on {s.test_chrom}")
 
     files: dict[str, Path] = {}

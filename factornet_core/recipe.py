@@ -69,8 +69,14 @@ class Prepared:
     motif_pwm: object  # (width, 4) probabilities of the TF's planted motif
 
 
-def prepare(out_dir: str | os.PathLike, s: RecipeSettings) -> Prepared:
-    """Simulate into ``out_dir/data`` and label every cell type's bins on the test chromosome."""
+def prepare(
+    out_dir: str | os.PathLike, s: RecipeSettings, from_reads: bool = False, log=lambda msg: None
+) -> Prepared:
+    """Simulate into ``out_dir/data`` and label every cell type's bins on the test chromosome.
+
+    ``from_reads``: the simulation also writes each cell type's DNase-seq alignments (BAM), and the DNase
+    tracks used from here on are made from them by :func:`tracks_from_reads` (the path a user's data takes).
+    """
     from factornet_core import binning
     from factornet_core.meme import find_motif, read_meme
     from factornet_core.samplesheet import read_samplesheet
@@ -83,7 +89,10 @@ def prepare(out_dir: str | os.PathLike, s: RecipeSettings) -> Prepared:
         n_chroms=s.n_chroms,
         chrom_length=s.chrom_length,
         sites_per_mb=s.sites_per_mb,
+        reads="single" if from_reads else None,
     )
+    if from_reads:
+        sim.samplesheet = tracks_from_reads(sim, out / "prepared", log)
     if s.test_chrom not in sim.chrom_sizes or s.valid_chrom not in sim.chrom_sizes:
         raise FactorNetError(
             f"the simulation has {', '.join(sim.chrom_sizes)}: no {s.valid_chrom}/{s.test_chrom}"
@@ -94,6 +103,44 @@ def prepare(out_dir: str | os.PathLike, s: RecipeSettings) -> Prepared:
     binning.run_bin(sim.chrom_sizes, peaks, labels, None, chroms=[s.test_chrom], blacklist=sim.blacklist)
     motif = find_motif(read_meme(sim.motifs), s.tf)
     return Prepared(sim, labels, motif.pwm)
+
+
+def tracks_from_reads(sim, out_dir: Path, log=lambda msg: None) -> Path:
+    """``factornet prepare`` on every ``bam`` row of the simulation's samplesheet → ``out_dir/samplesheet.tsv``.
+
+    Each cell type's track of that name is replaced by the bigWig prepared from its BAM (5′ cut sites, the
+    default filters, ``--normalize none``: the simulator's cuts are already on the training scale, so the
+    prepared track equals the simulator's own); ``bam`` rows are dropped, other rows kept. Paths in the new
+    samplesheet are relative to ``out_dir``.
+    """
+    from factornet_core.prepare import prepare_track
+    from factornet_core.samplesheet import write_samplesheet
+    from factornet_core.textio import open_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = Path(sim.samplesheet)
+    with open_text(source) as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle][1:]
+    prepared: dict[tuple[str, str], Path] = {}
+    for cell, kind, name, path in rows:
+        if kind == "bam":
+            bigwig = out_dir / f"{cell}.{name}.bw"
+            report = prepare_track(bigwig, bams=[source.parent / path], genome=sim.genome, rule="none")
+            log(
+                f"    {cell}: {report.reads_kept:,} of {report.reads_seen:,} reads kept "
+                f"({', '.join(f'{n:,} {why}' for why, n in report.dropped.items() if n)} dropped) -> {bigwig.name}"
+            )
+            prepared[cell, name] = bigwig
+    kept = []
+    for cell, kind, name, path in rows:
+        if kind == "bam":
+            continue
+        target = prepared.get((cell, name)) if kind == "track" else None
+        target = target or source.parent / path
+        kept.append((cell, kind, name, os.path.relpath(target, out_dir)))
+    sheet = out_dir / "samplesheet.tsv"
+    write_samplesheet(sheet, kept)
+    return sheet
 
 
 def baselines(p: Prepared, out_dir: str | os.PathLike, s: RecipeSettings, seed: int = 0) -> dict[str, Path]:

@@ -47,3 +47,30 @@ def test_summary_reports_the_tomtom_q_value_of_the_best_kernel(tmp_path):
     result = _result(tmp_path, 0.9)
     result.best_motif_match = ("kernel_00", "CTCF_f2", 1e-26)
     assert "best kernel motif match: kernel_00 ~ CTCF_f2 (Tomtom q = 1e-26)" in format_summary(result, 1)
+
+
+def test_the_demo_trains_on_tracks_prepared_from_its_bams(tmp_path):
+    """The demo's first step is the user's path: each cell type's DNase BAM → `prepare --normalize none` → the
+    bigWig every later step reads, equal base for base to the simulator's own cut track."""
+    import numpy as np
+
+    from factornet_core.recipe import tracks_from_reads
+    from factornet_core.samplesheet import read_samplesheet
+    from factornet_core.simulate import simulate_dataset
+    from factornet_core.tracks import open_bigwig
+
+    sim = simulate_dataset(tmp_path / "data", n_chroms=2, chrom_length=60_000, n_cells=2, reads="single")
+    messages = []
+    sheet = tracks_from_reads(sim, tmp_path / "prepared", messages.append)
+    cells = read_samplesheet(sheet).cells
+    assert "\tbam\t" not in sheet.read_text() and len(messages) == 2
+    for cell in ("CellA", "CellB"):
+        prepared = Path(cells[cell].tracks["DNASE"])
+        assert prepared == (tmp_path / "prepared" / f"{cell}.DNASE.bw").resolve()
+        assert Path(cells[cell].tracks["MAPABILITY"]) == sim.mapability.resolve()
+        assert Path(cells[cell].conservative["CTCF"]) == sim.conservative[cell, "CTCF"].resolve()
+        with open_bigwig(prepared) as a, open_bigwig(sim.dnase[cell]) as b:
+            for chrom, length in sim.chrom_sizes.items():
+                got = np.nan_to_num(np.asarray(a.values(chrom, 0, length), dtype=float))
+                want = np.nan_to_num(np.asarray(b.values(chrom, 0, length), dtype=float))
+                assert got.sum() > 100 and np.array_equal(got, want), (cell, chrom)
