@@ -26,7 +26,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check factornet_core tools tests bench
 	$(BIN)/ruff format --check factornet_core tools tests bench
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 ## Unit tests only (no slow, Galaxy or Nextflow tests).
 test-fast: setup
