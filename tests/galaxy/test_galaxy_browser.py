@@ -53,11 +53,14 @@ def test_train_and_predict_in_the_browser(galaxy, browser, tmp_path):
     for name, ext in (
         ("genome.fa", "fasta"),
         ("CellA.CTCF.conservative.narrowPeak", "encodepeak"),
+        # only for the prepare form's picture; before the bigWig, which then has the newest hid and is preselected
+        # (Galaxy also offers a BAM "as bigwig", through its converter)
+        ("prepare.rep1.bam", "bam"),
         ("CellA.DNASE.bw", "bigwig"),
     ):
         api.upload(history, TEST_DATA / name, ext)
-    uploaded = api.wait_history(history, 3, timeout=900)
-    assert [d["state"] for d in uploaded] == ["ok"] * 3, uploaded
+    uploaded = api.wait_history(history, 4, timeout=900)
+    assert [d["state"] for d in uploaded] == ["ok"] * 4, uploaded
 
     # Train: one cell type, its DNase track and CTCF peaks (preselected: the only bigWig / narrowPeak), chr2 to
     # validate, a tiny network for two epochs.
@@ -82,8 +85,8 @@ def test_train_and_predict_in_the_browser(galaxy, browser, tmp_path):
     ):
         form.set_text(f"architecture|{name}", str(value))
     form.run()
-    trained = api.wait_history(history, 6, timeout=1500)
-    assert [d["state"] for d in trained] == ["ok"] * 6, trained
+    trained = api.wait_history(history, 7, timeout=1500)
+    assert [d["state"] for d in trained] == ["ok"] * 7, trained
     model = next(d for d in trained if d["extension"] == "zip")
 
     # Predict with the model just trained (the newest zip, preselected) on chr2 of the same cell type.
@@ -91,8 +94,8 @@ def test_train_and_predict_in_the_browser(galaxy, browser, tmp_path):
     assert f"{model['hid']}:" in form.selected_text("model")
     form.set_text("regions|chroms", "chr2")
     form.run()
-    done = api.wait_history(history, 7, timeout=1200)
-    assert [d["state"] for d in done] == ["ok"] * 7, done
+    done = api.wait_history(history, 8, timeout=1200)
+    assert [d["state"] for d in done] == ["ok"] * 8, done
 
     predictions = _read(api, done[-1]["id"]).splitlines()
     assert predictions[0] == "chr\tstart\tstop\tCTCF"
@@ -102,7 +105,7 @@ def test_train_and_predict_in_the_browser(galaxy, browser, tmp_path):
     # ... and the history panel the user sees shows every dataset green.
     browser.get(galaxy.url)
     form.wait.until(
-        lambda d: len(d.find_elements(form.By.CSS_SELECTOR, "#current-history-panel [data-state='ok']")) >= 7
+        lambda d: len(d.find_elements(form.By.CSS_SELECTOR, "#current-history-panel [data-state='ok']")) >= 8
     )
     assert not browser.find_elements(form.By.CSS_SELECTOR, "#current-history-panel [data-state='error']")
     # Every FactorNet form renders, with this history's data preselected; keep a picture of each.
