@@ -19,15 +19,24 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
+        default = action.default
+        # identity for False: 0 and 0.0 are real defaults worth showing (0 == False)
+        empty = (
+            default is None or default is False or (isinstance(default, (str, list, tuple)) and not default)
+        )
         if (
             "default" in text
             or action.required
-            or action.default in (None, False, "", [], ())
-            or action.default is argparse.SUPPRESS
-            or isinstance(action, argparse._StoreTrueAction)
+            or empty
+            or default is argparse.SUPPRESS
+            or isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))
         ):
             return text
-        return super()._get_help_string(action)
+        if not (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)):
+            return text
+        if text.endswith(")"):  # one parenthetical: "width (bp; default: 26)", not "(bp) (default: 26)"
+            return text[:-1] + "; default: %(default)s)"
+        return text + " (default: %(default)s)"
 
 
 def add_subparser(
