@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import plural
 
 UPSTREAM = "https://raw.githubusercontent.com/uci-cbcl/FactorNet/master"
 SOURCE_COMMIT = "90ee7894154854bd05b8875b088e69cf10d43841"
@@ -106,7 +107,9 @@ def parse_catalogue(text: str, source: str = "catalogue.tsv") -> dict[str, Catal
     for lineno, line in enumerate(lines[1:], 2):
         fields = line.split("\t")
         if len(fields) != len(COLUMNS):
-            raise FactorNetError(f"{source}: row {lineno}: {len(fields)} columns, expected {len(COLUMNS)}")
+            raise FactorNetError(
+                f"{source}: row {lineno}: {plural(len(fields), 'column')}, expected {len(COLUMNS)}"
+            )
         row = dict(zip(COLUMNS, fields))
         files = []
         for item in _split(row["files"]):
@@ -163,7 +166,7 @@ def resolve(
             continue
         if by_tf:
             raise FactorNetError(
-                f"{name} has {len(by_tf)} models in the catalogue: choose one of "
+                f"{name} has {plural(len(by_tf), 'model')} in the catalogue: choose one of "
                 f"{', '.join(e.name for e in by_tf)}"
             )
         close = difflib.get_close_matches(name, list(catalogue), n=3, cutoff=0.5)

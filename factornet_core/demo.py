@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import plural
 
 
 @dataclass
@@ -49,7 +50,7 @@ def run_demo(
     cells = ", ".join(s.train_cells)
 
     log(
-        f"1/7 simulate: {s.n_chroms} chromosomes x {s.chrom_length // 1_000_000} Mb, 3 cell types, CTCF and GABPA"
+        f"1/7 simulate: {plural(s.n_chroms, 'chromosome')} x {s.chrom_length // 1_000_000} Mb, 3 cell types, CTCF and GABPA"
     )
     p = recipe.prepare(out, s)
     log(f"2/7 bin: held-out labels, CTCF in {s.target_cell} on {s.test_chrom}")

@@ -44,6 +44,7 @@ from factornet_core.predict import (
     grid_count,
     write_chrom,
 )
+from factornet_core.wording import plural
 
 
 # ------------------------------------------------------------------------------ which models
@@ -171,7 +172,7 @@ def plan_models(
     if skipped and not skip_incompatible:
         detail = "; ".join(f"{Path(p).name} needs {', '.join(m)}" for p, m in skipped.items())
         raise FactorNetError(
-            f"{len(skipped)} of {len(cards)} models need inputs that were not given — {detail} "
+            f"{len(skipped)} of {plural(len(cards), 'model')} need inputs that were not given — {detail} "
             "(give them, or --skip-incompatible to run the others)"
         )
     if not usable:

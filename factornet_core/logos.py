@@ -15,6 +15,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from factornet_core.wording import plural
+
 COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
 
 
@@ -143,7 +145,7 @@ def kernel_heatmap_figure(table: pd.DataFrame, track_names: Sequence[str], q_max
         sig = df.get("known_significant", pd.Series(False, index=df.index)).astype(bool)
         labels = [f"{lab}  {m}" if ok else lab for lab, m, ok in zip(labels, df["known_motif"], sig)]
         notes.append(f"Known motif named where its Tomtom match is significant (q < {q_max:g}); "
-                     f"{int(sig.sum())} of {len(df)} kernels.")  # fmt: skip
+                     f"{int(sig.sum())} of {plural(len(df), 'kernel')}.")  # fmt: skip
     for t in constant:
         v = df[f"mean_{t}"].dropna().iloc[0]
         notes.append(f"{t} is {v:.3g} ({track_unit(t)}) at every kernel's sites: no colour scale drawn.")
@@ -230,7 +232,7 @@ def footprints_figure(found, ic: np.ndarray, top: int = 8) -> Figure:
     fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
     fig.suptitle(
         f"Kernel footprints: mean signal ±{flank} bp around activating sites "
-        f"(top {len(order)} kernels by information content)", fontsize=10,
+        f"(top {plural(len(order), 'kernel')} by information content)", fontsize=10,
     )  # fmt: skip
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

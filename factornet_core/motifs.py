@@ -37,6 +37,7 @@ from factornet_core.errors import FactorNetError
 from factornet_core.inputs import CellInputs, CellType, PathLike
 from factornet_core.meme import Motif, read_meme, write_meme
 from factornet_core.regions import centred_windows, read_regions
+from factornet_core.wording import plural
 
 SCAN_CHUNK = 20_000  # positions per im2col block: bounds memory for long merged spans
 FLANK = 50  # bp of track signal kept on each side of a site for the footprints (paper Fig. 3A)
@@ -186,7 +187,9 @@ def scan_kernels(
     width, channels, n_kernels = weights.shape
     track_names = tuple(track_names)
     if channels != 4 + len(track_names):
-        raise FactorNetError(f"the kernel has {channels} channels, expected 4 + {len(track_names)} tracks")
+        raise FactorNetError(
+            f"the kernel has {channels} channels, expected 4 + {plural(len(track_names), 'track')}"
+        )
     if sequence_only:
         weights = np.array(weights, copy=True)
         weights[:, 4:, :] = 0.0

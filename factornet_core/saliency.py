@@ -27,6 +27,7 @@ from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
 from factornet_core.inputs import CellInputs, CellType, PathLike
 from factornet_core.regions import Regions, read_regions
+from factornet_core.wording import plural
 
 
 # ------------------------------------------------------------------------------------ array functions
@@ -174,7 +175,7 @@ def interpret_saliency(
     regions: Regions = read_regions(regions_path)
     if len(regions.table) > max_regions:
         raise FactorNetError(
-            f"{regions_path}: {len(regions.table)} regions; saliency writes 3 files per region, "
+            f"{regions_path}: {plural(len(regions.table), 'region')}; saliency writes 3 files per region, "
             f"at most {max_regions} allowed (raise --max-regions or give fewer regions)"
         )
     table = regions.table
@@ -209,7 +210,7 @@ def _choose_tf(tfs: list[str], tf: str | None) -> str:
     if tf is None:
         if len(tfs) > 1:
             raise FactorNetError(
-                f"the model predicts {len(tfs)} TFs ({', '.join(tfs)}): choose one with --tf"
+                f"the model predicts {plural(len(tfs), 'TF')} ({', '.join(tfs)}): choose one with --tf"
             )
         return tfs[0]
     if tf not in tfs:

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--name",
         nargs="+",
-        help="model name(s) for the report, one per prediction file (default: file names)",
+        help="model names for the report, one per prediction file (default: file names)",
     )
 
 

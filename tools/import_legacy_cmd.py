@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from factornet_core.legacy import import_legacy
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -32,7 +33,7 @@ def run(args) -> int:
     cfg = card.config
     print(
         f"wrote {args.out}: {', '.join(card.tfs)} from {result.weights_file.name} "
-        f"({result.n_weights} weights; tracks {', '.join(card.track_names) or 'none'}; "
+        f"({plural(result.n_weights, 'weight')}; tracks {', '.join(card.track_names) or 'none'}; "
         f"k={cfg['kernels']} w={cfg['kernel_width']} pool={cfg['pool']} r={cfg['lstm_units']} "
         f"d={cfg['dense_units']}; metadata {card.n_meta})",
         file=sys.stderr,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from factornet_core.impute import impute, resolve_models
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -62,8 +63,8 @@ def run(args) -> int:
         print(f"skipped {path}: needs {', '.join(lacks)}", file=sys.stderr)
     rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
     print(
-        f"wrote {common.shown(args, 'out')}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "
-        f"{len(result.columns)} columns ({', '.join(result.columns)}); {rate:.0f} bins/s",
+        f"wrote {common.shown(args, 'out')}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted → 0), "
+        f"{plural(len(result.columns), 'column')} ({', '.join(result.columns)}); {rate:.0f} bins/s",
         file=sys.stderr,
     )
     return 0

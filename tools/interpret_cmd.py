@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from factornet_core.inputs import CellType
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -99,7 +100,7 @@ def run_motifs(args) -> int:
     n_kernels = len(result.motifs.n_sites)
     firing = int((result.motifs.n_sites > 0).sum())
     print(
-        f"wrote {args.out_dir}: {n_kernels} kernels ({firing} with sites) from {result.n_regions} regions "
+        f"wrote {args.out_dir}: {plural(n_kernels, 'kernel')} ({firing} with sites) from {plural(result.n_regions, 'region')} "
         f"({result.scanned_bp} bp, both strands)",
         file=sys.stderr,
     )
@@ -126,5 +127,8 @@ def run_saliency(args) -> int:
         known=args.known,
         force=args.force,
     )
-    print(f"wrote {args.out_dir}: saliency of {result.tf} for {len(result.regions)} regions", file=sys.stderr)
+    print(
+        f"wrote {args.out_dir}: saliency of {result.tf} for {plural(len(result.regions), 'region')}",
+        file=sys.stderr,
+    )
     return 0

@@ -7,6 +7,7 @@ import sys
 
 from factornet_core import FactorNetError
 from factornet_core import catalogue as cat
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -134,6 +135,6 @@ def run_fetch(args) -> int:
     if result.failed:
         detail = "; ".join(f"{name}: {why}" for name, why in result.failed.items())
         raise FactorNetError(
-            f"{len(result.failed)} of {len(result.failed) + len(result.fetched)} models not fetched — {detail}"
+            f"{len(result.failed)} of {plural(len(result.failed) + len(result.fetched), 'model')} not fetched — {detail}"
         )
     return 0
