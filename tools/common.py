@@ -50,6 +50,33 @@ def add_subparser(
     return parser
 
 
+class _DeprecatedAlias(argparse.Action):
+    """A former option name kept working (hidden from --help) with a one-line warning naming the new one."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_model_cache_arg(parser: argparse.ArgumentParser, help: str, old: tuple[str, ...] = ()) -> None:
+    """``--model-cache DIR``: the folder of fetched catalogue models, one name in every subcommand
+    (``models list|fetch``, ``impute``). ``old`` names (``--dest``) keep working, hidden, with a warning."""
+    parser.add_argument(
+        "--model-cache",
+        metavar="DIR",
+        help=f"{help} (default: $FACTORNET_MODELS, else $XDG_CACHE_HOME/factornet/models, else "
+        "~/.cache/factornet/models)",
+    )
+    for name in old:
+        parser.add_argument(
+            name, dest="model_cache", action=_DeprecatedAlias, new="--model-cache", help=argparse.SUPPRESS
+        )
+
+
 def require_files(*paths: str | os.PathLike | None, what: str = "input") -> None:
     """Fail with one clear line if any given path is not an existing, readable file."""
     for path in paths:

@@ -28,9 +28,7 @@ def register(sub) -> None:
         metavar="MODEL",
         help=".keras files, folders of .keras files, or catalogue names fetched by 'factornet models fetch'",
     )
-    p.add_argument(
-        "--model-cache", help="cache folder of fetched catalogue models (default: as 'models fetch')"
-    )
+    common.add_model_cache_arg(p, "model cache holding the catalogue models named in --models")
     p.add_argument(
         "--genome", required=True, help="genome FASTA (plain or bgzip); hg19 for the published models"
     )
