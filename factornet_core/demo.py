@@ -108,6 +108,7 @@ def _interpret(first_model, p, s, out: Path, result: DemoResult, log) -> None:
         peaks=True,
         known=sim.motifs,
         sequence_only=True,
+        cell_name=s.train_cells[0],
     )
     if summary.known_matches is not None and len(summary.known_matches):
         best = summary.known_matches.sort_values("p_value", kind="stable").iloc[0]

@@ -381,6 +381,7 @@ def interpret_motifs(
     min_overlap: int = 5,
     sequence_only: bool = False,
     force: bool = False,
+    cell_name: str | None = None,
 ) -> MotifSummary:
     """``factornet interpret motifs``: kernel PWMs, logos, track profiles and known-motif matches.
 
@@ -402,6 +403,7 @@ def interpret_motifs(
     min_overlap : fewest aligned columns (bp) for a known-motif match.
     sequence_only : activations from the DNA channels only (see :func:`scan_kernels`).
     force : replace an existing non-empty ``out_dir``.
+    cell_name : the cell type whose tracks these are, for the figure titles (default: the track files).
 
     Returns
     -------
@@ -431,7 +433,8 @@ def interpret_motifs(
             known_motifs,
             min_overlap,
         )
-    _write_outputs(out_dir, force, found, matches)
+    subject = figure_subject(inputs.card, model_path, cell, cell_name, len(table), regions.path)
+    _write_outputs(out_dir, force, found, matches, subject)
     return MotifSummary(
         Path(out_dir), len(table), len(spans), int((spans["end"] - spans["start"]).sum()), found, matches
     )
@@ -453,7 +456,21 @@ def _scan(
     return scan_kernels(read_spans, weights, bias, inputs.card.track_names, threshold, sequence_only), spans
 
 
-def _write_outputs(out_dir: PathLike, force: bool, found: KernelMotifs, matches: pd.DataFrame | None) -> None:
+def figure_subject(
+    card, model_path: PathLike, cell: CellType, cell_name: str | None, n_regions: int, regions_path: PathLike
+) -> str:
+    """What an interpretation figure shows, for its title: ``"CTCF model ctcf.keras (trained on CellA,
+    CellB) in CellC: 200 regions of peaks.bed"``."""
+    tfs = ", ".join(card.tfs) if len(card.tfs) <= 3 else plural(card.tfs, "TF")
+    cells = list(dict(card.training or {}).get("cells") or [])
+    trained = f" (trained on {', '.join(map(str, cells))})" if cells else ""
+    where = cell_name or "tracks " + ", ".join(Path(str(p)).name for p in cell.tracks.values())
+    return f"{tfs} model {Path(model_path).name}{trained} in {where}: {plural(n_regions, 'region')} of {Path(regions_path).name}"
+
+
+def _write_outputs(
+    out_dir: PathLike, force: bool, found: KernelMotifs, matches: pd.DataFrame | None, subject: str = ""
+) -> None:
     from factornet_core import logos
 
     names = found.names
@@ -469,9 +486,13 @@ def _write_outputs(out_dir: PathLike, force: bool, found: KernelMotifs, matches:
             matches.to_csv(tmp / "known_matches.tsv", sep="\t", index=False, float_format="%.6g")
         (tmp / "logos").mkdir()
         for name, pwm, n, info in zip(names, found.pwms, found.n_sites, ic):
-            logos.save_pwm_logo(tmp / "logos" / f"{name}.png", pwm, f"{name}  IC {info:.1f} bits  n={n}")
-        logos.save_kernel_heatmap(tmp / "kernels_heatmap.png", table_out, list(found.track_names), MATCH_Q)
-        logos.save_footprints(tmp / "kernel_track_profiles.png", found, ic)
+            logos.save_pwm_logo(
+                tmp / "logos" / f"{name}.png", pwm, f"{subject}\n{name}: IC {info:.1f} bits, n={n} sites"
+            )
+        logos.save_kernel_heatmap(
+            tmp / "kernels_heatmap.png", table_out, list(found.track_names), MATCH_Q, subject
+        )
+        logos.save_footprints(tmp / "kernel_track_profiles.png", found, ic, subject=subject)
 
 
 def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | None) -> pd.DataFrame:

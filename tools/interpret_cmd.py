@@ -96,6 +96,7 @@ def run_motifs(args) -> int:
         min_overlap=args.min_overlap,
         sequence_only=args.sequence_only,
         force=args.force,
+        cell_name=args.cell,
     )
     n_kernels = len(result.motifs.n_sites)
     firing = int((result.motifs.n_sites > 0).sum())
