@@ -126,6 +126,7 @@ def _interpret(first_model, p, s, out: Path, result: DemoResult, log) -> None:
         site,
         out / "saliency",
         positive_only=True,
+        cell_name=s.target_cell,
     )
     result.figures["kernel logos and their best matches"] = out / "motifs"
     result.figures["saliency of one bound site"] = out / "saliency"

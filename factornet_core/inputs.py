@@ -120,6 +120,20 @@ def check_genome(card: ModelCard, chrom_sizes: Mapping[str, int]) -> None:
     check_assembly(card_assembly(card), chrom_sizes)
 
 
+def model_on_cell(card: ModelCard, model_path: PathLike, cell: CellType, cell_name: str | None = None) -> str:
+    """A model applied to a cell type, for figure titles: ``"CTCF model ctcf.keras (trained on CellA,
+    CellB) in CellC"``; without ``cell_name`` the cell type is named by its track files."""
+    from pathlib import Path
+
+    from factornet_core.wording import plural
+
+    tfs = ", ".join(card.tfs) if len(card.tfs) <= 3 else plural(card.tfs, "TF")
+    cells = list(dict(card.training or {}).get("cells") or [])
+    trained = f" (trained on {', '.join(map(str, cells))})" if cells else ""
+    where = cell_name or "tracks " + ", ".join(Path(str(p)).name for p in cell.tracks.values())
+    return f"{tfs} model {Path(model_path).name}{trained} in {where}"
+
+
 def read_meta_values(path: PathLike, n: int) -> np.ndarray:
     """The cell-level metadata vector ``(n,) float32`` from a text file: one value a line, or
     ``value name`` / ``name value`` lines (the original FactorNet ``meta.txt``)."""

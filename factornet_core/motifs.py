@@ -34,7 +34,7 @@ import pandas as pd
 from factornet_core import dna
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
-from factornet_core.inputs import CellInputs, CellType, PathLike
+from factornet_core.inputs import CellInputs, CellType, PathLike, model_on_cell
 from factornet_core.meme import Motif, read_meme, write_meme
 from factornet_core.regions import centred_windows, read_regions
 from factornet_core.wording import plural
@@ -461,11 +461,8 @@ def figure_subject(
 ) -> str:
     """What an interpretation figure shows, for its title: ``"CTCF model ctcf.keras (trained on CellA,
     CellB) in CellC: 200 regions of peaks.bed"``."""
-    tfs = ", ".join(card.tfs) if len(card.tfs) <= 3 else plural(card.tfs, "TF")
-    cells = list(dict(card.training or {}).get("cells") or [])
-    trained = f" (trained on {', '.join(map(str, cells))})" if cells else ""
-    where = cell_name or "tracks " + ", ".join(Path(str(p)).name for p in cell.tracks.values())
-    return f"{tfs} model {Path(model_path).name}{trained} in {where}: {plural(n_regions, 'region')} of {Path(regions_path).name}"
+    what = plural(n_regions, "region")
+    return f"{model_on_cell(card, model_path, cell, cell_name)}: {what} of {Path(regions_path).name}"
 
 
 def _write_outputs(

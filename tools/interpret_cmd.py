@@ -127,6 +127,7 @@ def run_saliency(args) -> int:
         max_regions=args.max_regions,
         known=args.known,
         force=args.force,
+        cell_name=args.cell,
     )
     print(
         f"wrote {args.out_dir}: saliency of {result.tf} for {plural(len(result.regions), 'region')}",
