@@ -484,7 +484,9 @@ def _write_outputs(
         (tmp / "logos").mkdir()
         for name, pwm, n, info in zip(names, found.pwms, found.n_sites, ic):
             logos.save_pwm_logo(
-                tmp / "logos" / f"{name}.png", pwm, f"{subject}\n{name}: IC {info:.1f} bits, n={n} sites"
+                tmp / "logos" / f"{name}.png",
+                pwm,
+                f"{subject}\n{name}: IC {info:.1f} bits, {plural(n, 'site')}",
             )
         logos.save_kernel_heatmap(
             tmp / "kernels_heatmap.png", table_out, list(found.track_names), MATCH_Q, subject
