@@ -51,8 +51,8 @@ def prepare(work: Path, length: int) -> dict:
     mirror = shared_models()
     names = sorted(p.name for p in mirror.iterdir() if p.is_dir())
     result = catalogue.fetch(names, dest=work / "models", mirror=mirror)
-    if result.failed:
-        raise SystemExit(f"fetch failed: {result.failed}")
+    if result.missing:
+        raise SystemExit(f"fetch failed: {result.failed or result.not_in_mirror}")
     fasta, dgf, unique35 = make_chromosome(work / f"chr_{length}", length)
     meta = work / "meta.txt"
     meta.write_text("".join(f"{v:.3f} GEPC{i + 1}\n" for i, v in enumerate(np.linspace(-2, 2, 8))))

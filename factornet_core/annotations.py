@@ -35,6 +35,7 @@ import pybedtools
 
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import Coverage, check_in_genome, coverages, open_text, read_bed
+from factornet_core.wording import noun
 
 FEATURES = ("cpg", "cds", "intron", "promoter", "utr5", "utr3")
 PROMOTER_UPSTREAM, PROMOTER_DOWNSTREAM = 300, 100
@@ -294,7 +295,9 @@ def features_from_beds(
         paths = {k: Path(v) for k, v in folder_or_mapping.items()}
         unknown = sorted(set(paths) - set(FEATURES))
         if unknown:
-            raise FactorNetError(f"unknown annotation feature(s) {unknown}; expected {', '.join(FEATURES)}")
+            raise FactorNetError(
+                f"unknown annotation {noun(unknown, 'feature')} {unknown}; expected {', '.join(FEATURES)}"
+            )
         where = "the annotation mapping"
     else:
         folder = Path(folder_or_mapping)
@@ -314,7 +317,7 @@ def features_from_beds(
     missing = [name for name in FEATURES if name not in paths]
     if missing:
         raise FactorNetError(
-            f"{where}: no BED for annotation feature(s) {', '.join(missing)} "
+            f"{where}: no BED for annotation {noun(missing, 'feature')} {', '.join(missing)} "
             f"(need one file per feature, named with: {', '.join(FEATURES)})"
         )
     features = {}

@@ -82,6 +82,22 @@ def atomic_output(final: str | os.PathLike) -> Iterator[Path]:
         yield outs.path(final)
 
 
+def check_replaceable(path: str | os.PathLike, force: bool, what: str = "--out") -> None:
+    """Refuse to overwrite an existing output file unless ``force`` (the ``--force`` of the subcommand).
+
+    Used for outputs that are expensive to make again (a trained or converted model), as
+    :func:`atomic_folder` does for output folders; tables (predictions, labels) are replaced like any
+    Unix tool's output.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise FactorNetError(f"{what} {str(path)!r} is a folder, expected a file path")
+    if os.path.lexists(path) and not force:
+        raise FactorNetError(
+            f"{what} {str(path)!r} exists: use --force to replace it, or choose another path"
+        )
+
+
 @contextlib.contextmanager
 def atomic_folder(
     out_dir: str | os.PathLike, force: bool = False, what: str = "output folder"

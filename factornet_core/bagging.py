@@ -16,6 +16,7 @@ from scipy.stats import rankdata
 
 from factornet_core.errors import FactorNetError
 from factornet_core.scores import align_tf_columns, first_bin_difference, read_predictions, write_predictions
+from factornet_core.wording import plural
 
 METHODS = ("rank", "mean")
 
@@ -115,7 +116,7 @@ def bag_prediction_files(
             where = (
                 f"row {row + 1}: {_bin(other_bins, row)} vs {_bin(bins, row)} in {paths[0]}"
                 if row < min(len(bins), len(other_bins))
-                else f"it has {len(other_bins)} bins, {paths[0]} has {len(bins)}"
+                else f"it has {plural(len(other_bins), 'bin')}, {paths[0]} has {len(bins)}"
             )
             raise FactorNetError(
                 f"{path}: bins differ from {paths[0]} at {where}: bag only predictions over the same bins"

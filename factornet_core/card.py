@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import noun, plural
 
 CARD_VERSION = 3
 N_ANNOTATION_FEATURES = 6  # annotations.FEATURES: not imported here, it pulls in pybedtools
@@ -153,7 +154,7 @@ class ModelCard:
         unknown = sorted(set(values) - known)
         if unknown:
             raise FactorNetError(
-                f"{where}: unknown card key(s) {', '.join(unknown)} (card version {version})"
+                f"{where}: unknown card {noun(unknown, 'key')} {', '.join(unknown)} (card version {version})"
             )
         missing = [k for k in ("tfs", "track_names", "seq_len") if k not in values]
         if missing:
@@ -267,7 +268,7 @@ def _track_norms(values: Mapping, track_names: tuple[str, ...]) -> dict[str, str
 def _features(values: Mapping) -> Features:
     unknown = sorted(set(values) - {"expression", "gencode"})
     if unknown:
-        raise FactorNetError(f"model card: unknown feature(s) {', '.join(unknown)}")
+        raise FactorNetError(f"model card: unknown {noun(unknown, 'feature')} {', '.join(unknown)}")
     for k, v in values.items():
         if not isinstance(v, bool):
             raise FactorNetError(f"model card: features.{k} must be true or false, got {v!r}")
@@ -318,7 +319,7 @@ def _validate_metadata(card: ModelCard) -> None:
     if f.gencode and card.n_meta < N_ANNOTATION_FEATURES:
         raise FactorNetError(
             f"model card: the model uses the {N_ANNOTATION_FEATURES} annotation features but metadata_names "
-            f"has {card.n_meta} names"
+            f"has {plural(card.n_meta, 'name')}"
         )
     if not (f.expression or f.gencode) and card.n_meta:
         raise FactorNetError("model card: metadata_names given but the model uses no metadata features")

@@ -27,11 +27,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import plural
 
 UPSTREAM = "https://raw.githubusercontent.com/uci-cbcl/FactorNet/master"
 SOURCE_COMMIT = "90ee7894154854bd05b8875b088e69cf10d43841"
@@ -106,7 +107,9 @@ def parse_catalogue(text: str, source: str = "catalogue.tsv") -> dict[str, Catal
     for lineno, line in enumerate(lines[1:], 2):
         fields = line.split("\t")
         if len(fields) != len(COLUMNS):
-            raise FactorNetError(f"{source}: row {lineno}: {len(fields)} columns, expected {len(COLUMNS)}")
+            raise FactorNetError(
+                f"{source}: row {lineno}: {plural(len(fields), 'column')}, expected {len(COLUMNS)}"
+            )
         row = dict(zip(COLUMNS, fields))
         files = []
         for item in _split(row["files"]):
@@ -163,7 +166,7 @@ def resolve(
             continue
         if by_tf:
             raise FactorNetError(
-                f"{name} has {len(by_tf)} models in the catalogue: choose one of "
+                f"{name} has {plural(len(by_tf), 'model')} in the catalogue: choose one of "
                 f"{', '.join(e.name for e in by_tf)}"
             )
         close = difflib.get_close_matches(name, list(catalogue), n=3, cutoff=0.5)
@@ -234,6 +237,28 @@ def source_url(entry: CatalogueEntry, file: SourceFile, mirror: str | os.PathLik
     return path.resolve().as_uri()
 
 
+def missing_from_mirror(entry: CatalogueEntry, mirror: str | os.PathLike | None) -> list[str]:
+    """The model's files a local mirror (a folder or ``file://`` URL) lacks, as paths inside it; ``[]``
+    for a complete local mirror, and for upstream or an ``http(s)://`` mirror (known only on download)."""
+    if mirror is None:
+        return []
+    missing = []
+    for file in entry.files:
+        url = source_url(entry, file, mirror)
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme == "file" and not Path(urllib.request.url2pathname(parsed.path)).is_file():
+            missing.append(entry.path(file))
+    return missing
+
+
+class DownloadError(FactorNetError):
+    """The source could not be read (network down, server error): the next models would fail alike."""
+
+
+class NotInMirror(FactorNetError):
+    """The mirror does not hold a model's files (a local path that is absent, or HTTP 404)."""
+
+
 def _download(url: str, target: Path, file: SourceFile, progress: FetchProgress) -> None:
     """Stream ``url`` into ``target`` while hashing; a wrong sha256 deletes ``target`` and raises."""
     digest = hashlib.sha256()
@@ -252,10 +277,15 @@ def _download(url: str, target: Path, file: SourceFile, progress: FetchProgress)
                 progress.finish()
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         target.unlink(missing_ok=True)
+        if isinstance(exc, urllib.error.HTTPError) and exc.code == 404 and not url.startswith(UPSTREAM):
+            raise NotInMirror(f"{url} (HTTP 404)") from None
         reason = getattr(exc, "reason", None) or exc
-        raise FactorNetError(
-            f"cannot download {url} ({reason}); offline? point --mirror at a local or institutional copy"
-        ) from None
+        advice = (
+            "offline? point --mirror at a local or institutional copy"
+            if url.startswith(UPSTREAM)
+            else "is the mirror reachable from this machine?"
+        )
+        raise DownloadError(f"cannot download {url} ({reason}); {advice}") from None
     if digest.hexdigest() != file.sha256:
         target.unlink(missing_ok=True)
         raise FactorNetError(
@@ -266,11 +296,26 @@ def _download(url: str, target: Path, file: SourceFile, progress: FetchProgress)
 
 @dataclass
 class FetchResult:
-    """Per model: the ``.keras`` path and whether it was downloaded now (False: already cached)."""
+    """What :func:`fetch` did, per model name.
+
+    ``fetched``: every requested model now in the cache (name → ``.keras`` path), of which
+    ``downloaded`` were downloaded and converted by this call (the others were already cached, with the
+    catalogue's weights sha256 in their card, and were skipped); ``not_in_mirror``: models the mirror
+    does not hold (name → the first missing file's path or URL); ``failed``: other failures (checksum
+    mismatch, network, conversion) → reason; ``not_tried``: models left after a download error (the
+    source is unreachable: each would wait for the same time-out).
+    """
 
     fetched: dict[str, Path]
     downloaded: list[str]
     failed: dict[str, str]
+    not_in_mirror: dict[str, str] = field(default_factory=dict)
+    not_tried: list[str] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[str]:
+        """Requested models not in the cache after this call."""
+        return [*self.not_in_mirror, *self.failed, *self.not_tried]
 
 
 def fetch(
@@ -282,9 +327,11 @@ def fetch(
 ) -> FetchResult:
     """Download, verify (sha256), convert and cache catalogue models (``names=None``: all of them).
 
-    Every model is tried; each ends up complete in ``dest`` or not at all. Returns what was fetched
-    and, for models that could not be (mirror lacks them, checksum mismatch, offline), the reason;
-    the caller decides whether partial success is an error. Unknown names raise before any download.
+    Every model is tried; each ends up complete in ``dest`` or not at all. A model already cached is
+    skipped without touching the mirror; a model a local mirror lacks is not downloaded at all. Returns
+    what was fetched and, for models that could not be (mirror lacks them, checksum mismatch, offline),
+    the reason; the caller decides whether partial success is an error. Unknown names raise before any
+    download.
     """
     from factornet_core.legacy import import_legacy
 
@@ -299,10 +346,18 @@ def fetch(
             f"cannot create the model cache folder {str(folder)!r} ({exc.strerror})"
         ) from None
     result = FetchResult({}, [], {})
+    unreachable = False
     for entry in entries:
         final = cached_path(entry, folder)
         if is_cached(entry, folder):
             result.fetched[entry.name] = final
+            continue
+        if unreachable:
+            result.not_tried.append(entry.name)
+            continue
+        lacking = missing_from_mirror(entry, mirror)
+        if lacking:
+            result.not_in_mirror[entry.name] = lacking[0]
             continue
         work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".download", dir=folder))
         try:
@@ -320,8 +375,12 @@ def fetch(
                     "source_commit": SOURCE_COMMIT,
                 },
             )
+        except NotInMirror as exc:
+            result.not_in_mirror[entry.name] = str(exc)
+            continue
         except FactorNetError as exc:
             result.failed[entry.name] = str(exc)
+            unreachable = isinstance(exc, DownloadError)
             continue
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -20,6 +20,8 @@ import pysam
 
 from factornet_core import intervals, sidecars
 from factornet_core.errors import FactorNetError
+from factornet_core.intervals import naming_hint
+from factornet_core.wording import plural
 
 ASSAY_SHIFTS = {"dnase": (0, 0), "atac": (4, -5)}
 # SAM flag bits (SAM spec §1.4)
@@ -61,14 +63,6 @@ class ReadFilters:
 
 
 # --------------------------------------------------------------------------------------------- headers
-def naming_hint(chrom: str, known: Mapping[str, int] | Sequence[str]) -> str:
-    """Explain the chr1-vs-1 trap when that is what happened ('' otherwise)."""
-    alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
-    if alt in known:
-        return f"; the genome has {alt!r}: the files use different chromosome naming (UCSC 'chr1' vs Ensembl '1')"
-    return ""
-
-
 def check_header(path: str, refs: Mapping[str, int], sizes: Mapping[str, int], what: str = "BAM") -> None:
     """Refuse an alignment/track header that does not match the genome (naming or assembly)."""
     common = [c for c in refs if c in sizes]
@@ -77,7 +71,8 @@ def check_header(path: str, refs: Mapping[str, int], sizes: Mapping[str, int], w
         if first is None:
             raise FactorNetError(f"{what} {path}: its header lists no reference sequences")
         raise FactorNetError(
-            f"{what} {path}: none of its chromosomes is in the genome (first: {first!r}){naming_hint(first, sizes)}"
+            f"{what} {path}: none of its chromosomes is in the genome (first: {first!r})"
+            f"{': ' + hint if (hint := naming_hint(first, sizes, 'the genome')) else ''}"
         )
     for chrom in common:
         if refs[chrom] != sizes[chrom]:
@@ -287,7 +282,7 @@ def _check_fragment_columns(path) -> None:
                     n = len(line.rstrip("\n").split("\t"))
                     if n < 4:
                         raise FactorNetError(
-                            f"fragment file {path}: {n} column(s), expected at least 4 "
+                            f"fragment file {path}: {plural(n, 'column')}, expected at least 4 "
                             "(chrom, start, end, barcode[, count]) tab-separated"
                         )
                     return
@@ -308,7 +303,7 @@ def _fragment_chunks(path) -> Iterator[pd.DataFrame]:
         for chunk in reader:
             if chunk.shape[1] < 4:
                 raise FactorNetError(
-                    f"fragment file {path}: {chunk.shape[1]} column(s), expected at least 4 "
+                    f"fragment file {path}: {plural(chunk.shape[1], 'column')}, expected at least 4 "
                     "(chrom, start, end, barcode[, count]) tab-separated"
                 )
             chunk = chunk.iloc[:, :4]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import plural
 
 
 @dataclass
@@ -50,8 +51,9 @@ def run_demo(
     cells = ", ".join(s.train_cells)
 
     log(
-        f"1/7 simulate: {s.n_chroms} chromosomes x {s.chrom_length // 1_000_000} Mb, 3 cell types, CTCF and GABPA; "
-        "DNase-seq reads as BAM\n    prepare: 5' cut sites from each BAM (factornet prepare --normalize none)"
+        f"1/7 simulate: {plural(s.n_chroms, 'chromosome')} x {s.chrom_length // 1_000_000} Mb, 3 cell types, "
+        "CTCF and GABPA; DNase-seq reads as BAM\n    prepare: 5' cut sites from each BAM "
+        "(factornet prepare --normalize none)"
     )
     p = recipe.prepare(out, s, from_reads=True, log=log)
     log(f"2/7 bin: held-out labels, CTCF in {s.target_cell} on {s.test_chrom}")
@@ -109,6 +111,7 @@ def _interpret(first_model, p, s, out: Path, result: DemoResult, log) -> None:
         peaks=True,
         known=sim.motifs,
         sequence_only=True,
+        cell_name=s.train_cells[0],
     )
     if summary.known_matches is not None and len(summary.known_matches):
         best = summary.known_matches.sort_values("p_value", kind="stable").iloc[0]
@@ -126,6 +129,7 @@ def _interpret(first_model, p, s, out: Path, result: DemoResult, log) -> None:
         site,
         out / "saliency",
         positive_only=True,
+        cell_name=s.target_cell,
     )
     result.figures["kernel logos and their best matches"] = out / "motifs"
     result.figures["saliency of one bound site"] = out / "saliency"

@@ -33,6 +33,7 @@ from factornet_core.figures import aupr_bars_figure, chromosome_label, curves_fi
 from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
+from factornet_core.wording import plural
 
 METRIC_COLUMNS = [
     "auroc",
@@ -106,7 +107,7 @@ def check_same_bins(first: pd.DataFrame, other: pd.DataFrame, first_path, other_
     ):
         return
     if len(first) != len(other):
-        what = f"{len(first)} vs {len(other)} bins"
+        what = f"{len(first)} vs {len(other)} bins"  # plural-ok: "12 vs 1 bins" reads as a comparison
     else:
         row = int(
             np.flatnonzero(np.any([first[c].to_numpy() != other[c].to_numpy() for c in keys], axis=0))[0]
@@ -124,7 +125,9 @@ def _model_names(paths: list, name: str | Sequence[str] | None) -> list[str]:
     """One distinct report name per prediction file: ``name``, else the file names, else the paths."""
     names = [name] if isinstance(name, str) else (list(name) if name is not None else [])
     if names and len(names) != len(paths):
-        raise FactorNetError(f"give one name per prediction file: {len(names)} names for {len(paths)} files")
+        raise FactorNetError(
+            f"give one name per prediction file: {plural(len(names), 'name')} for {plural(len(paths), 'file')}"
+        )
     models = names or [Path(p).name for p in paths]
     if len(set(models)) != len(models):
         models = [str(p) for p in paths] if not names else models
@@ -313,7 +316,7 @@ def evaluate(
     )
     where = ", ".join(dict.fromkeys(f"{t} in {c}" if c != "." else t for t, c, *_ in targets))
     where += f", {chromosome_label(pd.unique(np.asarray(scored.scored_chroms)))}"
-    subject = models[0] if len(models) == 1 else f"{len(models)} predictions"
+    subject = models[0] if len(models) == 1 else f"{plural(len(models), 'prediction')}"
     report = {
         "factornet_version": __version__,
         "predictions": [str(p) for p in paths] if len(paths) > 1 else str(paths[0]),

@@ -27,6 +27,7 @@ import pandas as pd
 
 from factornet_core.errors import FactorNetError
 from factornet_core.textio import is_number, read_text_lines
+from factornet_core.wording import plural
 
 N_COMPONENTS = 8
 MAX_MISSING = 0.5
@@ -64,7 +65,7 @@ def read_expression(path: str | os.PathLike, column: str | None = None) -> pd.Se
             value_col = names.index(column)
         elif len(names) != 2:
             raise FactorNetError(
-                f"{path}: expression table has {len(names)} columns ({', '.join(names)}); "
+                f"{path}: expression table has {plural(len(names), 'column')} ({', '.join(names)}); "
                 "expected 'gene<TAB>value', or name the value column to use"
             )
     elif column is not None:
@@ -74,7 +75,9 @@ def read_expression(path: str | os.PathLike, column: str | None = None) -> pd.Se
     for lineno, line in lines:
         fields = split(line)
         if len(fields) <= value_col or (not header and len(fields) != 2):
-            raise FactorNetError(f"{path}:{lineno}: expected gene id and value, got {len(fields)} column(s)")
+            raise FactorNetError(
+                f"{path}:{lineno}: expected gene id and value, got {plural(len(fields), 'column')}"
+            )
         try:
             value = float(fields[value_col])
         except ValueError:
@@ -232,7 +235,7 @@ class ExpressionPCA:
             or (scores is not None and scores.shape != (len(cells), comps.shape[0]))
         ):
             raise FactorNetError(
-                f"expression PCA in the model is inconsistent: {n} genes, mean {mean.shape}, "
+                f"expression PCA in the model is inconsistent: {plural(n, 'gene')}, mean {mean.shape}, "
                 f"components {comps.shape}, explained variance {var.shape}"
             )
         return cls(

@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from factornet_core.wording import plural
+
 MAX_PLOT_POINTS = 5000  # a PR/ROC curve of millions of bins is thinned to this many points
 
 
@@ -35,7 +37,7 @@ def chromosome_label(chroms: Sequence[str], most: int = 4) -> str:
     """``"chr11"``, ``"chr8, chr21"`` or ``"23 chromosomes"`` (beyond ``most``), in the order given."""
     chroms = list(dict.fromkeys(str(c) for c in chroms))
     if len(chroms) > most:
-        return f"{len(chroms)} chromosomes"
+        return plural(chroms, "chromosome")
     return ", ".join(chroms)
 
 

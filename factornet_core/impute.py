@@ -34,7 +34,7 @@ from factornet_core import fastpredict, intervals
 from factornet_core.atomic import OutputSet
 from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
-from factornet_core.inputs import CellData, CellType, Metadata, PathLike, check_chrom_naming
+from factornet_core.inputs import CellData, CellType, Metadata, PathLike, check_genome
 from factornet_core.predict import (
     PredictOptions,
     Progress,
@@ -44,6 +44,7 @@ from factornet_core.predict import (
     grid_count,
     write_chrom,
 )
+from factornet_core.wording import plural
 
 
 # ------------------------------------------------------------------------------ which models
@@ -171,7 +172,7 @@ def plan_models(
     if skipped and not skip_incompatible:
         detail = "; ".join(f"{Path(p).name} needs {', '.join(m)}" for p, m in skipped.items())
         raise FactorNetError(
-            f"{len(skipped)} of {len(cards)} models need inputs that were not given — {detail} "
+            f"{len(skipped)} of {plural(len(cards), 'model')} need inputs that were not given — {detail} "
             "(give them, or --skip-incompatible to run the others)"
         )
     if not usable:
@@ -214,7 +215,7 @@ class _LengthGroup:
                              card.seq_len, card.bin_size, card.track_norms)  # fmt: skip
         try:
             for plan in plans:
-                check_chrom_naming(plan.card, self.data.chrom_sizes)
+                check_genome(plan.card, self.data.chrom_sizes)
                 plan.channels = [0, 1, 2, 3] + [4 + union.index(t) for t in plan.card.track_names]
             self.metadata = [Metadata.for_model(p.card, read_arrays(p.path), p.cell) for p in plans]
             self.nets = [load_model(p.path).model for p in plans]

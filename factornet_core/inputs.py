@@ -14,7 +14,7 @@ and feeds every model with the same input layout):
 * :class:`Metadata` — one model's metadata vector for the cell type (paper §"Model inputs":
   expression PCs of the cell type, then six annotation flags of each bin).
 * :class:`CellInputs` — a model file + its card + :class:`CellData` + :class:`Metadata`, opened by
-  :meth:`CellInputs.open` after :func:`check_card` and :func:`check_chrom_naming`. The Keras model
+  :meth:`CellInputs.open` after :func:`check_card` and :func:`check_genome`. The Keras model
   itself is loaded (safe mode, :func:`factornet_core.modelfile.load_model`) on first use, so callers
   can finish their own cheap checks first.
 """
@@ -108,6 +108,30 @@ def check_chrom_naming(card: ModelCard, chrom_sizes: Mapping[str, int]) -> None:
         raise FactorNetError(
             "the model was trained with '1'-style chromosome names, the genome uses UCSC names (chr1)"
         )
+
+
+def check_genome(card: ModelCard, chrom_sizes: Mapping[str, int]) -> None:
+    """Everything the card says about the genome, checked before any work: chromosome naming
+    (:func:`check_chrom_naming`) and, for models that name one, the assembly
+    (:func:`factornet_core.assemblies.check_assembly`: hg19 models refuse an hg38 genome)."""
+    from factornet_core.assemblies import card_assembly, check_assembly
+
+    check_chrom_naming(card, chrom_sizes)
+    check_assembly(card_assembly(card), chrom_sizes)
+
+
+def model_on_cell(card: ModelCard, model_path: PathLike, cell: CellType, cell_name: str | None = None) -> str:
+    """A model applied to a cell type, for figure titles: ``"CTCF model ctcf.keras (trained on CellA,
+    CellB) in CellC"``; without ``cell_name`` the cell type is named by its track files."""
+    from pathlib import Path
+
+    from factornet_core.wording import plural
+
+    tfs = ", ".join(card.tfs) if len(card.tfs) <= 3 else plural(card.tfs, "TF")
+    cells = list(dict(card.training or {}).get("cells") or [])
+    trained = f" (trained on {', '.join(map(str, cells))})" if cells else ""
+    where = cell_name or "tracks " + ", ".join(Path(str(p)).name for p in cell.tracks.values())
+    return f"{tfs} model {Path(model_path).name}{trained} in {where}"
 
 
 def read_meta_values(path: PathLike, n: int) -> np.ndarray:
@@ -299,7 +323,7 @@ class CellInputs:
         ------
         FactorNetError
             A missing or invalid model file or card; inputs the card does not accept (see
-            :func:`check_card`, :func:`check_chrom_naming`); unreadable genome, bigWig or metadata files.
+            :func:`check_card`, :func:`check_genome`); unreadable genome, bigWig or metadata files.
         """
         from factornet_core.modelfile import read_arrays, read_card
 
@@ -307,7 +331,7 @@ class CellInputs:
         check_card(card, cell, metadata)
         data = CellData(cell, card.track_names, card.seq_len, card.bin_size, card.track_norms)
         try:
-            check_chrom_naming(card, data.chrom_sizes)
+            check_genome(card, data.chrom_sizes)
             rows = Metadata.for_model(card, read_arrays(model_path), cell) if metadata else Metadata.none()
         except BaseException:
             data.close()

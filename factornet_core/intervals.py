@@ -54,16 +54,18 @@ def naming_hint(names: Iterable[str], known: Iterable[str], known_as: str = "the
     """The chr1-vs-1 trap, explained: ``""`` unless a name of ``names`` missing from ``known`` is there
     with the ``chr`` prefix added or dropped.
 
-    Returns e.g. ``"the genome has 'chr1': the files use different chromosome naming (chr1 vs 1)"``;
-    callers put it after their own message. This is the one place that phrases the hint.
+    ``names`` may be one name. Returns e.g. ``"in the genome it is 'chr1': the files use different
+    chromosome naming (chr1 vs 1)"`` (worded so that no verb has to agree with ``known_as``, which may
+    be plural: "the predictions"); callers put it after their own message, with a separator. This is
+    the one place that phrases the hint.
     """
     known = set(known)
-    for name in names:
+    for name in [names] if isinstance(names, str) else names:
         if name in known:
             continue
         alt = name[3:] if name.startswith("chr") else "chr" + name
         if alt in known:
-            return f"{known_as} has {alt!r}: the files use different chromosome naming (chr1 vs 1)"
+            return f"in {known_as} it is {alt!r}: the files use different chromosome naming (chr1 vs 1)"
     return ""
 
 
@@ -221,7 +223,7 @@ def check_in_genome(
         example = unknown[0]
         hint = naming_hint([example], chrom_sizes, "the genome")
         raise FactorNetError(
-            f"{path}: no {what} chromosome is in the genome (first: {example!r}){': ' + hint if hint else ''}"
+            f"{path}: none of its chromosomes is in the genome (first: {example!r}){': ' + hint if hint else ''}"
         )
     if unknown:
         df = df.loc[df["chrom"].isin(chrom_sizes)].reset_index(drop=True)

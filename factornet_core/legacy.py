@@ -44,6 +44,7 @@ from factornet_core.legacy_arch import (  # noqa: F401  (re-exported: legacy.par
     LegacyArchitecture,
     parse_architecture,
 )
+from factornet_core.wording import noun
 
 PROVENANCE = "imported from FactorNet Keras-1"
 WEIGHT_FILES = ("best_model.hdf5", "final_model.hdf5")
@@ -117,7 +118,7 @@ def read_folder(folder: str | os.PathLike, weights: str | os.PathLike | None = N
     unknown = sorted(set(features) - {"bigwig", "meta", "gencode"})
     if unknown:
         raise FactorNetError(
-            f"{folder / 'feature.txt'}: unknown feature flag(s) {', '.join(unknown)} (known: bigwig, meta, gencode)"
+            f"{folder / 'feature.txt'}: unknown feature {noun(unknown, 'flag')} {', '.join(unknown)} (known: bigwig, meta, gencode)"
         )
     try:
         model_json = json.loads((folder / "model.json").read_text())
@@ -201,11 +202,13 @@ def convert_weights(
     missing = [f"{ours} ({legacy})" for ours, legacy in arch.layer_map.items() if legacy not in weights]
     if missing:
         raise FactorNetError(
-            f"{path}: no weights for layer(s) {', '.join(missing)} — weights from another model.json?"
+            f"{path}: no weights for {noun(missing, 'layer')} {', '.join(missing)} — weights from another model.json?"
         )
     extra = sorted(set(weights) - used)
     if extra:
-        raise FactorNetError(f"{path}: weights for layer(s) {', '.join(extra)} that model.json does not use")
+        raise FactorNetError(
+            f"{path}: weights for {noun(extra, 'layer')} {', '.join(extra)} that model.json does not use"
+        )
     out = {}
     for ours, legacy in arch.layer_map.items():
         w = weights[legacy]

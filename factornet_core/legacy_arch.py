@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import plural
 
 if TYPE_CHECKING:
     from factornet_core.legacy import LegacyFolder
@@ -309,12 +310,14 @@ def _check_sizes(
         raise FactorNetError("model.json: the sequence input has no fixed length")
     if channels != 4 + len(legacy.track_names):
         raise FactorNetError(
-            f"model.json takes {channels} input channels but bigwig.txt names {len(legacy.track_names)} "
-            f"track(s) ({', '.join(legacy.track_names) or 'none'}): expected 4 + tracks"
+            f"model.json takes {channels} input channels but bigwig.txt names "
+            f"{plural(legacy.track_names, 'track')} ({', '.join(legacy.track_names) or 'none'}): expected 4 + tracks"
         )
     n_tasks = int(_cfg(out)["output_dim"])
     if n_tasks != len(legacy.tfs):
-        raise FactorNetError(f"model.json predicts {n_tasks} task(s) but chip.txt names {len(legacy.tfs)}")
+        raise FactorNetError(
+            f"model.json predicts {plural(n_tasks, 'task')} but chip.txt names {len(legacy.tfs)}"
+        )
     want_meta = len(legacy.meta_names) + (6 if "gencode" in legacy.features else 0)
     if n_meta != want_meta:
         raise FactorNetError(

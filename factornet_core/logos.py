@@ -8,12 +8,15 @@ glyph outlines, one compound path per letter); logomaker supplies the informatio
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from factornet_core.wording import plural
 
 COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
 
@@ -96,7 +99,7 @@ def pwm_logo_figure(pwm: np.ndarray, title: str = "") -> Figure:
     pwm = np.asarray(pwm, dtype=np.float64)
     df = pd.DataFrame(pwm, columns=list("ACGT"))
     info = logomaker.transform_matrix(df, from_type="probability", to_type="information")
-    fig = _figure(max(4.0, 0.3 * pwm.shape[0]), 2.0)
+    fig = _figure(max(6.0, 0.3 * pwm.shape[0]), 2.0 + 0.2 * title.count("\n"))
     ax = fig.add_subplot(1, 1, 1)
     draw_logo(ax, info.to_numpy())
     ax.set_ylim(0, 2)
@@ -105,20 +108,48 @@ def pwm_logo_figure(pwm: np.ndarray, title: str = "") -> Figure:
     ax.set_ylabel("bits")
     ax.set_xlabel("position in kernel (bp)")
     ax.set_xticks(range(pwm.shape[0]), [str(i + 1) for i in range(pwm.shape[0])], fontsize=6)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def track_unit(track: str) -> str:
-    """The unit of a model track as ``factornet prepare`` writes it (mapability: a 0–1 fraction)."""
+#: Fewest activating sites for a kernel's PWM and information content to mean something: a PWM from one
+#: site has the maximum 2 bits at every position (a 26 bp kernel: 52 bits) whatever the kernel learned.
+MIN_SITES = 10
+
+
+def _ranked(ic: np.ndarray, n_sites: np.ndarray) -> np.ndarray:
+    """Kernel indices: those with at least :data:`MIN_SITES` sites by decreasing information content,
+    then those with fewer (but some) sites, then those without sites; stable within each group."""
+    ic, n_sites = np.asarray(ic, dtype=np.float64), np.asarray(n_sites)
+    group = np.where(n_sites >= MIN_SITES, 0, np.where(n_sites > 0, 1, 2))
+    return np.lexsort((-ic, group))
+
+
+def _titled(subject: str, what: str, width_in: float, fontsize: float) -> str:
+    """``subject`` over ``what``, the subject wrapped to the figure's width (it names files, so it can be
+    longer than the figure)."""
+    if not subject:
+        return what
+    chars = max(40, int(width_in * 72 / (0.55 * fontsize)))
+    return textwrap.fill(subject, chars) + "\n" + what
+
+
+def track_unit(track: str, short: bool = False) -> str:
+    """The unit of a model track as ``factornet prepare`` writes it (mapability: a 0–1 fraction);
+    ``short`` for axis labels beside other panels."""
     if "MAP" in track.upper():
-        return "fraction mappable, 0–1"
-    return "cuts per bp, 1× norm.: genome mean = 1"
+        return "fraction mappable" if short else "fraction mappable, 0–1"
+    return "cuts/bp, genome mean 1" if short else "cuts per bp, 1× norm.: genome mean = 1"
 
 
-def kernel_heatmap_figure(table: pd.DataFrame, track_names: Sequence[str], q_max: float = 0.05) -> Figure:
+def kernel_heatmap_figure(
+    table: pd.DataFrame, track_names: Sequence[str], q_max: float = 0.05, subject: str = ""
+) -> Figure:
     """Kernels ordered by information content, coloured by IC and by mean track value at their sites.
+
+    ``subject`` says whose kernels and sites these are (TF, model file, cell type, regions scanned:
+    :func:`factornet_core.motifs.figure_subject`); it heads the title.
 
     ``table`` is the ``kernels.tsv`` table (``kernel, information_content, n_sites, mean_<track>``,
     ``background_<track>``, optional ``known_motif``/``known_q_value``/``known_significant``). A kernel
@@ -126,7 +157,8 @@ def kernel_heatmap_figure(table: pd.DataFrame, track_names: Sequence[str], q_max
     the footnote). A track constant over all kernels' sites (e.g. mapability 1 everywhere) is not drawn
     as a colour scale: the footnote gives its value. Each track's colour bar marks the genome background.
     """
-    df = table.sort_values("information_content", ascending=False, kind="stable").reset_index(drop=True)
+    df = table.iloc[_ranked(table["information_content"], table["n_sites"])].reset_index(drop=True)
+    few = int(((df["n_sites"] > 0) & (df["n_sites"] < MIN_SITES)).sum())
     shown, constant = [], []
     for t in track_names:
         v = df[f"mean_{t}"].to_numpy(dtype=np.float64)
@@ -137,87 +169,145 @@ def kernel_heatmap_figure(table: pd.DataFrame, track_names: Sequence[str], q_max
     ]
     labels = [f"{k}  (n={n})" for k, n in zip(df["kernel"], df["n_sites"])]
     notes = ["n = activating sites (both strands); rows without sites are blank."]
+    if few:
+        notes.append(
+            f"Below the dashed line: {plural(few, 'kernel')} with fewer than {MIN_SITES} sites, whose information "
+            "content reflects only the small sample (one site: 2 bits at every position); the colour scales "
+            "span the kernels above it (an arrow on a colour bar: values beyond it)."
+        )
     if shown:
-        notes.append("Cyan line on a signal colour bar: the mean over all scanned positions (background).")
+        notes.append(
+            "Signal columns: the mean over the kernel's span at its sites (a footprint lowers it; the flanks are "
+            "in kernel_track_profiles.png). Cyan line on a signal colour bar: the mean over all scanned "
+            "positions (background)."
+        )
     if "known_motif" in df:
         sig = df.get("known_significant", pd.Series(False, index=df.index)).astype(bool)
         labels = [f"{lab}  {m}" if ok else lab for lab, m, ok in zip(labels, df["known_motif"], sig)]
         notes.append(f"Known motif named where its Tomtom match is significant (q < {q_max:g}); "
-                     f"{int(sig.sum())} of {len(df)} kernels.")  # fmt: skip
+                     f"{int(sig.sum())} of {plural(len(df), 'kernel')}.")  # fmt: skip
     for t in constant:
         v = df[f"mean_{t}"].dropna().iloc[0]
         notes.append(f"{t} is {v:.3g} ({track_unit(t)}) at every kernel's sites: no colour scale drawn.")
     n = len(df)
-    fig = _figure(3.6 + 1.7 * len(columns), 1.9 + 0.24 * n + 0.15 * len(notes))
+    width = 3.6 + 1.7 * len(columns)
+    chars = int(width * 72 / (0.6 * 7))  # 7 pt text: about 0.6 em a character
+    text = "\n".join(textwrap.fill(note, chars) for note in notes)
+    fig = _figure(width, 1.9 + 0.24 * n + 0.14 * (text.count("\n") + 1))
     axes = np.atleast_1d(fig.subplots(1, len(columns), sharey=True))
+    reliable = int((df["n_sites"] >= MIN_SITES).sum())
     for ax, (col, title, cmap, track) in zip(axes, columns):
-        values = df[col].to_numpy(dtype=np.float64)[:, None]
-        image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap, interpolation="nearest")
+        values = df[col].to_numpy(dtype=np.float64, copy=True)[:, None]
+        values[df["n_sites"].to_numpy() == 0] = np.nan  # no sites: a blank row, not a 0-bit one
+        # the colour scale spans the kernels with enough sites: one site's 52 bits must not wash them out
+        scale = values[:reliable] if few and np.isfinite(values[:reliable]).any() else values
+        vmin, vmax = np.nanmin(scale), np.nanmax(scale)
+        image = ax.imshow(
+            np.ma.masked_invalid(values),
+            aspect="auto",
+            cmap=cmap,
+            interpolation="nearest",
+            vmin=vmin,
+            vmax=vmax,
+        )
         ax.set_xticks([])
         ax.set_title(title, fontsize=8)
-        bar = fig.colorbar(image, ax=ax, fraction=0.15, pad=0.04)
+        over, under = bool(np.nanmax(values) > vmax), bool(np.nanmin(values) < vmin)
+        extend = {(True, True): "both", (True, False): "max", (False, True): "min"}.get(
+            (over, under), "neither"
+        )
+        bar = fig.colorbar(image, ax=ax, fraction=0.15, pad=0.04, extend=extend)
         bar.ax.tick_params(labelsize=7)
         if track is not None and f"background_{track}" in df:
             bg = float(df[f"background_{track}"].iloc[0])
             bar.ax.axhline(bg, color="cyan", lw=2.5)
     axes[0].set_yticks(range(n))
     axes[0].set_yticklabels(labels, fontsize=7)
-    axes[0].set_ylabel("first-layer kernel (highest information content on top)", fontsize=8)
-    fig.suptitle("First-layer kernels: information content and signal at their activating sites", fontsize=9)
-    fig.text(0.01, 0.005, "\n".join(notes), fontsize=7, va="bottom", ha="left")
-    fig.tight_layout(rect=(0, 0.02 + 0.035 * len(notes) * 12 / max(12, n), 1, 1))
+    if few:
+        for ax in axes:
+            ax.axhline(reliable - 0.5, color="white", lw=2.5)
+            ax.axhline(reliable - 0.5, color="black", lw=1, ls="--")
+    axes[0].set_ylabel(
+        f"first-layer kernel (≥ {MIN_SITES} sites first, highest information content on top)", fontsize=8
+    )
+    what = "First-layer kernels: information content and signal at their activating sites"
+    fig.suptitle(_titled(subject, what, fig.get_figwidth(), 9), fontsize=9)
+    fig.text(0.01, 0.005, text, fontsize=7, va="bottom", ha="left")
+    fig.tight_layout(rect=(0, (text.count("\n") + 1.5) * 9.5 / 72 / fig.get_figheight(), 1, 1))
     return fig
 
 
 def save_kernel_heatmap(
-    path: str | os.PathLike, table: pd.DataFrame, track_names: Sequence[str], q_max: float = 0.05
+    path: str | os.PathLike,
+    table: pd.DataFrame,
+    track_names: Sequence[str],
+    q_max: float = 0.05,
+    subject: str = "",
 ) -> None:
     """:func:`kernel_heatmap_figure` written as a PNG."""
-    _save(kernel_heatmap_figure(table, track_names, q_max), path)
+    _save(kernel_heatmap_figure(table, track_names, q_max, subject), path)
 
 
 #: one colour per track in every interpretation figure
 TRACK_COLOURS = ("#333333", "tab:purple", "tab:brown", "tab:olive")
 
 
-def footprints_figure(found, ic: np.ndarray, top: int = 8) -> Figure:
+#: most panel columns in a grid figure (more wrap to the next row)
+MAX_COLUMNS = 4
+
+
+def footprints_figure(found, ic: np.ndarray, top: int = 8, subject: str = "") -> Figure:
     """Kernel footprints (paper Fig. 3A): mean track signal from ``found.flank`` bp before to
     ``found.flank`` bp after each activating site, for the ``top`` kernels with sites by information
     content; the kernel's span is shaded and the scanned background dotted.
 
-    ``found`` is a :class:`~factornet_core.motifs.KernelMotifs` with ``flank_profile``. One row of
-    panels per track that varies (constant tracks such as mapability are named in the footnote), one
-    column per kernel; y shared along a row, labelled once with the track's unit.
+    ``found`` is a :class:`~factornet_core.motifs.KernelMotifs` with ``flank_profile``. Panels are laid
+    out in a grid of at most :data:`MAX_COLUMNS` columns (8 kernels: 2 × 4), one block of rows per track
+    that varies (constant tracks such as mapability are named in the footnote); within a track's block
+    the y axis is shared and labelled with the track's unit. ``subject`` (TF, model, cell type) heads
+    the title.
     """
     prof, flank = found.flank_profile, found.flank
     width = found.counts.shape[1]
     names = found.names
-    order = [i for i in np.argsort(-np.asarray(ic), kind="stable") if found.n_sites[i] > 0][:top]
+    ranked = [i for i in _ranked(ic, found.n_sites) if found.n_sites[i] > 0]
+    enough = [i for i in ranked if found.n_sites[i] >= MIN_SITES]
+    order = (enough or ranked)[:top]  # kernels with too few sites only when no other has sites
     tracks, constant = [], []
     for j in range(len(found.track_names)):
         v = prof[order, :, j] if order else np.zeros(0)
         v = v[np.isfinite(v)]
         (constant if v.size and np.ptp(v) <= 1e-6 * max(1.0, abs(v).max()) else tracks).append(j)
-    ncols, nrows = max(1, len(order)), max(1, len(tracks))
-    fig = _figure(max(6.0, 2.1 * ncols), 1.6 + 2.0 * nrows)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey="row")
+    ncols = min(MAX_COLUMNS, max(1, len(order)))
+    block = -(-max(1, len(order)) // ncols)  # rows per track
+    nrows = block * max(1, len(tracks))
+    fig = _figure(max(6.0, 2.4 * ncols), 1.9 + 1.9 * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     x = np.arange(prof.shape[1]) - flank
     for r, j in enumerate(tracks):
+        panels = []
         for c, i in enumerate(order):
-            ax = axes[r, c]
+            ax = axes[r * block + c // ncols, c % ncols]
+            panels.append(ax)
             ax.axvspan(-0.5, width - 0.5, color="#f3d9a6", lw=0, label="kernel span")
             ax.plot(x, prof[i, :, j], c=TRACK_COLOURS[j % len(TRACK_COLOURS)], lw=1.2, label="mean at sites")
             ax.axhline(found.background_mean[j], ls=":", c="grey", lw=1, label="background")
-            if r == 0:
-                ax.set_title(f"{names[i]}\nIC {ic[i]:.1f} bits, n={found.n_sites[i]}", fontsize=8)
-            if c == 0:
-                ax.set_ylabel(
-                    f"mean {found.track_names[j]}\n({track_unit(found.track_names[j])})", fontsize=8
-                )
-            if r == nrows - 1:
+            ax.set_title(f"{names[i]}: IC {ic[i]:.1f} bits, n={found.n_sites[i]}", fontsize=8)
+            if c % ncols == 0:
+                name = found.track_names[j]
+                ax.set_ylabel(f"mean {name}\n({track_unit(name, short=True)})", fontsize=8)
+            ax.tick_params(labelsize=7, labelbottom=True)  # a panel above an empty cell needs its ticks
+        for c in range(len(order), block * ncols):  # the block's empty cells
+            axes[r * block + c // ncols, c % ncols].set_visible(False)
+        low = min(ax.get_ylim()[0] for ax in panels)  # one y scale per track, across the grid's rows
+        high = max(ax.get_ylim()[1] for ax in panels)
+        for k, ax in enumerate(panels):
+            ax.set_ylim(low, high)
+            if k + ncols >= len(panels):  # no panel below it in this track's block
                 ax.set_xlabel("bp from site start", fontsize=8)
-            ax.tick_params(labelsize=7)
     if not order or not tracks:
+        for ax in axes.flat[1:]:
+            ax.set_visible(False)
         axes[0, 0].text(
             0.5, 0.5, "no kernel with sites / no varying track", ha="center", transform=axes[0, 0].transAxes
         )
@@ -226,19 +316,25 @@ def footprints_figure(found, ic: np.ndarray, top: int = 8) -> Figure:
         fig.legend(handles, labels, loc="lower right", ncol=3, fontsize=7, frameon=False)
     note = f"Sites: activation ≥ {found.threshold:g} × the kernel's maximum, both strands, read in the kernel's direction."
     for j in constant:
-        note += f" {found.track_names[j]} is constant ({prof[order[0], 0, j]:.3g}): not drawn."
+        value = np.nanmedian(prof[order, :, j]) if order else float("nan")
+        note += f" {found.track_names[j]} is constant ({value:.3g}): not drawn."
+    skipped = len([i for i in ranked if found.n_sites[i] < MIN_SITES]) if enough else 0
+    if skipped:
+        note += f" Not shown: {plural(skipped, 'kernel')} with fewer than {MIN_SITES} sites."
+    note = textwrap.fill(note, int(0.62 * fig.get_figwidth() * 72 / (0.6 * 7)))  # clear of the legend
     fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
-    fig.suptitle(
+    what = (
         f"Kernel footprints: mean signal ±{flank} bp around activating sites "
-        f"(top {len(order)} kernels by information content)", fontsize=10,
-    )  # fmt: skip
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+        f"(top {plural(len(order), 'kernel')} by information content)"
+    )
+    fig.suptitle(_titled(subject, what, fig.get_figwidth(), 10), fontsize=10)
+    fig.tight_layout(rect=(0, (note.count("\n") + 1.5) * 9.5 / 72 / fig.get_figheight(), 1, 1))
     return fig
 
 
-def save_footprints(path: str | os.PathLike, found, ic: np.ndarray, top: int = 8) -> None:
+def save_footprints(path: str | os.PathLike, found, ic: np.ndarray, top: int = 8, subject: str = "") -> None:
     """:func:`footprints_figure` written as a PNG."""
-    _save(footprints_figure(found, ic, top), path)
+    _save(footprints_figure(found, ic, top, subject), path)
 
 
 ZOOM_BP = 200  # a saliency window longer than this gets an overview and a zoom on its most salient stretch
@@ -275,7 +371,6 @@ def saliency_figure(
     name, strand) is boxed. A window longer than ``zoom`` bp gets an overview of the saliency first and
     the letter rows show only its most salient ``zoom`` bp, so letters stay readable.
     """
-    import textwrap
 
     from matplotlib.ticker import FuncFormatter
 

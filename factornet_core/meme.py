@@ -13,6 +13,7 @@ import numpy as np
 
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import read_text_lines
+from factornet_core.wording import plural
 
 
 @dataclass(eq=False)  # identity equality: a field-wise == would compare the PWM arrays
@@ -75,7 +76,7 @@ def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
                     raise FactorNetError(f"{path}:{k}: expected 4 probabilities (ACGT)")
             if len(rows) != width:
                 raise FactorNetError(
-                    f"{path}:{j + 1}: motif {name} declares w= {width} but has {len(rows)} rows"
+                    f"{path}:{j + 1}: motif {name} declares w= {width} but has {plural(len(rows), 'row')}"
                 )
             pwm = np.asarray(rows, dtype=np.float64)
             pwm = pwm / np.maximum(pwm.sum(axis=1, keepdims=True), 1e-12)
@@ -97,7 +98,7 @@ def find_motif(motifs: Mapping[str, Motif], name: str) -> Motif:
         return by_alt[0]
     if by_alt:
         raise FactorNetError(f"motif name {name!r} is ambiguous: {', '.join(m.name for m in by_alt)}")
-    raise FactorNetError(f"motif {name!r} is not in the motif file ({len(motifs)} motifs)")
+    raise FactorNetError(f"motif {name!r} is not in the motif file ({plural(len(motifs), 'motif')})")
 
 
 def write_meme(path: str | os.PathLike, motifs: list[Motif], background: np.ndarray | None = None) -> None:

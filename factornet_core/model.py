@@ -31,6 +31,7 @@ from keras import layers, ops
 
 from factornet_core import dna
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import noun, plural
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class ModelConfig:
                 f"and pooling {self.pool}: need L ≥ {self.kernel_width + self.pool - 1}"
             )
         if self.task_names and len(self.task_names) != self.n_tasks:
-            raise FactorNetError(f"{len(self.task_names)} task names for {self.n_tasks} tasks")
+            raise FactorNetError(f"{len(self.task_names)} task names for {plural(self.n_tasks, 'task')}")
         if self.recurrent_activation not in ("sigmoid", "keras1_hard_sigmoid"):
             raise FactorNetError(f"unknown recurrent activation {self.recurrent_activation!r}")
 
@@ -111,7 +112,7 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise FactorNetError(f"unknown model setting(s): {', '.join(unknown)}")
+            raise FactorNetError(f"unknown model {noun(unknown, 'setting')}: {', '.join(unknown)}")
         return cls(**dict(values))
 
 

@@ -34,9 +34,10 @@ import pandas as pd
 from factornet_core import dna
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
-from factornet_core.inputs import CellInputs, CellType, PathLike
+from factornet_core.inputs import CellInputs, CellType, PathLike, model_on_cell
 from factornet_core.meme import Motif, read_meme, write_meme
 from factornet_core.regions import centred_windows, read_regions
+from factornet_core.wording import plural
 
 SCAN_CHUNK = 20_000  # positions per im2col block: bounds memory for long merged spans
 FLANK = 50  # bp of track signal kept on each side of a site for the footprints (paper Fig. 3A)
@@ -186,7 +187,9 @@ def scan_kernels(
     width, channels, n_kernels = weights.shape
     track_names = tuple(track_names)
     if channels != 4 + len(track_names):
-        raise FactorNetError(f"the kernel has {channels} channels, expected 4 + {len(track_names)} tracks")
+        raise FactorNetError(
+            f"the kernel has {channels} channels, expected 4 + {plural(len(track_names), 'track')}"
+        )
     if sequence_only:
         weights = np.array(weights, copy=True)
         weights[:, 4:, :] = 0.0
@@ -378,6 +381,7 @@ def interpret_motifs(
     min_overlap: int = 5,
     sequence_only: bool = False,
     force: bool = False,
+    cell_name: str | None = None,
 ) -> MotifSummary:
     """``factornet interpret motifs``: kernel PWMs, logos, track profiles and known-motif matches.
 
@@ -399,6 +403,7 @@ def interpret_motifs(
     min_overlap : fewest aligned columns (bp) for a known-motif match.
     sequence_only : activations from the DNA channels only (see :func:`scan_kernels`).
     force : replace an existing non-empty ``out_dir``.
+    cell_name : the cell type whose tracks these are, for the figure titles (default: the track files).
 
     Returns
     -------
@@ -428,7 +433,8 @@ def interpret_motifs(
             known_motifs,
             min_overlap,
         )
-    _write_outputs(out_dir, force, found, matches)
+    subject = figure_subject(inputs.card, model_path, cell, cell_name, len(table), regions.path)
+    _write_outputs(out_dir, force, found, matches, subject)
     return MotifSummary(
         Path(out_dir), len(table), len(spans), int((spans["end"] - spans["start"]).sum()), found, matches
     )
@@ -450,7 +456,18 @@ def _scan(
     return scan_kernels(read_spans, weights, bias, inputs.card.track_names, threshold, sequence_only), spans
 
 
-def _write_outputs(out_dir: PathLike, force: bool, found: KernelMotifs, matches: pd.DataFrame | None) -> None:
+def figure_subject(
+    card, model_path: PathLike, cell: CellType, cell_name: str | None, n_regions: int, regions_path: PathLike
+) -> str:
+    """What an interpretation figure shows, for its title: ``"CTCF model ctcf.keras (trained on CellA,
+    CellB) in CellC: 200 regions of peaks.bed"``."""
+    what = plural(n_regions, "region")
+    return f"{model_on_cell(card, model_path, cell, cell_name)}: {what} of {Path(regions_path).name}"
+
+
+def _write_outputs(
+    out_dir: PathLike, force: bool, found: KernelMotifs, matches: pd.DataFrame | None, subject: str = ""
+) -> None:
     from factornet_core import logos
 
     names = found.names
@@ -466,9 +483,15 @@ def _write_outputs(out_dir: PathLike, force: bool, found: KernelMotifs, matches:
             matches.to_csv(tmp / "known_matches.tsv", sep="\t", index=False, float_format="%.6g")
         (tmp / "logos").mkdir()
         for name, pwm, n, info in zip(names, found.pwms, found.n_sites, ic):
-            logos.save_pwm_logo(tmp / "logos" / f"{name}.png", pwm, f"{name}  IC {info:.1f} bits  n={n}")
-        logos.save_kernel_heatmap(tmp / "kernels_heatmap.png", table_out, list(found.track_names), MATCH_Q)
-        logos.save_footprints(tmp / "kernel_track_profiles.png", found, ic)
+            logos.save_pwm_logo(
+                tmp / "logos" / f"{name}.png",
+                pwm,
+                f"{subject}\n{name}: IC {info:.1f} bits, {plural(n, 'site')}",
+            )
+        logos.save_kernel_heatmap(
+            tmp / "kernels_heatmap.png", table_out, list(found.track_names), MATCH_Q, subject
+        )
+        logos.save_footprints(tmp / "kernel_track_profiles.png", found, ic, subject=subject)
 
 
 def kernel_table(found: KernelMotifs, ic: np.ndarray, matches: pd.DataFrame | None) -> pd.DataFrame:

@@ -256,7 +256,8 @@ def _select(sizes: Mapping[str, int], chroms: Sequence[str] | None) -> dict[str,
     unknown = [c for c in chroms if c not in sizes]
     if unknown:
         raise FactorNetError(
-            f"--chroms: {unknown[0]!r} is not in the genome{naming_hint(unknown[0], sizes)} "
+            f"--chroms: {unknown[0]!r} is not in the genome"
+            f"{': ' + hint if (hint := naming_hint(unknown[0], sizes, 'the genome')) else ''} "
             f"(it has {', '.join(list(sizes)[:5])}{', ...' if len(sizes) > 5 else ''})"
         )
     wanted = set(chroms)

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import plural
 
 SEED_STATE = "seed_generator_state"
 _EPOCH = re.compile(r"^epoch-(\d{4,})$")
@@ -176,7 +177,7 @@ class ResumeFolder:
             raise FactorNetError(
                 f"--resume: the checkpoint in {str(self.folder)!r} was trained with {k}={saved.get(k)!r}, "
                 f"this run asks {k}={self.settings.get(k)!r}"
-                f"{f' ({len(differ)} settings differ)' if len(differ) > 1 else ''}: "
+                f"{' (' + plural(differ, 'setting') + ' differ)' if len(differ) > 1 else ''}: "
                 "use the same settings, or drop --resume to start over"
             )
 

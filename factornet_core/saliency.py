@@ -25,8 +25,9 @@ import pandas as pd
 
 from factornet_core.atomic import atomic_folder
 from factornet_core.errors import FactorNetError
-from factornet_core.inputs import CellInputs, CellType, PathLike
+from factornet_core.inputs import CellInputs, CellType, PathLike, model_on_cell
 from factornet_core.regions import Regions, read_regions
+from factornet_core.wording import plural
 
 
 # ------------------------------------------------------------------------------------ array functions
@@ -130,6 +131,7 @@ def interpret_saliency(
     max_regions: int = 100,
     known: PathLike | None = None,
     force: bool = False,
+    cell_name: str | None = None,
 ) -> SaliencySummary:
     """``factornet interpret saliency``: per-region bedGraph, PNG and TSV of gradient × input.
 
@@ -153,6 +155,7 @@ def interpret_saliency(
     known : MEME file of known motifs; the best-scoring site of any of them (log-odds, either strand)
         is boxed in each PNG and reported in ``regions.tsv``.
     force : replace an existing non-empty ``out_dir``.
+    cell_name : the cell type whose tracks these are, for the figure titles (default: the track files).
 
     Returns
     -------
@@ -174,7 +177,7 @@ def interpret_saliency(
     regions: Regions = read_regions(regions_path)
     if len(regions.table) > max_regions:
         raise FactorNetError(
-            f"{regions_path}: {len(regions.table)} regions; saliency writes 3 files per region, "
+            f"{regions_path}: {plural(len(regions.table), 'region')}; saliency writes 3 files per region, "
             f"at most {max_regions} allowed (raise --max-regions or give fewer regions)"
         )
     table = regions.table
@@ -195,9 +198,10 @@ def interpret_saliency(
         scores = np.asarray(inputs.model.predict_on_batch([x, meta] if meta is not None else x))[:, task]
     sal = gradient_times_input(grad, x, positive_only)
     windows = _Windows(table, win_start, x, grad, sal, scores, sizes)
+    subject = model_on_cell(card, model_path, cell, cell_name)
     with atomic_folder(out_dir, force, what="--out-dir") as tmp:
         rows = [
-            _write_region(tmp, name, i, windows, card, tf, positive_only, known_motifs)
+            _write_region(tmp, name, i, windows, card, tf, positive_only, known_motifs, subject)
             for i, name in enumerate(_region_names(table))
         ]
         summary = pd.DataFrame(rows)
@@ -209,7 +213,7 @@ def _choose_tf(tfs: list[str], tf: str | None) -> str:
     if tf is None:
         if len(tfs) > 1:
             raise FactorNetError(
-                f"the model predicts {len(tfs)} TFs ({', '.join(tfs)}): choose one with --tf"
+                f"the model predicts {plural(len(tfs), 'TF')} ({', '.join(tfs)}): choose one with --tf"
             )
         return tfs[0]
     if tf not in tfs:
@@ -234,7 +238,15 @@ class _Windows:
 
 
 def _write_region(
-    tmp: Path, name: str, i: int, w: _Windows, card, tf: str, positive_only: bool, known_motifs: list
+    tmp: Path,
+    name: str,
+    i: int,
+    w: _Windows,
+    card,
+    tf: str,
+    positive_only: bool,
+    known_motifs: list,
+    subject: str,
 ) -> dict:
     """Write one region's bedGraph, TSV and PNG; return its ``regions.tsv`` row."""
     from factornet_core import logos
@@ -260,15 +272,13 @@ def _write_region(
     region = (int(w.table["start"].iloc[i]), int(w.table["end"].iloc[i]))
     found = best_motif_hit(x[:, :4], known_motifs) if known_motifs else None
     hit = (start + found[0], start + found[0] + found[1], found[2], found[3]) if found else None
-    cells = list(dict(card.training or {}).get("cells") or [])
-    where = f" (model trained on {', '.join(map(str, cells))})" if cells else ""
     fig = logos.saliency_figure(
         x[:, :4],
         sal,
         x[:, 4:],
         track_names,
         start,
-        f"{tf}{where} saliency, gradient × input (negatives drawn as 0{', as computed' if positive_only else ''}): "
+        f"{subject}: {tf} saliency, gradient × input (negatives drawn as 0{', as computed' if positive_only else ''}): "
         f"{name} {chrom}:{region[0]}-{region[1]}, model score {w.scores[i]:.3f}",
         region,
         hit,

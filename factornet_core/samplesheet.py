@@ -31,6 +31,7 @@ from pathlib import Path
 
 from factornet_core.errors import FactorNetError
 from factornet_core.textio import read_utf8_lines
+from factornet_core.wording import noun
 
 KINDS = ("track", "conservative", "relaxed", "expression", "labels", "bam", "fragments")
 ALIGNMENT_KINDS = ("bam", "fragments")  # inputs of `factornet prepare`; several rows per track allowed
@@ -100,7 +101,7 @@ def read_samplesheet(
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise FactorNetError(
-            f"samplesheet {path}:{lines[0][0]}: missing column(s) {', '.join(missing)}; "
+            f"samplesheet {path}:{lines[0][0]}: missing {noun(missing, 'column')} {', '.join(missing)}; "
             f"the header must be: {' '.join(COLUMNS)} (tab-separated)"
         )
     col = {name: header.index(name) for name in COLUMNS}
@@ -178,7 +179,7 @@ def _check_consistent(sheet: Samplesheet, need_tracks: bool = True) -> None:
     if with_expr and len(with_expr) != len(sheet.cells):
         lacking = [c for c in sheet.cells if c not in with_expr]
         raise FactorNetError(
-            f"samplesheet {sheet.path}: cell type(s) {', '.join(lacking)} lack an expression table "
+            f"samplesheet {sheet.path}: {noun(lacking, 'cell type')} {', '.join(lacking)} {noun(lacking, 'lacks', 'lack')} an expression table "
             "while others have one: give all or none"
         )
 

@@ -32,6 +32,7 @@ from factornet_core import tabular, textio
 from factornet_core.atomic import atomic_output
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import int_column, naming_hint, refuse_duplicate_bins
+from factornet_core.wording import plural
 
 HEADER = ("chr", "start", "stop")
 DREAM_TF = "score"
@@ -256,7 +257,7 @@ def _layout(path: Path, dream_tf: str | None) -> tuple[list[str], int]:
         return [dream_tf or DREAM_TF], 0
     raise FactorNetError(
         f"{path}:1: not a prediction file: expected a header 'chr start stop <TF>...' "
-        f"or the 4-column DREAM layout 'chr start stop score', got {len(fields)} columns"
+        f"or the 4-column DREAM layout 'chr start stop score', got {plural(len(fields), 'column')}"
     )
 
 

@@ -49,6 +49,7 @@ from factornet_core.simulate_genome import (  # noqa: F401  (BACKGROUND and the 
     score_codes,
 )
 from factornet_core.simulate_reads import write_cut_bam
+from factornet_core.wording import plural
 
 DEFAULT_TFS = ("CTCF", "GABPA")
 DECOY_MOTIFS = ("JUND_f1", "CEBPB_f1")
@@ -471,7 +472,7 @@ def _readme(s: SimulationSummary, decoys: list[str], sites_per_mb: float, genes_
     return f"""Simulated FactorNet dataset (factornet simulate), seed {s.seed}.
 The same seed and sizes give byte-identical files.
 
-Genome: {len(s.chrom_sizes)} chromosomes x {next(iter(s.chrom_sizes.values()))} bp (genome.fa, chrom.sizes),
+Genome: {plural(len(s.chrom_sizes), "chromosome")} x {next(iter(s.chrom_sizes.values()))} bp (genome.fa, chrom.sizes),
 ~41% GC with CpG depletion, GC-rich CpG islands (cpg.bed), soft-masked repeats, N runs at both ends.
 Cell types: {", ".join(s.cells)}. TFs: {", ".join(s.tfs)}. Decoy motifs: {", ".join(decoys) or "none"}.
 Motifs: motifs.meme (HOCOMOCO v9). Density: {sites_per_mb:g} bound sites/Mb/TF, {genes_per_mb:g} genes/Mb.

@@ -59,7 +59,7 @@ class TrackSet:
         for name, path, sizes in zip(self.names, self.paths, self.chrom_sizes):
             missing = [c for c in chroms if c not in sizes]
             if missing:
-                hint = naming_hint(missing, sizes, "it")
+                hint = naming_hint(missing, sizes, "the bigWig")
                 raise FactorNetError(
                     f"bigWig {path.name} (track {name!r}) lacks chromosome {missing[0]!r}"
                     f"{f' ({len(missing)} missing in all)' if len(missing) > 1 else ''}{'; ' + hint if hint else ''}"

@@ -123,7 +123,7 @@ def test_cli_chromosome_naming_mismatch(tmp_path, make_bed, capsys):
     sizes.write_text("1\t1000\n2\t1000\n")
     cons = make_bed([("chr1", 10, 20)], "c.bed")
     line = _run_bad(tmp_path, ["--chrom-sizes", str(sizes)], cons, capsys)
-    assert "c.bed: no peak chromosome is in the genome (first: 'chr1'): the genome has '1'" in line
+    assert "c.bed: none of its chromosomes is in the genome (first: 'chr1'): in the genome it is '1'" in line
     assert "different chromosome naming (chr1 vs 1)" in line
 
 

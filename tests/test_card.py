@@ -41,7 +41,7 @@ def test_version_1_card_is_upgraded():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"colour": "red"}, "unknown card key(s) colour"),
+        ({"colour": "red"}, "unknown card key colour"),
         ({"seq_len": "1000"}, "seq_len must be a positive integer"),
         ({"seq_len": 0}, "seq_len must be a positive integer"),
         ({"bin_stride": -50}, "bin_stride must be a positive integer"),
@@ -53,7 +53,7 @@ def test_version_1_card_is_upgraded():
         ({"mode": "single-task"}, "single-task model predicts one TF"),
         ({"chrom_naming": "ensembl"}, "chrom_naming"),
         ({"features": {"expression": "yes"}}, "features.expression must be true or false"),
-        ({"features": {"atac": True}}, "unknown feature(s) atac"),
+        ({"features": {"atac": True}}, "unknown feature atac"),
         ({"features": {"expression": False, "gencode": False}}, "metadata_names given"),
         ({"metadata_names": ["cpg", "cds", "intron", "promoter", "utr5", "utr3"]}, "lists none"),
         ({"expression_source": "guess"}, "expression_source must be"),

@@ -6,6 +6,7 @@ checksum, offline and name paths use a tiny fake mirror made here, so they run e
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import json
@@ -135,9 +136,13 @@ def test_checksum_mismatch_cli_one_line_exit_2(tmp_path, capsys):
     """The shipped catalogue's FOXA1 entry against a mirror serving a damaged model.json."""
     mirror = tmp_path / "mirror" / "FOXA1__onePeak_DGF"
     mirror.mkdir(parents=True)
+    for file in cat.load_catalogue()["FOXA1__onePeak_DGF"].files:
+        (mirror / file.name).write_text("stand-in")
     (mirror / "model.json").write_text('{"damaged": true}')
     dest = tmp_path / "cache"
-    rc = main(["models", "fetch", "FOXA1", "--mirror", str(mirror.parent), "--dest", str(dest), "--quiet"])
+    rc = main(
+        ["models", "fetch", "FOXA1", "--mirror", str(mirror.parent), "--model-cache", str(dest), "--quiet"]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert "checksum mismatch for model.json" in err[0] and err[0].startswith(
@@ -146,36 +151,87 @@ def test_checksum_mismatch_cli_one_line_exit_2(tmp_path, capsys):
     assert list(dest.iterdir()) == []
 
 
-def test_offline_without_mirror_names_the_url(tmp_path, capsys):
-    # a closed local port stands in for "no network"; nothing leaves this machine
-    rc = main(
-        [
-            "models",
-            "fetch",
-            "EGR1__onePeak_DGF",
-            "--mirror",
-            "http://127.0.0.1:9",
-            "--dest",
-            str(tmp_path),
-            "--quiet",
-        ]
-    )
+def test_offline_without_mirror_names_the_url(tmp_path, capsys, monkeypatch):
+    # a closed local port stands in for the upstream repository with "no network"; nothing leaves this machine
+    monkeypatch.setattr(cat, "UPSTREAM", "http://127.0.0.1:9")
+    rc = main(["models", "fetch", "EGR1__onePeak_DGF", "FOXA1", "--model-cache", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert "cannot download http://127.0.0.1:9/models/EGR1/onePeak_DGF/model.json" in err[0]
-    assert "--mirror" in err[0]
+    assert err[0].count("point --mirror at a local or institutional copy") == 1
+    assert err[0].endswith("not tried after that: FOXA1__onePeak_DGF")  # not a second time-out
     assert list(tmp_path.iterdir()) == []
 
 
+def test_models_a_mirror_lacks_are_named_once_with_what_to_do(tmp_path, capsys):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    dest = tmp_path / "cache"
+    argv = [
+        "models",
+        "fetch",
+        "FOXA1",
+        "EGR1__onePeak_DGF",
+        "--mirror",
+        str(mirror),
+        "--model-cache",
+        str(dest),
+    ]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(
+        "factornet models fetch: error: 2 of 2 requested models not fetched — 2 models not in the mirror "
+        f"{str(mirror)!r} (FOXA1__onePeak_DGF, EGR1__onePeak_DGF; e.g. no models/FOXA1/onePeak_DGF/"
+    )
+    assert err[0].endswith("by running the same command without --mirror")
+    assert (
+        "point --mirror" not in err[0] and "cannot download" not in err[0]
+    )  # no advice to add what was given
+    assert list(dest.iterdir()) == []
+
+
+def test_an_unreachable_source_is_tried_once_not_once_per_model(tmp_path):
+    one, _ = _fake_catalogue(tmp_path / "a", {"final_model.hdf5": b"w"}, {})
+    two, _ = _fake_catalogue(tmp_path / "b", {"final_model.hdf5": b"v"}, {})
+    entry = next(iter(two.values()))
+    other = cat.CatalogueEntry("YY__onePeak_DGF", "YY", *[getattr(entry, f) for f in ("variant", "assembly",
+        "input_length", "tracks", "features", "metadata", "files")])  # fmt: skip
+    catalogue = {**one, other.name: other}
+    result = cat.fetch(None, dest=tmp_path / "cache", mirror="http://127.0.0.1:9", catalogue=catalogue)
+    assert list(result.failed) == ["XX__onePeak_DGF"] and result.not_tried == ["YY__onePeak_DGF"]
+    assert "is the mirror reachable" in result.failed["XX__onePeak_DGF"]
+    assert result.missing == ["XX__onePeak_DGF", "YY__onePeak_DGF"] and result.fetched == {}
+
+
+def test_model_cache_is_one_option_name_and_dest_a_hidden_deprecated_alias(tmp_path, capsys):
+    from factornet_tools import cli
+
+    def options(*path):
+        parser = cli.build_parser(list(path))
+        for name in path:
+            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            parser = sub.choices[name]
+        return parser
+
+    for path in (("models", "list"), ("models", "fetch"), ("impute",)):
+        parser = options(*path)
+        assert "--model-cache" in parser.format_help() and "--dest" not in parser.format_help(), path
+    assert main(["models", "list", "--json", "--dest", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "factornet models list: warning: --dest is deprecated, use --model-cache"
+    assert len(json.loads(captured.out)) == 15
+
+
 def test_unknown_name_cli_lists_close_matches(tmp_path, capsys):
-    rc = main(["models", "fetch", "REST__GENCODE", "--dest", str(tmp_path)])
+    rc = main(["models", "fetch", "REST__GENCODE", "--model-cache", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert "unknown catalogue model 'REST__GENCODE'" in err[0] and "REST__GENCODE_Unique35_DGF" in err[0]
 
 
 def test_list_json_reports_every_model(capsys, tmp_path):
-    assert main(["models", "list", "--json", "--dest", str(tmp_path)]) == 0
+    assert main(["models", "list", "--json", "--model-cache", str(tmp_path)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 15 and not any(r["cached"] for r in rows)
     by = {r["name"]: r for r in rows}
@@ -243,8 +299,25 @@ def test_fetch_all_cli_from_a_folder_of_original_model_folders(tmp_path, capsys,
     assert rc == 2
     fetched = sorted(p.stem for p in (tmp_path / "cache").glob("*.keras"))
     assert fetched == sorted(p.name for p in LEGACY_MODELS.iterdir() if p.is_dir())
-    assert "2 of 15 models not fetched" in err[-1]
-    assert "NANOG__GENCODE_Unique35_DGF" in err[-1] and "REST__GENCODE_Unique35_DGF:" in err[-1]
+    missing = "NANOG__GENCODE_Unique35_DGF, REST__GENCODE_Unique35_DGF"
+    assert err[-1] == (
+        f"factornet models fetch: error: 2 of 15 requested models not fetched — 2 models not in the mirror "
+        f"{str(LEGACY_MODELS)!r} ({missing}; e.g. no models/NANOG/GENCODE_Unique35_DGF/model.json): add their "
+        "files there (models/TF/variant/FILE or TF__variant/FILE), or fetch them from the original repository "
+        "by running the same command without --mirror; the other 13 models are in the cache"
+    )
+    assert sum("downloaded, sha256 verified, converted" in line for line in err) == 13
     assert main(["models", "list", "--json"]) == 0
     cached = {r["name"] for r in json.loads(capsys.readouterr().out) if r["cached"]}
     assert cached == set(fetched)
+
+    # a rerun: the 13 cached models are skipped (not read again), the 2 missing ones named once, same status
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*.keras")}
+    rc = main(["models", "fetch", "--all", "--mirror", str(LEGACY_MODELS), "--quiet"])
+    again = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(again) == 14
+    assert all(line.split(": ")[1].startswith("already cached") for line in again[:-1])
+    assert again[-1] == err[-1]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*.keras")} == mtimes
+    # asking only for what the mirror has: exit 0
+    assert main(["models", "fetch", "EGR1__onePeak_DGF", "FOXA1", "--mirror", str(LEGACY_MODELS)]) == 0

@@ -67,3 +67,38 @@ def test_usage_error_exits_2(capsys):
         main(["inspect", "m.keras", "--no-such-flag"])
     assert exc.value.code == 2
     assert "factornet: error: unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--samplesheet", "{tmp}/s.tsv", "--genome", "{tmp}/g.fa", "-o", "{tmp}/m.keras"],
+        ["import-legacy", "{tmp}/legacy", "-o", "{tmp}/m.keras"],
+    ],
+)
+def test_an_existing_model_is_not_replaced_without_force(tmp_path, capsys, argv):
+    """A model costs hours to make: -o refuses an existing file (as folders refuse without --force)."""
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"a model trained yesterday")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"factornet {argv[0]}: error: -o/--out {str(model)!r} exists: use --force to replace it, or choose "
+        "another path"
+    ]
+    assert model.read_bytes() == b"a model trained yesterday"
+    # with --force the check passes and the run goes on to its next (here: missing input) error
+    assert main([*argv, "--force"]) == 2
+    assert "exists: use --force" not in capsys.readouterr().err
+    assert model.read_bytes() == b"a model trained yesterday"  # nothing replaced by a failed run
+
+
+def test_resuming_an_interrupted_retraining_needs_no_force(tmp_path, capsys):
+    (tmp_path / "m.keras").write_bytes(b"old model")
+    argv = ["train", "--samplesheet", f"{tmp_path}/s.tsv", "--genome", f"{tmp_path}/g.fa", "-o"]
+    assert main([*argv, str(tmp_path / "m.keras"), "--resume"]) == 2  # no checkpoint folder: refused
+    assert "exists: use --force" in capsys.readouterr().err
+    (tmp_path / "m.keras.resume").mkdir()
+    assert main([*argv, str(tmp_path / "m.keras"), "--resume"]) == 2  # next error: the missing samplesheet
+    assert "samplesheet file" in capsys.readouterr().err

@@ -173,7 +173,7 @@ def test_sigkill_during_models_fetch_then_rerun(tmp_path):
     if not any(mirror.rglob("*")):
         pytest.skip(f"shared data lacks {name}")
     dest = tmp_path / "cache"
-    argv = ["models", "fetch", name, "--mirror", mirror, "--dest", dest, "--quiet"]
+    argv = ["models", "fetch", name, "--mirror", mirror, "--model-cache", dest, "--quiet"]
     _kill_when(
         _factornet(*argv), lambda: dest.is_dir() and any(p.suffix == ".download" for p in dest.iterdir())
     )

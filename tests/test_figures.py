@@ -99,10 +99,31 @@ def test_kernel_heatmap_labels_only_significant_matches_and_drops_constant_track
     assert panels[0].get_title().startswith("information content") and "bits" in panels[0].get_title()
     assert "mean DNASE" in panels[1].get_title() and "cuts per bp" in panels[1].get_title()
     ticks = [t.get_text() for t in panels[0].get_yticklabels()]
-    # highest IC on top; a motif only where q < 0.05
-    assert ticks == ["kernel_01  (n=12)  REST_f1", "kernel_02  (n=7)  GABPA_f1", "kernel_00  (n=40)"]
+    # kernels with ≥ 10 sites first, highest IC on top; then kernel_02 (7 sites) below a dashed line;
+    # a motif only where q < 0.05
+    assert ticks == ["kernel_01  (n=12)  REST_f1", "kernel_00  (n=40)", "kernel_02  (n=7)  GABPA_f1"]
+    for ax in panels:
+        assert [ln.get_ydata()[0] for ln in ax.lines if ln.get_linestyle() == "--"] == [1.5]
     footnote = "\n".join(t.get_text() for t in fig.texts)
     assert "q < 0.05" in footnote and "MAPABILITY is 1" in footnote and "2 of 3 kernels" in footnote
+    assert "1 kernel with fewer than 10 sites" in footnote
+    assert panels[0].get_images()[0].get_clim() == (3.0, 9.0)  # the scale spans the kernels with ≥ 10 sites
+
+
+def test_kernel_heatmap_colour_scale_ignores_one_site_kernels():
+    import pandas as pd
+
+    from factornet_core.logos import kernel_heatmap_figure
+
+    table = pd.DataFrame(
+        {"kernel": ["k0", "k1", "k2"], "information_content": [52.0, 20.0, 4.0], "n_sites": [1, 150, 400],
+         "mean_DNASE": [9.0, 0.4, 2.0], "background_DNASE": 1.0}
+    )  # fmt: skip
+    fig = kernel_heatmap_figure(table, ["DNASE"])
+    ic, dnase = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert ic.get_clim() == (4.0, 20.0) and dnase.get_clim() == (0.4, 2.0)
+    bars = [ax for ax in fig.axes if not ax.get_images() and ax.collections]  # colour bars
+    assert len(bars) == 2
     assert "first-layer kernels" in fig._suptitle.get_text().lower()
 
 
@@ -130,14 +151,14 @@ def test_footprints_top_kernels_span_and_labels():
     fig = footprints_figure(found, ic, top=4)
     axes = fig.axes
     assert len(axes) == 4  # one varying track (MAPABILITY is constant) × the top 4 kernels
-    assert [ax.get_title().split("\n")[0] for ax in axes] == [
+    assert [ax.get_title().split(":")[0] for ax in axes] == [
         "kernel_09",
         "kernel_08",
         "kernel_07",
         "kernel_06",
     ]
     assert "±50 bp" in fig._suptitle.get_text()
-    assert "DNASE" in axes[0].get_ylabel() and "cuts per bp" in axes[0].get_ylabel()
+    assert axes[0].get_ylabel() == "mean DNASE\n(cuts/bp, genome mean 1)"
     assert all(ax.get_xlabel() == "bp from site start" for ax in axes)
     for ax in axes:
         (profile,) = [ln for ln in ax.lines if ln.get_label() == "mean at sites"]
@@ -146,7 +167,95 @@ def test_footprints_top_kernels_span_and_labels():
         assert span.get_x() == pytest.approx(-0.5) and span.get_width() == pytest.approx(6)
     assert any("MAPABILITY is constant" in t.get_text() for t in fig.texts)
     # a kernel without sites is skipped even when asked for everything
-    assert len(footprints_figure(found, ic, top=10).axes) == 9
+    assert len([ax for ax in footprints_figure(found, ic, top=10).axes if ax.get_visible()]) == 9
+
+
+def _grid(fig):
+    """(rows, columns) of the figure's subplot grid and the visible panels' (row, column) cells."""
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    shape = visible[0].get_subplotspec().get_gridspec().get_geometry()
+    cells = [(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start) for ax in visible]
+    return shape, cells
+
+
+def test_footprints_leave_out_kernels_with_too_few_sites_whatever_their_ic():
+    from factornet_core.logos import MIN_SITES, footprints_figure
+
+    found = _found()
+    found.n_sites[9] = 1  # one site: a PWM of 2 bits per position, the highest IC here
+    fig = footprints_figure(found, np.arange(10.0), top=3)
+    assert [ax.get_title().split(":")[0] for ax in fig.axes if ax.get_visible()] == [
+        "kernel_08",
+        "kernel_07",
+        "kernel_06",
+    ]
+    note = " ".join(" ".join(t.get_text().split()) for t in fig.texts)  # wrapped lines joined
+    assert f"Not shown: 1 kernel with fewer than {MIN_SITES} sites." in note
+    assert "MAPABILITY is constant (1)" in note  # the value, not the first flank position's NaN
+
+
+def test_footprints_of_eight_kernels_are_a_two_by_four_grid_titled_with_the_subject():
+    from factornet_core.logos import MAX_COLUMNS, footprints_figure
+
+    found = _found()
+    subject = "CTCF model ctcf.keras (trained on CellA) in CellC: 200 regions of peaks.bed"
+    fig = footprints_figure(found, np.arange(10.0), top=8, subject=subject)
+    shape, cells = _grid(fig)
+    assert shape == (2, 4) and MAX_COLUMNS == 4
+    assert cells == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)]
+    assert fig._suptitle.get_text().split("\n") == [
+        subject,
+        "Kernel footprints: mean signal ±50 bp around activating sites (top 8 kernels by information content)",
+    ]
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len({ax.get_ylim() for ax in visible}) == 1  # one y scale for the track across both rows
+    assert [bool(ax.get_ylabel()) for ax in visible] == [True, False, False, False] * 2  # first column
+    assert all(ax.get_xlabel() == "bp from site start" for ax in visible[4:])  # bottom row only
+    assert not any(ax.get_xlabel() for ax in visible[:4])
+
+
+def test_footprints_grid_leaves_empty_cells_hidden_and_blocks_per_track():
+    from factornet_core.logos import footprints_figure
+
+    found = _found()
+    found.flank_profile[:, :, 1] += np.linspace(0, 1, found.flank_profile.shape[1])  # MAPABILITY varies now
+    fig = footprints_figure(found, np.arange(10.0), top=6)
+    shape, cells = _grid(fig)
+    # 6 kernels: 4 + 2 columns per track, a block of 2 rows for DNASE then 2 for MAPABILITY
+    assert shape == (4, 4)
+    assert cells == [
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (1, 0),
+        (1, 1),
+        (2, 0),
+        (2, 1),
+        (2, 2),
+        (2, 3),
+        (3, 0),
+        (3, 1),
+    ]
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert "DNASE" in visible[0].get_ylabel() and "MAPABILITY" in visible[6].get_ylabel()
+    # the x label sits on the last panel of each column in a block (above an empty cell too)
+    labelled = [c for ax, c in zip(visible, cells) if ax.get_xlabel()]
+    assert labelled == [(0, 2), (0, 3), (1, 0), (1, 1), (2, 2), (2, 3), (3, 0), (3, 1)]
+
+
+def test_kernel_heatmap_title_says_whose_kernels():
+    import pandas as pd
+
+    from factornet_core.logos import kernel_heatmap_figure
+
+    table = pd.DataFrame(
+        {"kernel": ["kernel_00"], "information_content": [3.0], "n_sites": [4], "mean_DNASE": [2.0],
+         "background_DNASE": 1.0}
+    )  # fmt: skip
+    subject = "CTCF model m.keras in CellC: 1 region of r.bed"
+    fig = kernel_heatmap_figure(table, ["DNASE"], subject=subject)
+    assert fig._suptitle.get_text().split("\n")[0] == subject
 
 
 @pytest.mark.parametrize("length", [120, 1000])

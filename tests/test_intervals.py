@@ -83,7 +83,7 @@ def test_check_in_genome():
     with pytest.raises(FactorNetError) as err:
         intervals.check_in_genome(_bed([("1", 0, 10), ("2", 0, 10)]), sizes, "p.bed", what="peak")
     assert str(err.value) == (
-        "p.bed: no peak chromosome is in the genome (first: '1'): the genome has 'chr1': "
+        "p.bed: none of its chromosomes is in the genome (first: '1'): in the genome it is 'chr1': "
         "the files use different chromosome naming (chr1 vs 1)"
     )
     with pytest.raises(
@@ -270,10 +270,10 @@ def test_read_narrowpeak_keeps_signal_and_summit(tmp_path):
 
 def test_naming_hint_only_for_the_chr_prefix_trap():
     assert intervals.naming_hint(["chr1", "chr2"], {"1": 5, "2": 5}, "the genome") == (
-        "the genome has '1': the files use different chromosome naming (chr1 vs 1)"
+        "in the genome it is '1': the files use different chromosome naming (chr1 vs 1)"
     )
     assert intervals.naming_hint(["2"], ["chr2"]) == (
-        "the other file has 'chr2': the files use different chromosome naming (chr1 vs 1)"
+        "in the other file it is 'chr2': the files use different chromosome naming (chr1 vs 1)"
     )
     assert intervals.naming_hint(["chr1", "scaffold9"], ["chr1", "chr2"]) == ""  # missing, not renamed
 
@@ -283,7 +283,7 @@ def test_unknown_chromosome_names_the_naming_trap_or_what_the_genome_has():
 
     sizes = {"chr1": 100, "chr2": 100, "chr3": 100}
     assert str(unknown_chromosome("3", sizes)) == (
-        "chromosome '3' is not in the genome: the genome has 'chr3': the files use different chromosome "
+        "chromosome '3' is not in the genome: in the genome it is 'chr3': the files use different chromosome "
         "naming (chr1 vs 1)"
     )
     assert str(unknown_chromosome("chr9", sizes, "training chromosome")) == (

@@ -430,3 +430,21 @@ def test_training_from_random_kernels_recovers_the_planted_motif():
     after = _motif_margins(net, x[: n // 2], known, planted)
     assert after.max() >= 0.2, after  # CTCF_f2 clearly first for the best kernel
     assert after.max() >= before.max() + 0.15, (before, after)  # and learned, not there by chance
+
+
+def test_figure_subject_names_tf_model_training_cells_cell_type_and_regions():
+    from factornet_core.card import ModelCard
+    from factornet_core.inputs import CellType
+    from factornet_core.motifs import figure_subject
+
+    card = ModelCard(
+        tfs=("CTCF",), track_names=("DNASE",), seq_len=400, training={"cells": ["CellA", "CellB"]}
+    )
+    cell = CellType("g.fa", {"DNASE": "/data/CellC.DNASE.bw"})
+    assert figure_subject(card, "/m/ctcf.keras", cell, "CellC", 288, "/p/peaks.narrowPeak.gz") == (
+        "CTCF model ctcf.keras (trained on CellA, CellB) in CellC: 288 regions of peaks.narrowPeak.gz"
+    )
+    untrained = ModelCard(tfs=("CTCF",), track_names=("DNASE",), seq_len=400)
+    assert figure_subject(untrained, "m.keras", cell, None, 1, "r.bed") == (
+        "CTCF model m.keras in tracks CellC.DNASE.bw: 1 region of r.bed"
+    )

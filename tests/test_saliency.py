@@ -106,7 +106,12 @@ def test_saliency_peaks_on_planted_site():
         assert np.abs(sal[i, inside]).sum() > 10 * np.abs(sal[i, ~inside]).sum()
 
 
-def test_interpret_saliency_files(tmp_path):
+def test_interpret_saliency_files(tmp_path, monkeypatch):
+    from factornet_core import logos
+
+    titles = []
+    draw = logos.saliency_figure
+    monkeypatch.setattr(logos, "saliency_figure", lambda *a, **k: titles.append(a[5]) or draw(*a, **k))
     net, cfg = motif_head_model()
     model = save_small_model(net, cfg, tmp_path / "m.keras")
     fasta, bw, _, starts, _ = planted_genome(tmp_path, n_sites=4, length=4000, exact=True)
@@ -118,8 +123,11 @@ def test_interpret_saliency_files(tmp_path):
     known = tmp_path / "known.meme"
     rng = np.random.default_rng(2)
     write_meme(known, [Motif("DECOY", "", rng.dirichlet(np.ones(4), size=8)), Motif("PLANTED", "", PWM)])
-    res = interpret_saliency(model, CellType(fasta, {"DNASE": bw}), bed, out, positive_only=True, known=known)
+    res = interpret_saliency(
+        model, CellType(fasta, {"DNASE": bw}), bed, out, positive_only=True, known=known, cell_name="HepG2"
+    )
     assert res.tf == "CTCF"
+    assert len(titles) == 4 and titles[0].startswith("CTCF model m.keras in HepG2: CTCF saliency")
     assert res.regions["name"].tolist() == ["site_0", "site_1", "site_2", "site_3"]
     for row, s in zip(res.regions.itertuples(), starts):
         centre = (s - 5 + s + 15) // 2

@@ -96,7 +96,7 @@ def test_write_samplesheet_round_trip(data):
         (
             "cell_type\tkind\tpath\n",
             "HepG2\ttrack\tHepG2.dnase.bw\n",
-            r"samples.tsv:1: missing column\(s\) name; the header must be: cell_type kind name path",
+            r"samples.tsv:1: missing column name; the header must be: cell_type kind name path",
         ),
         (
             HEADER,
@@ -134,7 +134,7 @@ def test_write_samplesheet_round_trip(data):
             HEADER,
             "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nHepG2\texpression\t.\tHepG2.expr.tsv\n"
             "K562\ttrack\tDNASE\tK562.dnase.bw\n",
-            r"cell type\(s\) K562 lack an expression table while others have one",
+            r"cell type K562 lacks an expression table while others have one",
         ),
         (
             HEADER,

@@ -43,7 +43,7 @@ def test_check_chroms_missing_chromosome_names_the_file_and_the_naming_trap(make
         with pytest.raises(FactorNetError) as err:
             ts.check_chroms({"chr1": 100, "chr2": 50})
     assert str(err.value) == (
-        "bigWig ensembl.bw (track 'DNASE') lacks chromosome 'chr1' (2 missing in all); it has '1': "
+        "bigWig ensembl.bw (track 'DNASE') lacks chromosome 'chr1' (2 missing in all); in the bigWig it is '1': "
         "the files use different chromosome naming (chr1 vs 1)"
     )
 

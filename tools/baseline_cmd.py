@@ -6,6 +6,7 @@ import json
 import sys
 
 from factornet_core.baseline import METHODS, NEEDS_MOTIF, BaselineSettings, run_baseline
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -90,7 +91,7 @@ def run(args) -> int:
         blacklist=args.blacklist,
         dream=args.dream,
     )
-    line = f"baseline {result.method}: {result.n_bins} bins ({result.n_blacklisted} blacklisted, score 0)"
+    line = f"baseline {result.method}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted, score 0)"
     if source is not None:
         line += f"; motif {json.dumps(source)}"
     if result.method == "gbm":

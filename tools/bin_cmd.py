@@ -8,6 +8,7 @@ from factornet_core import FactorNetError
 from factornet_core.binning import PeakFiles, run_bin
 from factornet_core.genome import Genome, read_chrom_sizes
 from factornet_core.samplesheet import read_samplesheet, select_tf
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -70,7 +71,7 @@ def run(args) -> int:
         bin_size=args.bin_size,
         stride=args.stride,
     )
-    print(f"{result.n_bins} bins, {result.n_blacklisted} blacklisted", file=sys.stderr)
+    print(f"{plural(result.n_bins, 'bin')}, {result.n_blacklisted} blacklisted", file=sys.stderr)
     for cell, counts in result.counts.items():
         print(f"{cell}: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from factornet_core.calling import call
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -55,7 +56,7 @@ def run(args) -> int:
         blacklist=args.blacklist,
     )
     for tf, n in result.n_calls.items():
-        print(f"{tf}: {n} calls at score >= {result.thresholds[tf]:.6g}", file=sys.stderr)
+        print(f"{tf}: {plural(n, 'call')} at score >= {result.thresholds[tf]:.6g}", file=sys.stderr)
     shown = [common.shown(args, "out")] if args.out else [str(p) for p in result.outputs]
     print(f"wrote {', '.join(shown)}", file=sys.stderr)
     return 0

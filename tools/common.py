@@ -19,15 +19,24 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
+        default = action.default
+        # identity for False: 0 and 0.0 are real defaults worth showing (0 == False)
+        empty = (
+            default is None or default is False or (isinstance(default, (str, list, tuple)) and not default)
+        )
         if (
             "default" in text
             or action.required
-            or action.default in (None, False, "", [], ())
-            or action.default is argparse.SUPPRESS
-            or isinstance(action, argparse._StoreTrueAction)
+            or empty
+            or default is argparse.SUPPRESS
+            or isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))
         ):
             return text
-        return super()._get_help_string(action)
+        if not (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)):
+            return text
+        if text.endswith(")"):  # one parenthetical: "width (bp; default: 26)", not "(bp) (default: 26)"
+            return text[:-1] + "; default: %(default)s)"
+        return text + " (default: %(default)s)"
 
 
 def add_subparser(
@@ -39,6 +48,33 @@ def add_subparser(
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.set_defaults(func=run, prog_name=parser.prog)
     return parser
+
+
+class _DeprecatedAlias(argparse.Action):
+    """A former option name kept working (hidden from --help) with a one-line warning naming the new one."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_model_cache_arg(parser: argparse.ArgumentParser, help: str, old: tuple[str, ...] = ()) -> None:
+    """``--model-cache DIR``: the folder of fetched catalogue models, one name in every subcommand
+    (``models list|fetch``, ``impute``). ``old`` names (``--dest``) keep working, hidden, with a warning."""
+    parser.add_argument(
+        "--model-cache",
+        metavar="DIR",
+        help=f"{help} (default: $FACTORNET_MODELS, else $XDG_CACHE_HOME/factornet/models, else "
+        "~/.cache/factornet/models)",
+    )
+    for name in old:
+        parser.add_argument(
+            name, dest="model_cache", action=_DeprecatedAlias, new="--model-cache", help=argparse.SUPPRESS
+        )
 
 
 def require_files(*paths: str | os.PathLike | None, what: str = "input") -> None:

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         nargs="+",
         metavar="PRED",
-        help="prediction file(s) (TSV.gz, header or DREAM layout); several are compared side by side",
+        help="prediction files, one or more (TSV.gz, header or DREAM layout); several are compared side by side",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--name",
         nargs="+",
-        help="model name(s) for the report, one per prediction file (default: file names)",
+        help="model names for the report, one per prediction file (default: file names)",
     )
 
 

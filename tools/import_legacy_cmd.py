@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from factornet_core.atomic import check_replaceable
 from factornet_core.legacy import import_legacy
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -23,16 +25,18 @@ def register(sub) -> None:
     p.add_argument(
         "--weights", help="weights HDF5 to use (default: DIR/best_model.hdf5, else DIR/final_model.hdf5)"
     )
+    p.add_argument("--force", action="store_true", help="replace an existing --out model")
 
 
 def run(args) -> int:
+    check_replaceable(args.out, args.force, "-o/--out")
     common.require_files(args.weights, what="weights")
     result = import_legacy(args.folder, args.out, weights=args.weights)
     card = result.card
     cfg = card.config
     print(
         f"wrote {args.out}: {', '.join(card.tfs)} from {result.weights_file.name} "
-        f"({result.n_weights} weights; tracks {', '.join(card.track_names) or 'none'}; "
+        f"({plural(result.n_weights, 'weight')}; tracks {', '.join(card.track_names) or 'none'}; "
         f"k={cfg['kernels']} w={cfg['kernel_width']} pool={cfg['pool']} r={cfg['lstm_units']} "
         f"d={cfg['dense_units']}; metadata {card.n_meta})",
         file=sys.stderr,

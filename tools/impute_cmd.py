@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from factornet_core.impute import impute, resolve_models
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -27,9 +28,7 @@ def register(sub) -> None:
         metavar="MODEL",
         help=".keras files, folders of .keras files, or catalogue names fetched by 'factornet models fetch'",
     )
-    p.add_argument(
-        "--model-cache", help="cache folder of fetched catalogue models (default: as 'models fetch')"
-    )
+    common.add_model_cache_arg(p, "model cache holding the catalogue models named in --models")
     p.add_argument(
         "--genome", required=True, help="genome FASTA (plain or bgzip); hg19 for the published models"
     )
@@ -62,8 +61,8 @@ def run(args) -> int:
         print(f"skipped {path}: needs {', '.join(lacks)}", file=sys.stderr)
     rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
     print(
-        f"wrote {common.shown(args, 'out')}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "
-        f"{len(result.columns)} columns ({', '.join(result.columns)}); {rate:.0f} bins/s",
+        f"wrote {common.shown(args, 'out')}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted → 0), "
+        f"{plural(len(result.columns), 'column')} ({', '.join(result.columns)}); {rate:.0f} bins/s",
         file=sys.stderr,
     )
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from factornet_core.inputs import CellType
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -95,11 +96,12 @@ def run_motifs(args) -> int:
         min_overlap=args.min_overlap,
         sequence_only=args.sequence_only,
         force=args.force,
+        cell_name=args.cell,
     )
     n_kernels = len(result.motifs.n_sites)
     firing = int((result.motifs.n_sites > 0).sum())
     print(
-        f"wrote {args.out_dir}: {n_kernels} kernels ({firing} with sites) from {result.n_regions} regions "
+        f"wrote {args.out_dir}: {plural(n_kernels, 'kernel')} ({firing} with sites) from {plural(result.n_regions, 'region')} "
         f"({result.scanned_bp} bp, both strands)",
         file=sys.stderr,
     )
@@ -125,6 +127,10 @@ def run_saliency(args) -> int:
         max_regions=args.max_regions,
         known=args.known,
         force=args.force,
+        cell_name=args.cell,
     )
-    print(f"wrote {args.out_dir}: saliency of {result.tf} for {len(result.regions)} regions", file=sys.stderr)
+    print(
+        f"wrote {args.out_dir}: saliency of {result.tf} for {plural(len(result.regions), 'region')}",
+        file=sys.stderr,
+    )
     return 0

@@ -7,6 +7,7 @@ import sys
 
 from factornet_core import FactorNetError
 from factornet_core import catalogue as cat
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -25,7 +26,7 @@ def register(sub) -> None:
     ls = common.add_subparser(inner, "list", run_list, help="the catalogue of published models")
     ls.add_argument("--json", action="store_true", help="JSON (one object per model) instead of a table")
     ls.add_argument("--licence", action="store_true", help="print the models' licence notice and exit")
-    ls.add_argument("--dest", help="cache folder whose contents the 'cached' column reports")
+    common.add_model_cache_arg(ls, "model cache whose contents the 'cached' column reports", old=("--dest",))
 
     f = common.add_subparser(
         inner,
@@ -34,15 +35,16 @@ def register(sub) -> None:
         help="download, verify and convert published models into the cache",
         description="Download each model's released files (raw URLs of github.com/uci-cbcl/FactorNet, or the "
         "same paths under --mirror), verify every sha256, convert with the legacy importer and keep MODEL.keras "
-        "in the cache. Atomic per model; a model already cached is not downloaded again.",
+        "in the cache. Atomic per model; a model already cached is not downloaded again (it is reported as "
+        "skipped). Exit status 0 when every requested model is in the cache afterwards; 2 when any is not "
+        "(not in the mirror, checksum mismatch, offline): one error line names each of those once and says "
+        "what to do; the models fetched or already cached stay in the cache.",
     )
     f.add_argument(
         "names", nargs="*", metavar="NAME", help="catalogue names (TF__variant, or a TF with one model)"
     )
     f.add_argument("--all", action="store_true", help="every model in the catalogue")
-    f.add_argument(
-        "--dest", help="cache folder (default: $FACTORNET_MODELS or $XDG_CACHE_HOME/factornet/models)"
-    )
+    common.add_model_cache_arg(f, "model cache to fetch into", old=("--dest",))
     f.add_argument(
         "--mirror",
         metavar="URL|DIR",
@@ -60,7 +62,7 @@ def run_list(args) -> int:
     rows = []
     for entry in entries:
         row = entry.as_dict()
-        row["cached"] = cat.is_cached(entry, args.dest)
+        row["cached"] = cat.is_cached(entry, args.model_cache)
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=1))
@@ -121,19 +123,44 @@ def run_fetch(args) -> int:
     if args.all == bool(args.names):
         raise FactorNetError("give catalogue names or --all (see 'factornet models list')")
     entries = list(cat.load_catalogue().values()) if args.all else cat.resolve(args.names)
-    if not all(cat.is_cached(e, args.dest) for e in entries):
+    if any(
+        not cat.is_cached(e, args.model_cache) and not cat.missing_from_mirror(e, args.mirror)
+        for e in entries
+    ):
         from factornet_tools.cli import _import_tensorflow_quietly
 
         _import_tensorflow_quietly()  # the conversion builds Keras models
     result = cat.fetch(
-        None if args.all else args.names, dest=args.dest, mirror=args.mirror, progress=_Bar(args.quiet)
+        None if args.all else args.names, dest=args.model_cache, mirror=args.mirror, progress=_Bar(args.quiet)
     )
     for name, path in result.fetched.items():
-        state = "downloaded and converted" if name in result.downloaded else "already cached"
-        print(f"{name}: {path} ({state})", file=sys.stderr)
-    if result.failed:
-        detail = "; ".join(f"{name}: {why}" for name, why in result.failed.items())
-        raise FactorNetError(
-            f"{len(result.failed)} of {len(result.failed) + len(result.fetched)} models not fetched — {detail}"
+        state = (
+            "downloaded, sha256 verified, converted"
+            if name in result.downloaded
+            else "already cached (converted from the catalogue's weights, sha256 in its card), skipped"
         )
+        print(f"{name}: {state}: {path}", file=sys.stderr)
+    if result.missing:
+        raise FactorNetError(fetch_failure(result, len(entries), args.mirror))
     return 0
+
+
+def fetch_failure(result: cat.FetchResult, n_requested: int, mirror) -> str:
+    """One line for the models a fetch could not bring into the cache: each named once, what to do once."""
+    parts = []
+    if result.not_in_mirror:
+        names = list(result.not_in_mirror)
+        parts.append(
+            f"{plural(names, 'model')} not in the mirror {str(mirror)!r} ({', '.join(names)}; e.g. no "
+            f"{next(iter(result.not_in_mirror.values()))}): add {'its' if len(names) == 1 else 'their'} files "
+            "there (models/TF/variant/FILE or TF__variant/FILE), or fetch "
+            f"{'it' if len(names) == 1 else 'them'} from the original repository by running the same command "
+            "without --mirror"
+        )
+    for name, why in result.failed.items():
+        parts.append(f"{name}: {why}")
+    if result.not_tried:
+        parts.append(f"not tried after that: {', '.join(result.not_tried)}")
+    have = len(result.fetched)
+    tail = f"; the other {plural(have, 'model')} {'is' if have == 1 else 'are'} in the cache" if have else ""
+    return f"{len(result.missing)} of {plural(n_requested, 'requested model')} not fetched — {'; '.join(parts)}{tail}"

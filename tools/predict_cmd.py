@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from factornet_core.predict import predict
+from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -48,7 +49,7 @@ def run(args) -> int:
     )
     rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
     print(
-        f"wrote {common.shown(args, 'out')}: {result.n_bins} bins ({result.n_blacklisted} blacklisted → 0), "
+        f"wrote {common.shown(args, 'out')}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted → 0), "
         f"{', '.join(result.tfs)}; {rate:.0f} bins/s",
         file=sys.stderr,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 from factornet_core import FactorNetError
+from factornet_core.atomic import check_replaceable
 from factornet_core.tracknorm import parse_track_norms
 from factornet_core.training import Progress, TrainSettings, train
 from factornet_tools import common
@@ -100,6 +102,7 @@ def register(sub) -> None:
     p.add_argument("--valid-max", type=int, default=20000, help="cap on validation samples")
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute (GPU)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last epoch")
+    p.add_argument("--force", action="store_true", help="replace an existing --out model")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only epoch lines")
 
 
@@ -149,6 +152,9 @@ MAX_SEQ_LEN = 100_000
 
 
 def run(args) -> int:
+    # a model costs hours: never replaced silently (resuming its own interrupted retraining is fine)
+    resuming = args.resume and os.path.isdir(args.out + ".resume")
+    check_replaceable(args.out, args.force or resuming, "-o/--out")
     track_norms = parse_track_norms(args.track_norm)
     common.require_files(args.samplesheet, what="samplesheet")
     common.require_files(args.genome, what="genome")
