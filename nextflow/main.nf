@@ -24,6 +24,32 @@ def genomeWithIndex(fasta) {
     return [fasta, ['.fai', '.gzi'].collect { ext -> file("${fasta}${ext}") }.findAll { f -> f.exists() }]
 }
 
+/*
+ * The reference files the processes read, from their parameters: each a file (checked to exist) or [] (not given).
+ * They reach the processes as `path` inputs, so they are staged into every task that reads them.
+ */
+def referenceFiles(List names) {
+    return names.collectEntries { name ->
+        if (params[name] == true) {
+            // `--blacklist` with no value (or an empty one) reaches the pipeline as true
+            error("--${name} needs a path (or false for none)")
+        }
+        [name, params[name] ? file(params[name], checkIfExists: true) : []]
+    }
+}
+
+/*
+ * pipeline_info/software_versions.yml from the `versions` topic, one entry per process and tool:
+ *   "<process>":
+ *       <tool>: <version>
+ */
+def publishSoftwareVersions() {
+    channel.topic('versions')
+        .unique()
+        .map { process, tool, version -> "\"${process}\":\n    ${tool}: ${version}\n".toString() }
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true, newLine: false)
+}
+
 workflow {
     if (params.simulate) {
         FACTORNET_SIMULATE(Channel.of([id: 'simulated', seed: params.seed]))
@@ -31,7 +57,6 @@ workflow {
         ch_genome = params.genome
             ? Channel.value(genomeWithIndex(file(params.genome, checkIfExists: true)))
             : FACTORNET_SIMULATE.out.dataset.map { _meta, dir -> genomeWithIndex(dir.resolve('genome.fa')) }.first()
-        ch_versions = FACTORNET_SIMULATE.out.versions
     }
     else if (params.input) {
         if (!params.genome) {
@@ -39,13 +64,16 @@ workflow {
         }
         ch_samplesheet = Channel.fromPath(params.input, checkIfExists: true)
         ch_genome = Channel.value(genomeWithIndex(file(params.genome, checkIfExists: true)))
-        ch_versions = Channel.empty()
     }
     else {
         error("give --input SAMPLESHEET.tsv (cell_type<TAB>kind<TAB>name<TAB>path), or --simulate to make a dataset")
     }
 
-    FACTORNET(ch_samplesheet, ch_genome, ch_versions)
+    if (params.gencode && !(params.annotation_beds || (params.gtf && params.cpg))) {
+        error("--gencode needs the annotation: --gtf GTF and --cpg CPG.bed, or --annotation_beds FOLDER")
+    }
+    FACTORNET(ch_samplesheet, ch_genome, referenceFiles(['blacklist', 'gtf', 'cpg', 'annotation_beds', 'motif_file', 'known_motifs']))
+    publishSoftwareVersions()
 }
 
 /*
@@ -62,5 +90,7 @@ workflow IMPUTE {
         Channel.value(genomeWithIndex(file(params.genome, checkIfExists: true))),
         ch_models,
         params.impute_cell,
+        referenceFiles(['blacklist', 'gtf', 'cpg', 'annotation_beds', 'meta_values']),
     )
+    publishSoftwareVersions()
 }

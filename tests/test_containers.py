@@ -185,17 +185,26 @@ def test_galaxy_macros_tool_version():
     assert f"{IMAGE}:@TOOL_VERSION@-gpu" in macros[0].read_text()
 
 
+def nextflow_container() -> str:
+    """params.factornet_container of nextflow/nextflow.config, with params.factornet_version (= manifest.version)."""
+    config = (ROOT / "nextflow" / "nextflow.config").read_text()
+    (version,) = re.findall(r"^\s+version\s+=\s+'([^']+)'", config, re.M)  # manifest.version
+    assert re.search(r"^\s+factornet_version\s+=\s+manifest\.version\s*$", config, re.M)
+    (image,) = re.findall(r'^\s+factornet_container\s+=\s+"([^"]+)"', config, re.M)
+    return image.replace("${params.factornet_version}", version)
+
+
 def test_nextflow_module_containers():
     modules = sorted(ROOT.glob("nextflow/modules/local/factornet/*/main.nf"))
     assert modules, "no nextflow/modules/local/factornet/*/main.nf"
     for path in modules:
-        text = path.read_text()
-        container_lines = [line for line in text.splitlines() if re.match(r"\s*container\b", line)]
-        assert container_lines, f"{path}: no container line"
-        tags = re.findall(rf"{re.escape(BIOCONTAINER)}:([\w.\-]+)", text)
-        assert tags and {t.split("--")[0] for t in tags} == {VERSION}, (
-            f"{path}: no {BIOCONTAINER}:{VERSION}--..."
-        )
+        # one place for the image (nextflow.config's params.factornet_container), tied to the version
+        container_lines = [
+            line.strip() for line in path.read_text().splitlines() if re.match(r"\s*container\b", line)
+        ]
+        assert container_lines == ['container "${params.factornet_container}"'], f"{path}: {container_lines}"
+    tag = nextflow_container().removeprefix(f"{BIOCONTAINER}:")
+    assert tag.split("--")[0] == VERSION, f"nextflow.config factornet_container: {nextflow_container()}"
     # Configs may override containers (e.g. the gpu profile): any reference there must carry the version too.
     for path in [*ROOT.glob("nextflow/**/*.config"), *ROOT.glob("nextflow/**/*.nf")]:
         for tag in re.findall(rf"{re.escape(IMAGE)}:([\w.\-]+)", path.read_text()):

@@ -150,12 +150,18 @@ def test_galaxy_container_is_the_biocontainer_of_the_recipe():
 def test_nextflow_modules_name_the_biocontainer_and_the_bioconda_package():
     modules = sorted(ROOT.glob("nextflow/modules/local/factornet/*/main.nf"))
     assert modules
-    image = _biocontainer()
+    config = (ROOT / "nextflow" / "nextflow.config").read_text()
+    # one place: params.factornet_version (= manifest.version) and params.factornet_container in nextflow.config
+    (version,) = re.findall(r"^\s+version\s+=\s+'([^']+)'", config, re.M)  # manifest.version
+    assert version == PYPROJECT["version"]
+    (image,) = re.findall(r'^\s+factornet_container\s+=\s+"([^"]+)"', config, re.M)
+    assert image.replace("${params.factornet_version}", version) == _biocontainer()
     for path in modules:
         text = path.read_text()
-        assert re.search(rf'^\s*container\s+"{re.escape(image)}"\s*$', text, re.M), f"{path}: container"
+        assert re.search(r'^\s*container\s+"\$\{params\.factornet_container\}"\s*$', text, re.M), (
+            f"{path}: container"
+        )
         assert re.search(
-            rf'^\s*conda\s+"bioconda::factornet={re.escape(PYPROJECT["version"])}"\s*$', text, re.M
+            r'^\s*conda\s+"bioconda::factornet=\$\{params\.factornet_version\}"\s*$', text, re.M
         ), f"{path}: conda directive"
-    config = (ROOT / "nextflow" / "nextflow.config").read_text()
     assert f"{GPU_IMAGE}" in config and "-gpu" in config, "the gpu profile names the CUDA image"

@@ -84,7 +84,8 @@ workflow FACTORNET {
     take:
     ch_samplesheet // channel: path(samplesheet.tsv)
     ch_genome      // value channel: [ path(fasta), [ path(fasta.fai), path(fasta.gzi) ] ] (index files may be absent)
-    ch_versions    // channel: path(versions.yml), from steps before this workflow
+    refs           // Map of reference files, each a file or [] (not given): blacklist, gtf, cpg, annotation_beds,
+                   // motif_file, known_motifs; passed to the processes as path inputs (staged into each task)
 
     main:
     SAMPLESHEET(ch_samplesheet)
@@ -106,7 +107,7 @@ workflow FACTORNET {
             .groupBy { r -> [r.cell_type, r.name] }
             .collect { key, rs -> [[id: "${key[0]}.${key[1]}".toString(), cell: key[0], track: key[1], kind: rs[0].kind, assay: params.assay], rs.collect { r -> r.path }] }
     }
-    FACTORNET_PREPARE(ch_prepare, ch_genome)
+    FACTORNET_PREPARE(ch_prepare, ch_genome, refs.blacklist)
     ch_prepared = FACTORNET_PREPARE.out.bigwig
         .map { meta, bw -> [cell_type: meta.cell, kind: 'track', name: meta.track, path: bw] }
         .toList()
@@ -138,7 +139,7 @@ workflow FACTORNET {
             }
         }
     }
-    FACTORNET_TRAIN(ch_train, ch_genome)
+    FACTORNET_TRAIN(ch_train, ch_genome, refs.blacklist, refs.gtf, refs.cpg, refs.annotation_beds, refs.motif_file)
 
     // ---------------------------------------------------------------- PREDICT: per model × target cell × shard
     ch_targets = ch_plan.flatMap { _meta, rows, plan ->
@@ -157,7 +158,7 @@ workflow FACTORNET {
                 [meta + [id: id, cell: cell, chroms: s, chrom_order: order ?: null, n_shards: shards.size()], model, rows, files]
             }
         }
-    FACTORNET_PREDICT(ch_predict, ch_genome)
+    FACTORNET_PREDICT(ch_predict, ch_genome, refs.blacklist, refs.gtf, refs.cpg, refs.annotation_beds)
 
     // ---------------------------------------------------------------- MERGE: the shards of one model × cell
     ch_merge = FACTORNET_PREDICT.out.predictions
@@ -198,7 +199,7 @@ workflow FACTORNET {
             [[id: tf, tf: tf, cells: cells, chroms: csvParam(params.predict_chroms) ?: null], sel[0], sel[1]]
         }.findAll { b -> b[0].cells }
     }
-    FACTORNET_BIN(ch_bin, ch_genome)
+    FACTORNET_BIN(ch_bin, ch_genome, refs.blacklist)
 
     // ---------------------------------------------------------------- BASELINE: reference predictors, per TF × target cell
     ch_baseline = ch_plan.flatMap { _meta, rows, plan ->
@@ -214,7 +215,7 @@ workflow FACTORNET {
             }
         }
     }
-    FACTORNET_BASELINE(ch_baseline, ch_genome)
+    FACTORNET_BASELINE(ch_baseline, ch_genome, refs.blacklist, refs.motif_file)
     ch_baselines = FACTORNET_BASELINE.out.predictions
         .map { meta, pred -> [meta.tf, meta.cell, meta.method, pred] }
         .toList()
@@ -244,7 +245,6 @@ workflow FACTORNET {
         .collectFile(name: 'metrics_summary.tsv', storeDir: "${params.outdir}/evaluate", keepHeader: true, skip: 1, sort: true)
 
     // ---------------------------------------------------------------- INTERPRET: motifs of the first seed's models
-    ch_interpret = Channel.empty()
     if (params.interpret) {
         ch_interpret = FACTORNET_TRAIN.out.model
             .combine(ch_plan)
@@ -255,27 +255,12 @@ workflow FACTORNET {
                 def sel = selectRows(rows) { r -> r.cell_type == cell && r.kind in ['track', 'expression'] }
                 [meta + [id: "${meta.model}.${cell}".toString(), cell: cell], model, peaks.path, sel[0], sel[1]]
             }
-        FACTORNET_INTERPRETMOTIFS(ch_interpret, ch_genome)
-        ch_versions = ch_versions.mix(FACTORNET_INTERPRETMOTIFS.out.versions)
+        FACTORNET_INTERPRETMOTIFS(ch_interpret, ch_genome, refs.known_motifs)
     }
-
-    ch_versions = ch_versions.mix(
-        FACTORNET_PREPARE.out.versions,
-        FACTORNET_TRAIN.out.versions,
-        FACTORNET_PREDICT.out.versions,
-        FACTORNET_MERGE.out.versions,
-        FACTORNET_BAG.out.versions,
-        FACTORNET_BIN.out.versions,
-        FACTORNET_EVALUATE.out.versions,
-        FACTORNET_BASELINE.out.versions,
-    )
-    ch_versions
-        .unique { f -> f.text }
-        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: { f -> f.text }, newLine: false)
+    // software versions: every module emits them on the `versions` topic; main.nf writes software_versions.yml
 
     emit:
     models      = FACTORNET_TRAIN.out.model     // channel: [ val(meta), path(model.keras) ]
     predictions = ch_bagged                      // channel: [ val(meta), path(predictions.tsv.gz) ], per model × cell
     metrics     = FACTORNET_EVALUATE.out.json    // channel: [ val(meta), path(metrics.json) ]
-    versions    = ch_versions
 }

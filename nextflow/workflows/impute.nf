@@ -27,6 +27,7 @@ workflow FACTORNET_IMPUTE_CELL {
     ch_genome      // value channel: [ path(fasta), [ path(fasta.fai), path(fasta.gzi) ] ]
     ch_models      // channel: path(model.keras), one item per model
     cell           // val: the cell type to impute
+    refs           // Map of reference files, each a file or [] (not given): blacklist, gtf, cpg, annotation_beds, meta_values
 
     main:
     ch_rows = ch_samplesheet.map { sheet ->
@@ -46,7 +47,7 @@ workflow FACTORNET_IMPUTE_CELL {
                 [[id: s ? "${cell}.${s[0]}" : cell, cell: cell, chroms: s, chrom_order: order ?: null], models, rows, files]
             }
         }
-    FACTORNET_IMPUTE(ch_impute, ch_genome)
+    FACTORNET_IMPUTE(ch_impute, ch_genome, refs.blacklist, refs.gtf, refs.cpg, refs.annotation_beds, refs.meta_values)
 
     ch_merge = FACTORNET_IMPUTE.out.predictions
         .map { m, p -> [m.cell, m, p] }
@@ -58,15 +59,9 @@ workflow FACTORNET_IMPUTE_CELL {
         }
     FACTORNET_MERGE(ch_merge)
 
-    FACTORNET_CALL(FACTORNET_MERGE.out.predictions, params.blacklist ? file(params.blacklist, checkIfExists: true) : [])
-
-    ch_versions = FACTORNET_IMPUTE.out.versions.mix(FACTORNET_MERGE.out.versions, FACTORNET_CALL.out.versions)
-    ch_versions
-        .unique()
-        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: { f -> f.text }, newLine: false)
+    FACTORNET_CALL(FACTORNET_MERGE.out.predictions, refs.blacklist)
 
     emit:
     predictions = FACTORNET_MERGE.out.predictions // channel: [ val(meta), path(predictions.tsv.gz) ]
     peaks       = FACTORNET_CALL.out.peaks        // channel: [ val(meta), path(calls.narrowPeak) ]
-    versions    = ch_versions                     // channel: path(versions.yml)
 }

@@ -22,7 +22,15 @@ pytestmark = pytest.mark.nextflow
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ROOT / "nextflow" / "modules" / "local" / "factornet"
-ENV_YML = ROOT / "containers" / "environment.yml"
+PYPROJECT_VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+VERSIONS_OUTPUT = (
+    """tuple val("${task.process}"), val('factornet'), """
+    """eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), """
+    "emit: versions_factornet, topic: versions\n"
+)
+# Parameters naming files a process reads; each is a path input of the processes that read it.
+FILE_PARAMS = ("blacklist", "gtf", "cpg", "annotation_beds", "motif_file", "known_motifs", "meta_values")
+GPU_PROCESSES = {"TRAIN", "PREDICT", "IMPUTE", "INTERPRETMOTIFS"}
 
 # Measured on the test profile (simulate --seed 1; train seeds 1 and 2; 4 epochs of a 16-kernel model):
 # auPR 0.176 / 0.174 per seed and 0.179 bagged, auROC 0.94 (with the simulator before "open unbound elements
@@ -47,6 +55,38 @@ def _env_with_factornet() -> dict[str, str]:
 def _read_gz(path: Path) -> bytes:
     with gzip.open(path, "rb") as fh:
         return fh.read()
+
+
+def _task_dirs(run: Path, outdir: str = "out") -> dict[str, Path]:
+    """Task name (e.g. 'FACTORNET:FACTORNET_TRAIN (CTCF.seed1)') -> its work folder, from the run's trace file."""
+    (trace,) = (run / outdir / "pipeline_info").glob("execution_trace_*.txt")
+    rows = [line.split("\t") for line in trace.read_text().splitlines()]
+    col = {name: i for i, name in enumerate(rows[0])}
+    tasks = {}
+    for row in rows[1:]:
+        (folder,) = (run / "work").glob(row[col["hash"]] + "*")
+        tasks[row[col["name"]]] = folder
+    return tasks
+
+
+def _staged(task: Path, relative: str) -> Path:
+    """The file a task staged as ``relative`` (a link into the inputs), resolved."""
+    path = task / relative
+    assert path.is_symlink(), f"{task.name}: {relative} is not staged"
+    return path.resolve()
+
+
+def _check_task_samplesheet(task: Path, expected: list[tuple[str, str, str, str]]) -> None:
+    """The task's samplesheet.tsv (written by functions.nf's stagedSamplesheet) lists ``expected`` rows
+    (cell_type, kind, name, source file name), each path pointing at its file staged under inputs/f<i>/."""
+    lines = (task / "samplesheet.tsv").read_text().splitlines()
+    assert lines[0] == "cell_type\tkind\tname\tpath"
+    got = []
+    for line in lines[1:]:
+        cell, kind, name, path = line.split("\t")
+        assert re.fullmatch(r"inputs/f\d+/[^/]+", path), path
+        got.append((cell, kind, name, _staged(task, path).name))
+    assert sorted(got) == sorted(expected)
 
 
 # --------------------------------------------------------------------------------------------- module layout
@@ -90,14 +130,22 @@ def test_every_module_has_the_nf_core_parts():
         for part in (
             "tag ",
             "label 'process_",
-            'conda "bioconda::factornet=',  # the Bioconda package (recipes/factornet)
+            # the package and image of the pipeline's version, from one place (nextflow.config)
+            'conda "bioconda::factornet=${params.factornet_version}"\n',
+            'container "${params.factornet_container}"\n',
             "tuple val(meta)",
-            "emit: versions",
+            # versions on the `versions` topic: (process, tool, `factornet --version`, 'stub' under -stub-run)
+            VERSIONS_OUTPUT,
             "task.ext.args",
             "stub:",
-            "factornet --version",
         ):
             assert part in text, f"{name}/main.nf lacks {part!r}"
+        # no image, package version or versions.yml heredoc of its own
+        assert not re.search(r"quay\.io|ghcr\.io|factornet=\d|versions\.yml|END_VERSIONS", text), name
+        # the samplesheet of a task is written by the one helper (functions.nf), in the script and the stub
+        if "val(rows)" in text:
+            assert text.count("${stagedSamplesheet(rows, files)}") == 2, name
+            assert "cell_type\\tkind" not in text, f"{name}: a copy of the samplesheet-writing lines"
         gpu = "label 'process_gpu'" in text
         assert gpu == (name in {"train", "predict", "impute", "interpretmotifs"}), (
             f"{name}: process_gpu label"
@@ -105,21 +153,49 @@ def test_every_module_has_the_nf_core_parts():
         meta = (MODULES / name / "meta.yml").read_text()
         assert f'name: "factornet_{name}"' in meta
         for emit in re.findall(r"emit: (\w+)", text):
-            assert f"  - {emit}:" in meta, f"{name}/meta.yml does not document output {emit!r}"
-
-
-def test_module_environments_equal_the_suite_environment():
-    """Each module's environment.yml is containers/environment.yml with the source-tree path seen from its folder."""
-    suite = ENV_YML.read_text()
-    body = suite[suite.index("name:") :]
-    for name in MODULE_NAMES:
-        text = (MODULES / name / "environment.yml").read_text()
-        expected = body.replace("      - ..\n", "      - ../../../../..\n")
-        assert text[text.index("name:") :] == expected, (
-            f"{name}/environment.yml drifted from {ENV_YML}; copy it from the 'name:' line on, with '- ..' "
-            "written as '- ../../../../..'"
+            assert re.search(rf"^  {emit}:$", meta, re.M), (
+                f"{name}/meta.yml does not document output {emit!r}"
+            )
+        assert re.search(r"^topics:\n  versions:$", meta, re.M), (
+            f"{name}/meta.yml does not document the topic"
         )
-        assert (MODULES / name / "../../../../..").resolve() == ROOT
+        inputs = text[text.index("input:") : text.index("output:")]
+        for element in re.findall(r"\b(?:path|val)\((\w+)", inputs):
+            assert re.search(rf"^\s+- (?:- )?{element}:$", meta, re.M), (
+                f"{name}/meta.yml lacks input {element!r}"
+            )
+
+
+def test_one_version_for_the_pipeline_the_package_and_the_modules():
+    """manifest.version is pyproject's version; params.factornet_version follows it, and every module's
+    environment.yml names the Bioconda package at that version (nf-core's pinned form, no pip path)."""
+    config = (ROOT / "nextflow" / "nextflow.config").read_text()
+    (manifest,) = re.findall(r"^\s+version\s+=\s+'([^']+)'", config, re.M)
+    assert manifest == PYPROJECT_VERSION
+    assert re.search(r"^\s+factornet_version\s+=\s+manifest\.version\s*$", config, re.M)
+    assert re.search(
+        r'^\s+factornet_container\s+=\s+"quay\.io/biocontainers/factornet:\$\{params\.factornet_version\}--\w+"',
+        config,
+        re.M,
+    )
+    for name in MODULE_NAMES:
+        env = (MODULES / name / "environment.yml").read_text()
+        body = [ln for ln in env.splitlines() if ln and not ln.startswith(("#", "---"))]
+        assert body == [
+            "channels:",
+            "  - conda-forge",
+            "  - bioconda",
+            "dependencies:",
+            f"  - bioconda::factornet={PYPROJECT_VERSION}",
+        ], name
+
+
+def test_module_config_passes_no_file_in_ext_args():
+    """Files reach processes as path inputs: no file parameter is spelled into a command line in the configs."""
+    for path in (ROOT / "nextflow" / "conf").glob("*.config"):
+        text = path.read_text()
+        for param in FILE_PARAMS:
+            assert f"params.{param}" not in text, f"{path.name} puts --{param} into ext.args"
 
 
 # --------------------------------------------------------------------------------------------- stub run
@@ -165,6 +241,113 @@ def test_test_profile_stub_run(tmp_path):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
+def test_stub_run_stages_every_file_a_process_reads(tmp_path):
+    """Blacklist, annotation files and folder, motif files: each is staged into the tasks that read it
+    (a path input), and each task's samplesheet points at its staged rows."""
+    refs = tmp_path / "refs"
+    (refs / "feats").mkdir(parents=True)
+    for name, text in {
+        "black.bed": "chr1\t0\t100\n",
+        "genes.gtf": 'chr1\tx\tgene\t1\t10\t.\t+\t.\tgene_id "g";\n',
+        "cpg.bed": "chr1\t0\t10\n",
+        "feats/cpg.bed": "chr1\t0\t10\n",
+        "init.meme": "MEME version 4\n",
+        "known.meme": "MEME version 4\n",
+    }.items():
+        (refs / name).write_text(text)
+    run = nextflow(
+        "run", str(PIPELINE), "-profile", "test", "-stub-run", "--outdir", "out", "--seeds", "1",
+        "--predict_chroms", "chr1", "--baselines", "pwm_x_accessibility", "--blacklist", str(refs / "black.bed"),
+        "--gencode", "--gtf", str(refs / "genes.gtf"), "--cpg", str(refs / "cpg.bed"),
+        "--annotation_beds", str(refs / "feats"), "--motif", "CTCF", "--motif_file", str(refs / "init.meme"),
+        "--known_motifs", str(refs / "known.meme"), cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    tasks = _task_dirs(tmp_path)
+    reads = {
+        "FACTORNET:FACTORNET_BIN (CTCF)": ["blacklist/black.bed"],
+        "FACTORNET:FACTORNET_TRAIN (CTCF.seed1)": [
+            "blacklist/black.bed",
+            "annotations/gtf/genes.gtf",
+            "annotations/cpg/cpg.bed",
+            "annotations/beds/feats",
+            "motifs/init.meme",
+        ],
+        "FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)": [
+            "blacklist/black.bed",
+            "annotations/gtf/genes.gtf",
+            "annotations/cpg/cpg.bed",
+            "annotations/beds/feats",
+        ],
+        "FACTORNET:FACTORNET_BASELINE (CTCF.CellB.pwm_x_accessibility)": [
+            "blacklist/black.bed",
+            "motifs/init.meme",
+        ],
+        "FACTORNET:FACTORNET_INTERPRETMOTIFS (CTCF.CellA)": ["known/known.meme"],
+    }
+    for task, files in reads.items():
+        for relative in files:
+            assert _staged(tasks[task], relative) == (refs / Path(relative).name).resolve(), (task, relative)
+    # a process that does not read a file does not stage it
+    assert not (tasks["FACTORNET:FACTORNET_INTERPRETMOTIFS (CTCF.CellA)"] / "blacklist").exists()
+    assert not (tasks["FACTORNET:FACTORNET_BIN (CTCF)"] / "annotations").exists()
+
+    peaks = [("conservative", "CTCF.conservative.narrowPeak.gz"), ("relaxed", "CTCF.relaxed.narrowPeak.gz")]
+    _check_task_samplesheet(
+        tasks["FACTORNET:FACTORNET_TRAIN (CTCF.seed1)"],
+        [("CellA", "track", "DNASE", "CellA.DNASE.bw")]
+        + [("CellA", k, "CTCF", f"CellA.{f}") for k, f in peaks],
+    )
+    _check_task_samplesheet(
+        tasks["FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)"],
+        [("CellB", "track", "DNASE", "CellB.DNASE.bw")],
+    )
+    _check_task_samplesheet(
+        tasks["FACTORNET:FACTORNET_BIN (CTCF)"],
+        [("CellB", "track", "DNASE", "CellB.DNASE.bw")]
+        + [("CellB", k, "CTCF", f"CellB.{f}") for k, f in peaks],
+    )
+
+
+def test_gpu_profile_stub_run_in_docker(tmp_path):
+    """-profile test,gpu,docker -stub-run, with a `docker` on PATH that records its calls and runs the task on the
+    host: process_gpu tasks run the -gpu image with --gpus all, the others the BioContainers image, every image
+    of the version given (--factornet_version), so every module follows the one setting."""
+    shim = tmp_path / "bin" / "docker"
+    shim.parent.mkdir()
+    log = tmp_path / "docker.log"
+    shim.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {log}\n'
+        '[ "$1" = run ] || exit 0\n'
+        'while [ $# -gt 0 ] && [ "$1" != /bin/bash ]; do shift; done\n'
+        'exec "$@"\n'
+    )
+    shim.chmod(0o755)
+    env = dict(os.environ, PATH=f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    run = subprocess.run(
+        ["bash", str(LAUNCHER), "run", str(PIPELINE), "-profile", "test,gpu,docker", "-stub-run", "--outdir", "out",
+         "--seeds", "1", "--predict_chroms", "chr1", "--factornet_version", "9.9.9"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    by_dir = {folder.resolve(): name for name, folder in _task_dirs(tmp_path).items()}
+    runs = [line.split() for line in log.read_text().splitlines() if line.startswith("run ")]
+    assert len(runs) == len(by_dir)
+    seen = set()
+    for args in runs:
+        process = re.search(r"FACTORNET_(\w+) ", by_dir[Path(args[args.index("-w") + 1]).resolve()]).group(1)
+        image = args[args.index("/bin/bash") - 1]
+        if process in GPU_PROCESSES:
+            assert image == "ghcr.io/factornet-suite/factornet:9.9.9-gpu", (process, image)
+            assert "--gpus all" in " ".join(args), process
+        else:
+            assert re.fullmatch(r"quay\.io/biocontainers/factornet:9\.9\.9--py\w+", image), (process, image)
+            assert "--gpus" not in args, process
+        seen.add(process)
+    assert seen == set(PIPELINE_PROCESSES) - {"BAG"}  # one seed: nothing to bag
+
+
 def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
     """A cell type whose DNASE track is given only as BAM replicates: PREPARE runs for it (and only it),
     and its bigWig feeds PREDICT in place of the missing track row."""
@@ -192,6 +375,17 @@ def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
         "CellB.DNASE.bw",
         "CellB.DNASE.bw.qc.json",
     ]
+    prepare = _task_dirs(tmp_path)["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
+    assert (
+        _staged(prepare, "blacklist/test_blacklist.bed")
+        == ROOT / "nextflow" / "assets" / "test_blacklist.bed"
+    )
+    assert sorted(
+        _staged(prepare, str(f.relative_to(prepare))).name for f in prepare.glob("inputs/f*/*")
+    ) == [
+        "CellA.DNASE.bam",
+        "CellB.DNASE.bam",
+    ]
 
 
 def test_impute_entry_stub_run(tmp_path):
@@ -208,8 +402,11 @@ def test_impute_entry_stub_run(tmp_path):
     models.mkdir()
     for name in ("FOXA1__onePeak_DGF.keras", "MAX__onePeak_Unique35_DGF.keras"):
         (models / name).write_bytes(b"stub")
+    (tmp_path / "black.bed").write_text("chr1\t0\t2\n")
+    (tmp_path / "meta.txt").write_text("0.5\n")
     run = nextflow("run", str(PIPELINE), "-entry", "IMPUTE", "-stub-run", "--input", "sheet.tsv", "--genome",
                    "genome.fa", "--impute_cell", "HepG2", "--models", str(models / "*.keras"), "--outdir", "out",
+                   "--blacklist", "black.bed", "--meta_values", "meta.txt",
                    "--max_cpus", "2", "--max_memory", "4.GB", cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stdout
     submitted = sorted(re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout))
@@ -230,6 +427,13 @@ def test_impute_entry_stub_run(tmp_path):
             ["FOXA1__onePeak_DGF.keras", "MAX__onePeak_Unique35_DGF.keras"]
         )
         assert sorted(p.name for p in task.glob("inputs/f*/*")) == ["HepG2.DGF.bw", "Unique35.bw"]
+        _check_task_samplesheet(
+            task, [("HepG2", "track", "DGF", "HepG2.DGF.bw"), ("HepG2", "track", "Unique35", "Unique35.bw")]
+        )
+        assert _staged(task, "blacklist/black.bed") == (tmp_path / "black.bed").resolve()
+        assert _staged(task, "meta/meta.txt") == (tmp_path / "meta.txt").resolve()
+    call = _task_dirs(tmp_path)["IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_CALL (HepG2)"]
+    assert _staged(call, "blacklist/black.bed") == (tmp_path / "black.bed").resolve()
     versions = (out / "pipeline_info" / "software_versions.yml").read_text()
     for process in ("IMPUTE", "MERGE", "CALL"):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
@@ -294,34 +498,26 @@ def test_test_profile_metrics(test_profile_run):
     assert len({(r["n_bound"], r["n_unbound"]) for r in bag}) == 1  # every predictor scored on the same bins
 
 
+def _predict(out: Path, seed: int, dest: Path, *extra: str) -> list[list[str]]:
+    """`factornet predict` of the test run's seed model over CellB's chr1 and chr3 in one task: the rows."""
+    sim = out / "simulated"
+    subprocess.run(
+        [_factornet(), "predict", "--model", str(out / "models" / f"CTCF.seed{seed}.keras"),
+         "--genome", str(sim / "genome.fa"), "--samplesheet", str(sim / "samplesheet.tsv"), "--cell", "CellB",
+         "--chroms", "chr1,chr3", "--out", str(dest), "--quiet", *extra],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return [line.split("\t") for line in _read_gz(dest).decode().splitlines()[1:]]
+
+
 @pytest.mark.slow
 def test_merged_shards_equal_an_unsharded_predict(test_profile_run, tmp_path):
     out = test_profile_run / "out"
-    sim = out / "simulated"
+    blacklist = ROOT / "nextflow" / "assets" / "test_blacklist.bed"
+    (black_chrom, black_start, black_end) = blacklist.read_text().split("\t")[:3]
     for seed in (1, 2):
         unsharded = tmp_path / f"seed{seed}.tsv.gz"
-        subprocess.run(
-            [
-                _factornet(),
-                "predict",
-                "--model",
-                str(out / "models" / f"CTCF.seed{seed}.keras"),
-                "--genome",
-                str(sim / "genome.fa"),
-                "--samplesheet",
-                str(sim / "samplesheet.tsv"),
-                "--cell",
-                "CellB",
-                "--chroms",
-                "chr1,chr3",
-                "--out",
-                str(unsharded),
-                "--quiet",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        _predict(out, seed, unsharded, "--blacklist", str(blacklist))
         merged = _read_gz(out / "predictions" / f"CTCF.seed{seed}.CellB.tsv.gz")
         assert merged == _read_gz(unsharded)
         lines = merged.decode().splitlines()
@@ -331,6 +527,20 @@ def test_merged_shards_equal_an_unsharded_predict(test_profile_run, tmp_path):
         assert len(lines) - 1 == 2 * (
             (300_000 - 200) // 50 + 1
         )  # the 200/50 grid over two 300 kb chromosomes
+    # the test profile's blacklist reached PREDICT (staged): its bins score 0, which without it they do not
+    merged = [
+        line.split("\t")
+        for line in _read_gz(out / "predictions" / "CTCF.seed1.CellB.tsv.gz").decode().splitlines()[1:]
+    ]
+    free = {(r[0], r[1]): r[3] for r in _predict(out, 1, tmp_path / "free.tsv.gz")}
+    inside = [
+        r
+        for r in merged
+        if r[0] == black_chrom and int(r[1]) < int(black_end) and int(r[2]) > int(black_start)
+    ]
+    assert len(inside) == (1000 + 200) // 50 - 1  # 200 bp bins stepping 50 that overlap the 1 kb region
+    assert all(float(r[3]) == 0 for r in inside)
+    assert any(float(free[(r[0], r[1])]) > 0 for r in inside)
 
 
 @pytest.mark.slow
@@ -355,9 +565,49 @@ def test_test_profile_dag_and_versions(test_profile_run):
     assert versions.count(f"    factornet: {version}\n") == len(PIPELINE_PROCESSES), versions
 
 
+@pytest.mark.slow
+def test_chromosome_naming_error_is_the_tasks_one_line(tmp_path):
+    """A genome in '1' naming against bigWigs in 'chr1' naming: TRAIN fails with factornet's one-line error in the
+    task's .command.err (no traceback), and Nextflow shows it."""
+    if _factornet() is None:
+        pytest.skip("factornet is not installed (.venv/bin or PATH)")
+    from factornet_core.simulate import simulate_dataset
+
+    sim = simulate_dataset(
+        tmp_path / "data", seed=1, n_chroms=2, chrom_length=20_000, n_cells=2, tfs=("CTCF",)
+    )
+    genome = tmp_path / "genome.fa"
+    genome.write_text(sim.genome.read_text().replace(">chr", ">"))
+    for peaks in (tmp_path / "data").glob(
+        "*.narrowPeak.gz"
+    ):  # peaks agree with the genome; the bigWigs do not
+        lines = _read_gz(peaks).decode().splitlines()
+        with gzip.open(peaks, "wt") as fh:
+            fh.writelines(line.removeprefix("chr") + "\n" for line in lines)
+    run = subprocess.run(
+        ["bash", str(LAUNCHER), "run", str(PIPELINE), "-profile", "test", "--simulate", "false",
+         "--input", str(sim.samplesheet), "--genome", str(genome), "--outdir", "out", "--blacklist", "false",
+         "--train_cells", "CellA", "--target_cells", "CellB", "--seeds", "1", "--valid_chroms", "2",
+         "--exclude_chroms", "false", "--predict_chroms", "1", "--baselines", "", "--interpret", "false"],
+        cwd=tmp_path, env=_env_with_factornet(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode != 0, run.stdout
+    (train,) = [f for name, f in _task_dirs(tmp_path).items() if "FACTORNET_TRAIN" in name]
+    assert (train / ".exitcode").read_text().strip() == "2"
+    err = (train / ".command.err").read_text()
+    assert "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if "error" in ln.lower()]
+    assert re.fullmatch(
+        r"factornet train: error: bigWig \S+ \(track 'DNASE'\) lacks chromosome '1'.*\(chr1 vs 1\)", line
+    ), line
+    assert line in run.stdout  # Nextflow's "Command error:" section
+
+
 def test_schema_documents_every_parameter():
     config = (ROOT / "nextflow" / "nextflow.config").read_text()
-    block = config[config.index("params {") : config.index("\n}\n")]
+    start = config.index("params {")
+    block = config[start : config.index("\n}\n", start)]
     declared = set(re.findall(r"^\s+(\w+)\s+=", block, re.M))
     schema = json.loads((ROOT / "nextflow" / "nextflow_schema.json").read_text())
     documented = {name for group in schema["$defs"].values() for name in group["properties"]}

@@ -11,7 +11,7 @@
  *
  * Because the samplesheet names its files by relative path, a process cannot simply stage the
  * sheet: each process stages its rows' files under inputs/f<i>/ and writes a copy of the sheet whose
- * paths point there.
+ * paths point there (stagedSamplesheet in modules/local/factornet/functions.nf, shared by the modules).
  */
 
 /*

@@ -2,15 +2,15 @@ process FACTORNET_BAG {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     tuple val(meta), path(predictions, stageAs: 'models/m*/*') // [ id: ], two or more prediction files over the same bins and TFs
 
     output:
     tuple val(meta), path("${prefix}.tsv.gz"), emit: predictions
-    path "versions.yml"                      , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -23,21 +23,11 @@ process FACTORNET_BAG {
         --out ${prefix}.tsv.gz \\
         ${args} \\
         ${predictions}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     cp \$(ls models/*/* | head -n 1) ${prefix}.tsv.gz
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

@@ -1,17 +1,21 @@
+include { stagedSamplesheet; optionalFile } from '../functions'
+
 process FACTORNET_BASELINE {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     tuple val(meta), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, tf:, cell:, method:, chroms: (null = all), train_cells: (gbm) ], samplesheet rows and files
-    tuple path(fasta), path(fasta_index)                              // genome FASTA and its .fai/.gzi (may be [])
+    tuple path(fasta), path(fasta_index)                            // genome FASTA and its .fai/.gzi (may be [])
+    path(blacklist, stageAs: 'blacklist/*')                         // BED of bins scored 0, or []
+    path(motif_file, stageAs: 'motifs/*')                           // MEME file to take the TF's motif from, or [] (JASPAR)
 
     output:
     tuple val(meta), path("${prefix}.tsv.gz"), emit: predictions
-    path "versions.yml"                      , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -19,12 +23,10 @@ process FACTORNET_BASELINE {
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def staged = files instanceof List ? files : [files]
-    def sheet  = ['cell_type\tkind\tname\tpath'] + [rows, staged].transpose().collect { r, f -> "${r.cell_type}\t${r.kind}\t${r.name}\t${f}" }
     def chroms = meta.chroms ? "--chroms ${meta.chroms.join(',')}" : ''
     def train  = meta.method == 'gbm' ? "--train-cells ${meta.train_cells.join(',')}" : ''
     """
-    printf '%s\\n' ${sheet.collect { l -> "'${l}'" }.join(' ')} > samplesheet.tsv
+    ${stagedSamplesheet(rows, files)}
 
     factornet baseline \\
         --method ${meta.method} \\
@@ -34,23 +36,16 @@ process FACTORNET_BASELINE {
         --cell ${meta.cell} \\
         ${chroms} \\
         ${train} \\
+        ${optionalFile('--blacklist', blacklist)} \\
+        ${optionalFile('--motif-file', motif_file)} \\
         --out ${prefix}.tsv.gz \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
+    ${stagedSamplesheet(rows, files)}
     printf 'chr\\tstart\\tstop\\t${meta.tf}\\n' | gzip -c > ${prefix}.tsv.gz
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

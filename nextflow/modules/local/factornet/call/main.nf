@@ -1,17 +1,19 @@
+include { optionalFile } from '../functions'
+
 process FACTORNET_CALL {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
-    tuple val(meta), path(predictions) // [ id: ], predictions TSV.gz (chr start stop <TF>...)
-    path blacklist                     // BED of regions never called, or []
+    tuple val(meta), path(predictions)      // [ id: ], predictions TSV.gz (chr start stop <TF>...)
+    path(blacklist, stageAs: 'blacklist/*') // BED of regions never called, or []
 
     output:
     tuple val(meta), path("${prefix}.narrowPeak"), emit: peaks
-    path "versions.yml"                          , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -19,28 +21,17 @@ process FACTORNET_CALL {
     script:
     def args  = task.ext.args ?: '--threshold 0.5'
     prefix    = task.ext.prefix ?: "${meta.id}"
-    def black = blacklist ? "--blacklist ${blacklist}" : ''
     """
     factornet call \\
         ${predictions} \\
         --out ${prefix}.narrowPeak \\
-        ${black} \\
+        ${optionalFile('--blacklist', blacklist)} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     touch ${prefix}.narrowPeak
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

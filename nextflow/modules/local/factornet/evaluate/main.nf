@@ -2,8 +2,8 @@ process FACTORNET_EVALUATE {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     tuple val(meta), path(predictions, stageAs: 'predictions/p*/*'), path(labels, stageAs: 'labels/l*/*') // [ id:, cell:, label_tfs: [TF per labels file], names: [one per predictions file] (default [id]) ], prediction files over the same bins, DREAM label files
@@ -12,7 +12,7 @@ process FACTORNET_EVALUATE {
     tuple val(meta), path("${prefix}.metrics.json"), emit: json
     tuple val(meta), path("${prefix}.metrics.tsv") , emit: tsv
     tuple val(meta), path("${prefix}.{pr,roc,aupr}.png"), emit: plots, optional: true
-    path "versions.yml"                            , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -32,11 +32,6 @@ process FACTORNET_EVALUATE {
         --out-prefix ${prefix} \\
         --name ${names.join(' ')} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
@@ -45,10 +40,5 @@ process FACTORNET_EVALUATE {
     echo '[]' > ${prefix}.metrics.json
     printf 'model\\tTF\\tcell\\tauROC\\tauPR\\n' > ${prefix}.metrics.tsv
     touch ${prefix}.pr.png ${prefix}.roc.png ${prefix}.aupr.png
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

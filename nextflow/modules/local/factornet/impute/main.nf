@@ -1,18 +1,25 @@
+include { stagedSamplesheet; optionalFile } from '../functions'
+
 process FACTORNET_IMPUTE {
     tag "${meta.id}"
     label 'process_medium'
     label 'process_gpu'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     tuple val(meta), path(models, stageAs: 'models/m*/*'), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, cell:, chroms: (null = all) ], models (.keras), the cell's samplesheet rows and files
-    tuple path(fasta), path(fasta_index)                                                                    // genome FASTA and its .fai/.gzi (may be [])
+    tuple path(fasta), path(fasta_index)                                                                  // genome FASTA and its .fai/.gzi (may be [])
+    path(blacklist, stageAs: 'blacklist/*')                                                               // BED of bins scored 0, or []
+    path(gtf, stageAs: 'annotations/gtf/*')                                                               // for -g: GENCODE-style GTF, or []
+    path(cpg, stageAs: 'annotations/cpg/*')                                                               // for -g: CpG-island BED (with the GTF), or []
+    path(annotation_beds, stageAs: 'annotations/beds/*')                                                  // for -g: a folder of feature BEDs instead, or []
+    path(meta_values, stageAs: 'meta/*')                                                                  // cell-level metadata values for imported models with 'meta', or []
 
     output:
     tuple val(meta), path("${prefix}.tsv.gz"), emit: predictions
-    path "versions.yml"                      , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -20,11 +27,9 @@ process FACTORNET_IMPUTE {
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def staged = files instanceof List ? files : [files]
-    def sheet  = ['cell_type\tkind\tname\tpath'] + [rows, staged].transpose().collect { r, f -> "${r.cell_type}\t${r.kind}\t${r.name}\t${f}" }
     def chroms = meta.chroms ? "--chroms ${meta.chroms.join(',')}" : ''
     """
-    printf '%s\\n' ${sheet.collect { l -> "'${l}'" }.join(' ')} > samplesheet.tsv
+    ${stagedSamplesheet(rows, files)}
 
     factornet impute \\
         --models ${models} \\
@@ -32,25 +37,21 @@ process FACTORNET_IMPUTE {
         --samplesheet samplesheet.tsv \\
         --cell ${meta.cell} \\
         ${chroms} \\
+        ${optionalFile('--blacklist', blacklist)} \\
+        ${optionalFile('--gtf', gtf)} \\
+        ${optionalFile('--cpg', cpg)} \\
+        ${optionalFile('--annotation-beds', annotation_beds)} \\
+        ${optionalFile('--meta-values', meta_values)} \\
         --out ${prefix}.tsv.gz \\
         --quiet \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     def header = (['chr', 'start', 'stop'] + (meta.columns ?: ['TF'])).join('\\t')
     """
+    ${stagedSamplesheet(rows, files)}
     printf '${header}\\n' | gzip -c > ${prefix}.tsv.gz
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

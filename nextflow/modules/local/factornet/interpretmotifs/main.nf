@@ -1,19 +1,22 @@
+include { stagedSamplesheet; optionalFile } from '../functions'
+
 process FACTORNET_INTERPRETMOTIFS {
     tag "${meta.id}"
     label 'process_medium'
     label 'process_gpu'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     tuple val(meta), path(model), path(peaks), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, cell: ], model, peaks to scan, the cell's samplesheet rows and files
-    tuple path(fasta), path(fasta_index)                                                        // genome FASTA and its .fai/.gzi (may be [])
+    tuple path(fasta), path(fasta_index)                                                      // genome FASTA and its .fai/.gzi (may be [])
+    path(known_motifs, stageAs: 'known/*')                                                    // MEME file of known motifs to match the kernels against, or [] (the default)
 
     output:
     tuple val(meta), path("${prefix}")       , emit: motifs
     tuple val(meta), path("${prefix}/kernels.meme"), emit: meme
-    path "versions.yml"                      , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -21,10 +24,8 @@ process FACTORNET_INTERPRETMOTIFS {
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def staged = files instanceof List ? files : [files]
-    def sheet  = ['cell_type\tkind\tname\tpath'] + [rows, staged].transpose().collect { r, f -> "${r.cell_type}\t${r.kind}\t${r.name}\t${f}" }
     """
-    printf '%s\\n' ${sheet.collect { l -> "'${l}'" }.join(' ')} > samplesheet.tsv
+    ${stagedSamplesheet(rows, files)}
 
     factornet interpret motifs \\
         --model ${model} \\
@@ -32,24 +33,16 @@ process FACTORNET_INTERPRETMOTIFS {
         --samplesheet samplesheet.tsv \\
         --cell ${meta.cell} \\
         --peaks ${peaks} \\
+        ${optionalFile('--known', known_motifs)} \\
         --out-dir ${prefix} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
+    ${stagedSamplesheet(rows, files)}
     mkdir -p ${prefix}
     printf 'MEME version 4\\n' > ${prefix}/kernels.meme
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

@@ -1,18 +1,21 @@
+include { optionalFile } from '../functions'
+
 process FACTORNET_PREPARE {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     tuple val(meta), path(files, stageAs: 'inputs/f*/*') // [ id:, cell:, track:, kind: 'bam'|'fragments', assay: ], the alignments of one cell type × track
     tuple path(fasta), path(fasta_index)                 // genome FASTA and its .fai/.gzi (may be [])
+    path(blacklist, stageAs: 'blacklist/*')              // BED of regions whose reads are dropped, or []
 
     output:
     tuple val(meta), path("${prefix}.bw")        , emit: bigwig
     tuple val(meta), path("${prefix}.bw.qc.json"), emit: qc
-    path "versions.yml"                          , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -32,13 +35,9 @@ process FACTORNET_PREPARE {
         ${inputs} \\
         --genome ${fasta} \\
         ${assay} \\
+        ${optionalFile('--blacklist', blacklist)} \\
         -o ${prefix}.bw \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
@@ -46,10 +45,5 @@ process FACTORNET_PREPARE {
     """
     touch ${prefix}.bw
     printf '{"stub": true}\\n' > ${prefix}.bw.qc.json
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

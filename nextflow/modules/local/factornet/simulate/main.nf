@@ -2,8 +2,8 @@ process FACTORNET_SIMULATE {
     tag "${meta.id}"
     label 'process_single'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     val(meta) // [ id: dataset name, seed: int ]
@@ -11,7 +11,7 @@ process FACTORNET_SIMULATE {
     output:
     tuple val(meta), path("${prefix}")                  , emit: dataset
     tuple val(meta), path("${prefix}/samplesheet.tsv")  , emit: samplesheet
-    path "versions.yml"                                 , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -24,11 +24,6 @@ process FACTORNET_SIMULATE {
         --out ${prefix} \\
         --seed ${meta.seed ?: 0} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
@@ -47,10 +42,5 @@ process FACTORNET_SIMULATE {
         printf '%s\\tconservative\\tCTCF\\t%s.CTCF.conservative.narrowPeak.gz\\n' \$cell \$cell >> ${prefix}/samplesheet.tsv
         printf '%s\\trelaxed\\tCTCF\\t%s.CTCF.relaxed.narrowPeak.gz\\n' \$cell \$cell >> ${prefix}/samplesheet.tsv
     done
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }

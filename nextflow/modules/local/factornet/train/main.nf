@@ -1,20 +1,27 @@
+include { stagedSamplesheet; optionalFile } from '../functions'
+
 process FACTORNET_TRAIN {
     tag "${meta.id}"
     label 'process_medium'
     label 'process_gpu'
 
-    conda "bioconda::factornet=0.1.0"
-    container "quay.io/biocontainers/factornet:0.1.0--pyh7511447_0"
+    conda "bioconda::factornet=${params.factornet_version}"
+    container "${params.factornet_container}"
 
     input:
     tuple val(meta), val(rows), path(files, stageAs: 'inputs/f*/*') // [ id:, tf: (null = multi-task), seed:, train_cells: ], samplesheet rows, their files
-    tuple path(fasta), path(fasta_index)                              // genome FASTA and its .fai/.gzi (may be [])
+    tuple path(fasta), path(fasta_index)                            // genome FASTA and its .fai/.gzi (may be [])
+    path(blacklist, stageAs: 'blacklist/*')                         // BED of regions never sampled, or []
+    path(gtf, stageAs: 'annotations/gtf/*')                         // for -g: GENCODE-style GTF, or []
+    path(cpg, stageAs: 'annotations/cpg/*')                         // for -g: CpG-island BED (with the GTF), or []
+    path(annotation_beds, stageAs: 'annotations/beds/*')            // for -g: a folder of feature BEDs instead, or []
+    path(motif_file, stageAs: 'motifs/*')                           // MEME file for -mo/--motif, or [] (JASPAR)
 
     output:
     tuple val(meta), path("${prefix}.keras")       , emit: model
     tuple val(meta), path("${prefix}.history.json"), emit: history
     tuple val(meta), path("${prefix}.history.png") , emit: history_png, optional: true
-    path "versions.yml"                            , emit: versions
+    tuple val("${task.process}"), val('factornet'), eval(workflow.stubRun ? 'echo stub' : "factornet --version | sed 's/^factornet //'"), emit: versions_factornet, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -22,13 +29,11 @@ process FACTORNET_TRAIN {
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def staged = files instanceof List ? files : [files]
-    def sheet  = ['cell_type\tkind\tname\tpath'] + [rows, staged].transpose().collect { r, f -> "${r.cell_type}\t${r.kind}\t${r.name}\t${f}" }
     def tf     = meta.tf ? "--tf ${meta.tf}" : ''
     def cells  = (meta.train_cells ?: []).collect { c -> "--cell ${c}" }.join(' ')
     def seed   = meta.seed != null ? "--seed ${meta.seed}" : ''
     """
-    printf '%s\\n' ${sheet.collect { l -> "'${l}'" }.join(' ')} > samplesheet.tsv
+    ${stagedSamplesheet(rows, files)}
 
     factornet train \\
         --samplesheet samplesheet.tsv \\
@@ -37,24 +42,20 @@ process FACTORNET_TRAIN {
         ${tf} \\
         ${cells} \\
         ${seed} \\
+        ${optionalFile('--blacklist', blacklist)} \\
+        ${optionalFile('--gtf', gtf)} \\
+        ${optionalFile('--cpg', cpg)} \\
+        ${optionalFile('--annotation-beds', annotation_beds)} \\
+        ${optionalFile('--motif-file', motif_file)} \\
         --quiet \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: \$(factornet --version | sed 's/^factornet //')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
+    ${stagedSamplesheet(rows, files)}
     touch ${prefix}.keras ${prefix}.history.png
     echo '{}' > ${prefix}.history.json
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        factornet: stub
-    END_VERSIONS
     """
 }
