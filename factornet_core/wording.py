@@ -5,6 +5,7 @@ Messages and figure titles use :func:`plural` for every counted noun instead of 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sized
 
 #: Nouns whose plural is not ``singular + "s"``.
@@ -12,12 +13,13 @@ IRREGULAR = {"was": "were", "is": "are", "has": "have", "does": "do"}
 
 
 def noun(n: int | Sized, singular: str, plural: str | None = None) -> str:
-    """``singular`` when ``n`` (a count, or a collection's length) is 1, else the plural form.
+    """``singular`` when ``n`` (a count — any integer type, NumPy's included — or a collection's length) is 1,
+    else the plural form.
 
     >>> noun(["chr1"], "chromosome"), noun(3, "chromosome"), noun(2, "is")
     ('chromosome', 'chromosomes', 'are')
     """
-    count = n if isinstance(n, int) else len(n)
+    count = _count(n)
     if count == 1:
         return singular
     return plural or IRREGULAR.get(singular, singular + "s")
@@ -25,5 +27,10 @@ def noun(n: int | Sized, singular: str, plural: str | None = None) -> str:
 
 def plural(n: int | Sized, singular: str, plural: str | None = None) -> str:
     """The count and its noun: ``plural(1, "column") == "1 column"``, ``plural(0, "bin") == "0 bins"``."""
-    count = n if isinstance(n, int) else len(n)
+    count = _count(n)
     return f"{count} {noun(count, singular, plural)}"
+
+
+def _count(n) -> int:
+    """A collection's length, or ``n`` itself as a Python int (``numpy.int64`` counts from pandas/NumPy too)."""
+    return len(n) if isinstance(n, Sized) else operator.index(n)

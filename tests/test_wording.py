@@ -21,6 +21,17 @@ def test_plural_agrees_with_counts_and_collections():
     assert noun(2, "has") == "have"
 
 
+def test_plural_takes_numpy_and_pandas_counts():
+    """Counts often come from arrays and frames (``(mask).sum()``, ``len(df)`` of a group): NumPy integers."""
+    import numpy as np
+
+    assert plural(np.int64(23), "site") == "23 sites"
+    assert plural(np.int32(1), "site") == "1 site"
+    assert plural(np.array([1, 2, 3]), "bin") == "3 bins"
+    with pytest.raises(TypeError):
+        plural(1.5, "site")  # a float is not a count
+
+
 def test_one_column_row_says_one_column(tmp_path):
     from factornet_core.scores import read_predictions
 
