@@ -158,6 +158,7 @@ def train_and_predict(
         open_negatives=s.open_negatives,
         motif=s.tf if motif_init else None,
         motif_file=str(sim.motifs) if motif_init else None,
+        motif_init=motif_init,
         seed=seed,
         **s.arch,
     )

@@ -1,7 +1,8 @@
 """``factornet train``: fit a FactorNet model and write the one-file model with its card.
 
 Training follows original FactorNet: Adam (learning rate 1e-3), minibatches of 100, mean binary cross-entropy
-over tasks, dropout, validation chromosomes held out, early stopping on the within-cell validation
+over tasks, dropout, two kernels of single-task models initialised from the TF's motif (Table S1; see
+:func:`_motif_pwm`), validation chromosomes held out, early stopping on the within-cell validation
 loss with ``patience`` epochs, and the best epoch's weights kept. Each epoch streams a fresh sample
 (:mod:`factornet_core.sampling`) through loader threads (:mod:`factornet_core.dataset`).
 
@@ -63,8 +64,9 @@ class TrainSettings:
     dropout: float = 0.5  # [-p]
     expression: bool = False  # [-m] cell-level expression PCs
     gencode: bool = False  # [-g] bin-level annotation flags
-    motif: str | None = None  # [-mo] motif name in motif_file
+    motif: str | None = None  # [-mo] motif name or JASPAR ID (default: the TF's own, see motif_init)
     motif_file: str | None = None
+    motif_init: bool = True  # single-task: kernels 0/1 from the TF's motif when one is found (Table S1)
     seed: int = 0  # [-s]
     workers: int = 2
     valid_max: int = 20000
@@ -94,6 +96,9 @@ class Progress:
 
     def timing(self, what: str, seconds: float) -> None:
         """Wall time of a per-epoch fixed cost: ``"validation"`` (scoring) or ``"resume_state"`` (saving)."""
+
+    def notice(self, message: str) -> None:
+        """Something the user should know that does not stop training (e.g. no motif for the TF)."""
 
 
 @dataclass
@@ -161,10 +166,13 @@ def train(
         try:
             meta, meta_names, pca = _metadata(run.selection, s, annotations)
             cfg = _model_config(s, run.selection, len(meta_names))
-            pwm, motif_source = _motif_pwm(s)
+            pwm, motif_source, notice = _motif_pwm(s)
+            if notice:
+                progress.notice(notice)
             net, history, best, stopped, n_train = _fit(cfg, pwm, run, meta, s, checkpoints, progress)
+            motif = {"motif_source": motif_source, "motif_note": notice}
             card = _build_card(
-                s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path, motif_source
+                s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path, **motif
             )
             arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
             stem = out_path.with_suffix("")
@@ -303,22 +311,45 @@ def _model_config(s: TrainSettings, selection: Selection, n_meta: int):
     )
 
 
-def _motif_pwm(s: TrainSettings) -> tuple[np.ndarray | None, dict | None]:
-    """``-mo``: the PWM ``(width, 4)`` to start the first kernels from (original FactorNet's option) and
-    where it came from: the named motif of ``motif_file`` (MEME), else JASPAR by TF name or matrix ID
-    (:func:`factornet_core.jaspar.resolve_motif`; the matrix ID, name and version go into the card)."""
-    if not s.motif:
-        return None, None
+def _motif_pwm(s: TrainSettings) -> tuple[np.ndarray | None, dict | None, str | None]:
+    """The PWM ``(width, 4)`` kernels 0/1 start from, where it came from, and a notice for the user.
+
+    Single-task training uses the TF's own motif by default, as the paper's Table S1 does (``-mo``
+    True); ``s.motif`` names another one (``-mo``), ``s.motif_init=False`` turns it off, and multi-task
+    training starts at random unless ``-mo`` is given (Table S2). A motif is looked up in ``motif_file``
+    (MEME), else among the motifs shipped with FactorNet by id (e.g. ``CTCF_f2``), else in JASPAR by TF
+    name or matrix ID (:func:`factornet_core.jaspar.resolve_motif`; matrix ID, name and version go into
+    the card). A named motif that is not found is an error; the TF's own motif by default is not: the
+    notice says so and training starts at random.
+    """
+    if s.motif and not s.motif_init:
+        raise FactorNetError("-mo/--motif and --no-motif-init contradict each other: drop one of them")
+    name = s.motif or (s.tf if s.motif_init else None)
+    if not name:
+        return None, None, None
+    try:
+        pwm, source = _lookup_motif(name, s.motif_file)
+    except FactorNetError as err:
+        if s.motif:
+            raise
+        note = (
+            f"no motif found for {s.tf!r} to initialise kernels 0/1 ({err}); training continues with "
+            "random kernels (name one with -mo, or --no-motif-init to silence this)"
+        )
+        return None, None, note
+    return pwm, source, None
+
+
+def _lookup_motif(name: str, motif_file: str | None) -> tuple[np.ndarray, dict]:
     from factornet_core.jaspar import resolve_motif
 
-    motif_file = s.motif_file
     if motif_file is None:  # a motif shipped with FactorNet by its id (e.g. CTCF_f2), else JASPAR
         from factornet_core.meme import read_meme
         from factornet_core.simulate import packaged_motifs_path
 
-        if s.motif in read_meme(packaged_motifs_path()):
+        if name in read_meme(packaged_motifs_path()):
             motif_file = str(packaged_motifs_path())
-    motif, source = resolve_motif(s.motif, s.motif, motif_file)
+    motif, source = resolve_motif(name, name, motif_file)
     return motif.pwm, source
 
 
@@ -412,6 +443,7 @@ def _build_card(
     samplesheet,
     genome_path,
     motif_source: dict | None = None,
+    motif_note: str | None = None,
 ) -> ModelCard:
     """The model card (CONTRACT "model") of a trained model, through :func:`card.make_card`.
 
@@ -436,7 +468,9 @@ def _build_card(
             "best_epoch": best["epoch"],
             "epochs_run": len(history),
             "stopped_early": stopped,
+            "motif_init": motif_source is not None,  # what happened (motif_source says which motif)
             **({"motif_source": motif_source} if motif_source else {}),
+            **({"motif_init_note": motif_note} if motif_note else {}),
         },
         provenance={
             "samplesheet": str(Path(samplesheet).name),

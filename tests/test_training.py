@@ -67,6 +67,7 @@ def test_multitask_with_metadata_and_cross_cell_validation(sim, tmp_path):
     assert card["mode"] == "multi-task" and card["tfs"] == ["CTCF", "GABPA"]
     assert card["metadata_names"] == [f"PC{i}" for i in range(1, 9)] + list(annotations.FEATURES)
     assert {"cross_val_loss", "cross_val_auPR"} <= set(result.history[0])
+    assert card["training"]["motif_init"] is False  # multi-task starts at random (Table S2)
     loaded = load_model(tmp_path / "mt.keras")
     assert loaded.arrays["expression_components"].shape[0] == 8
     assert loaded.model.output_shape == (None, 2)
@@ -142,9 +143,10 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
     np.testing.assert_allclose(w[:, :, 0], fwd, rtol=1e-6)
     np.testing.assert_allclose(w[:, :, 1], rc, rtol=1e-6)
     assert b[0] == pytest.approx(bias) and b[1] == pytest.approx(bias)
-    (w0, _) = kernels("plain.keras")  # same seed, no motif: kernel 0 is random, the others identical
+    (w0, _) = kernels("plain.keras", motif_init=False)  # same seed, no motif: kernel 0 random, others same
     assert not np.allclose(w0[:, :, 0], fwd)
     np.testing.assert_array_equal(w0[:, :, 2:], w[:, :, 2:])
+    assert read_card(tmp_path / "plain.keras").training["motif_init"] is False
     # -mo by TF name without a motif file: JASPAR's profile, recorded in the card
     from factornet_core.jaspar import fetch
 
@@ -154,6 +156,42 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
     assert source == found.card() and source["matrix_id"].startswith("MA0139.")
     fwd_j, _ = motif_kernel(found.motif.pwm, w.shape[0], w.shape[1])
     np.testing.assert_allclose(wj[:, :, 0], fwd_j, rtol=1e-6)
+    # the paper's default (Table S1): single-task starts from the TF's own motif without -mo
+    (wd, _) = kernels("default.keras")
+    np.testing.assert_array_equal(wd, wj)
+    card = read_card(tmp_path / "default.keras").training
+    assert card["motif_init"] is True and card["motif"] is None and card["motif_source"] == found.card()
+
+
+@pytest.mark.slow
+def test_default_motif_not_found_is_a_notice_and_named_one_an_error(sim, tmp_path):
+    from factornet_core.meme import find_motif, read_meme, write_meme
+    from factornet_core.model import strand_model
+
+    only_gabpa = tmp_path / "gabpa.meme"
+    write_meme(only_gabpa, [find_motif(read_meme(sim.motifs), "GABPA")])
+    notices = []
+
+    class Notes(Progress):
+        def notice(self, message):
+            notices.append(message)
+
+    def kernel(name, **extra):
+        settings = TrainSettings(tf="CTCF", epochs=1, learning_rate=0.0, **extra, **SMALL)
+        train(sim.samplesheet, sim.genome, tmp_path / name, settings, progress=Notes())
+        return strand_model(load_model(tmp_path / name).model).get_layer("conv_motifs").get_weights()[0]
+
+    w = kernel("none.keras", motif_file=str(only_gabpa))  # CTCF is not in the file: random kernels
+    assert len(notices) == 1 and "no motif found for 'CTCF'" in notices[0] and "random kernels" in notices[0]
+    np.testing.assert_array_equal(w, kernel("off.keras", motif_init=False))
+    assert len(notices) == 1  # --no-motif-init: nothing to say
+    card = read_card(tmp_path / "none.keras").training
+    assert card["motif_init"] is False and "motif_source" not in card
+    assert card["motif_init_note"] == notices[0]
+    with pytest.raises(FactorNetError, match="motif 'CTCF' is not in the motif file"):
+        kernel("named.keras", motif="CTCF", motif_file=str(only_gabpa))
+    with pytest.raises(FactorNetError, match="contradict"):
+        kernel("both.keras", motif="CTCF", motif_init=False)
 
 
 @pytest.mark.parametrize(
@@ -168,6 +206,7 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
             ["-f", "CTCF", "-mo", "NOT_A_MOTIF"],
             "motif for 'NOT_A_MOTIF': check the TF name, or give the motif yourself with --motif-file",
         ),
+        (["-f", "CTCF", "-mo", "CTCF", "--no-motif-init"], "-mo/--motif and --no-motif-init contradict"),
         ([], "multi-task training (no -f/--tf) uses one cell type"),
     ],
 )

@@ -91,9 +91,23 @@ def register(sub) -> None:
         "-mo",
         "--motif",
         help="initialise kernels 0/1 from this motif (forward, reverse complement): a JASPAR TF name or matrix "
-        "ID (CORE vertebrates; recorded in the model card), or a motif name in --motif-file",
+        "ID (CORE vertebrates), a motif shipped with FactorNet (e.g. CTCF_f2), or a motif name in --motif-file; "
+        "an error if not found. By default single-task training (-f TF) initialises them from the TF's own "
+        "motif, as the paper's Table S1 does, and continues from random kernels with a notice when the TF has "
+        "none; multi-task training starts from random kernels (Table S2). The motif used (matrix ID, name, "
+        "version) goes into the model card",
     )
-    p.add_argument("--motif-file", help="MEME file for --motif (default: JASPAR, offline through pyjaspar)")
+    p.add_argument(
+        "--no-motif-init",
+        dest="motif_init",
+        action="store_false",
+        help="single-task: start every kernel at random instead of from the TF's motif (the default)",
+    )
+    p.add_argument(
+        "--motif-file",
+        help="MEME file to find the motif in (-mo, or the TF's name by default) instead of the packaged motifs "
+        "and JASPAR (offline through pyjaspar)",
+    )
     p.add_argument("--blacklist", help="BED of regions never sampled")
     p.add_argument("-s", "--seed", type=int, default=0, help="random seed (deterministic on CPU)")
     p.add_argument("--workers", type=int, default=2, help="loader threads")
@@ -125,6 +139,9 @@ class _Bar(Progress):
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def notice(self, message):
+        print(f"factornet train: note: {message}", file=sys.stderr, flush=True)
 
     def epoch_end(self, record):
         if self.bar is not None:
@@ -179,6 +196,7 @@ def run(args) -> int:
         gencode=args.gencode,
         motif=args.motif,
         motif_file=motif_file,
+        motif_init=args.motif_init,
         seed=args.seed,
         workers=args.workers,
         valid_max=args.valid_max,
