@@ -25,17 +25,45 @@ def sim(tmp_path_factory):
 
 @pytest.mark.slow
 def test_learns_planted_binding(sim, tmp_path):
-    # CTCF sites are bound where open: sequence + DNase together predict binding. The validation set is
-    # balanced 1:1 (one positive per conservative peak, negatives outside peaks), so chance auPR ≈ 0.5;
-    # a model that learned nothing stays near 0.5, one that learned the motif or the DNase peak alone
-    # reaches ~0.75–0.85. We assert ≥ 0.9 after 6 epochs (measured: ~0.95–0.99 with these seeds).
+    # CTCF sites are bound where open: sequence + DNase together predict binding. val_auPR is scored on
+    # every bin of chr2 at its natural balance (a few % bound), the auPR `evaluate` reports, and it picks
+    # the best epoch; val_loss is the balanced (1:1) set's loss.
+    from factornet_core import binning, predict
+    from factornet_core.inputs import CellType
+    from factornet_core.intervals import A
+    from factornet_core.metrics import evaluate_scores
+    from factornet_core.samplesheet import read_samplesheet
+    from factornet_core.scores import read_predictions
+
     out = tmp_path / "m.keras"
-    result = train(
-        sim.samplesheet, sim.genome, out, TrainSettings(tf="CTCF", epochs=6, patience=6, seed=1, **SMALL)
-    )
+    settings = TrainSettings(tf="CTCF", epochs=6, patience=6, seed=1, **SMALL)
+    result = train(sim.samplesheet, sim.genome, out, settings, blacklist=sim.blacklist)
     best = result.history[result.best_epoch - 1]
-    assert best["val_auPR"] >= 0.9, result.history
-    assert best["val_loss"] == min(h["val_loss"] for h in result.history)
+    assert best["val_auPR"] == max(h["val_auPR"] for h in result.history)
+    # the saved (best) weights, predicted and scored as `predict` + `evaluate` do, give that val_auPR
+    cells = read_samplesheet(sim.samplesheet).cells
+    card = read_card(out).to_dict()
+    peaks = {c: binning.PeakFiles(cells[c].conservative["CTCF"], cells[c].relaxed.get("CTCF")) for c in cells}
+    bins, labels, black = binning.label_chromosomes(sim.chrom_sizes, peaks, ["chr2"], sim.blacklist)
+    auprs = []
+    for cell in card["training"]["cells"]:
+        pred = tmp_path / f"{cell}.tsv.gz"
+        predict.predict(
+            out, CellType(sim.genome, cells[cell].tracks), pred, predict.PredictOptions(chroms=["chr2"])
+        )
+        pred_bins, pred_scores = read_predictions(pred)
+        np.testing.assert_array_equal(pred_bins["start"], bins["start"])
+        scores = pred_scores["CTCF"].to_numpy()
+        auprs.append(evaluate_scores(labels[cell][~black], scores[~black])["auprc"])
+    assert best["val_auPR"] == pytest.approx(np.mean(auprs), abs=1e-4)
+    # a model that learned nothing scores the prevalence (~2 %); this budget learns accessibility at least
+    # (measured 0.22: the motif comes later, see factornet_core.recipe)
+    used = [labels[c][~black] for c in card["training"]["cells"]]
+    prevalence = np.mean([(c == 1).sum() / (c != A).sum() for c in used])
+    assert prevalence < 0.05 and best["val_auPR"] > 4 * prevalence, (prevalence, result.history)
+    assert result.n_valid_natural == len(card["training"]["cells"]) * (~black).sum() - sum(
+        (labels[c][~black] == A).sum() for c in card["training"]["cells"]
+    )  # every bin but the ambiguous ones: chr2 has fewer than 20 000 unbound bins
     card = read_card(out).to_dict()
     assert card["tfs"] == ["CTCF"] and card["track_names"] == ["DNASE", "MAPABILITY"]
     assert card["training"]["valid_chroms"] == ["chr2"] and card["training"]["train_chroms"] == ["chr1"]
@@ -272,3 +300,26 @@ def _drop_peaks_on(sim, chrom: str, tmp_path) -> None:
                 dst.write_text("".join(line for line in fh if not line.startswith(chrom + "\t")))
             rows.append(f"{cell.name}\t{kind}\tCTCF\t{dst}")
     (tmp_path / "sheet.tsv").write_text("\n".join(rows) + "\n")
+
+
+def test_learning_curve_caption_states_the_natural_balance():
+    from types import SimpleNamespace
+
+    from factornet_core.training import _history_captions
+    from factornet_core.validation import natural_plan
+
+    codes = np.zeros((40, 1), np.int8)
+    codes[:2] = 1  # 2 of 40 bins bound
+    nat = natural_plan(np.full(40, "chr2", dtype=object), np.arange(40) * 50, [codes], 100, seed=0)
+    selection = SimpleNamespace(tfs=["CTCF"], cells=["CellA"], valid_cell="CellB")
+    run = SimpleNamespace(
+        selection=selection, valid_chroms=["chr2"], samples=SimpleNamespace(valid_natural=nat)
+    )
+    title, design = _history_captions(TrainSettings(tf="CTCF", seed=3), run, "m.keras")
+    assert title == "Learning curves: m.keras, CTCF in CellA, seed 3"
+    assert "every bin per cell type at the natural balance (5% bound)" in design
+    assert "picks the best epoch" in design and "held-out cell type CellB" in design
+    sampled = natural_plan(np.full(40, "chr2", dtype=object), np.arange(40) * 50, [codes], 10, seed=0)
+    run.samples.valid_natural = sampled
+    _, design = _history_captions(TrainSettings(tf="CTCF", valid_negatives=10), run, "m.keras")
+    assert "every bound bin and 10 unbound bins (weighted)" in design
