@@ -413,7 +413,7 @@ def training_samples(
 
     Training uses seed ``seed``, within-cell validation ``seed + 1`` and cross-cell validation ``seed + 2``
     (balanced validation plans unshifted, capped at ``valid_max`` samples; natural-balance ones with
-    every bound bin and up to ``valid_negatives`` unbound bins per cell type, see
+    every bound bin and up to ``valid_negatives`` unbound bins of all cell types together, see
     :mod:`factornet_core.validation`). Raises :class:`FactorNetError` when the validation chromosomes
     hold no positive.
     """

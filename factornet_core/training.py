@@ -74,7 +74,7 @@ class TrainSettings:
     seed: int = 0  # [-s]
     workers: int = 2
     valid_max: int = 20000  # cap on the balanced validation set (its loss is the history's val_loss)
-    valid_negatives: int = 20000  # unbound bins per cell type in the natural-balance validation set
+    valid_negatives: int = 20000  # unbound bins (all cell types) in the natural-balance validation set
     mixed_precision: bool = False
     distribute: bool = False  # force MirroredStrategy (automatic with > 1 GPU)
     resume: bool = False
@@ -530,9 +530,9 @@ def _balanced_loss(net, ds, y: np.ndarray) -> float:
 class _NaturalScorer:
     """auPR of the net on natural-balance validation bins (:mod:`factornet_core.validation`).
 
-    A plan holding every bin of its chromosomes goes through the shared-convolution predictor (the
-    scores ``factornet predict`` writes, ~2.5x faster on the dense grid); a sample of scattered bins,
-    or a distributed model, through ``net.predict`` window by window.
+    Bins close together (every bin, or a dense sample: at least 16 windows per span on average) go
+    through the shared-convolution predictor, the scores ``factornet predict`` writes (~2.5x faster on
+    the grid); scattered bins (one span each) or a distributed model through ``net.predict``.
     """
 
     def __init__(self, net, run: _Run, meta, s: TrainSettings):
@@ -548,7 +548,7 @@ class _NaturalScorer:
         from factornet_core import dataset
 
         plan = nat.plan
-        if self.fast is None or not nat.every_bin:
+        if self.fast is None or not _dense(plan, self.fast.seq_len):
             ds = dataset.PlanDataset(plan, self.readers, self.meta, 500, self.workers, with_targets=False)
             return np.asarray(self.net.predict(ds, verbose=0), dtype=np.float64).reshape(plan.y.shape)
         out = np.empty(plan.y.shape, dtype=np.float64)
@@ -565,9 +565,22 @@ class _NaturalScorer:
         return out
 
     def auprc(self, nat) -> float:
+        """The mean auPR over (task, cell type) of the net on ``nat``."""
         from factornet_core.validation import natural_auprc
 
         return natural_auprc(nat, self.predict(nat))
+
+
+def _dense(plan, seq_len: int) -> bool:
+    """At least 16 windows per shared-convolution span on average (:func:`fastpredict.span_groups`)."""
+    from factornet_core.fastpredict import span_groups
+
+    n_spans = 0
+    for cell in np.unique(plan.cell):
+        for chrom in np.unique(plan.chrom[plan.cell == cell]):
+            starts = plan.start[(plan.cell == cell) & (plan.chrom == chrom)]
+            n_spans += sum(1 for _ in span_groups(starts, seq_len))
+    return len(plan) >= 16 * n_spans
 
 
 def _enable_determinism() -> None:
@@ -623,12 +636,10 @@ def _history_captions(s: TrainSettings, run: _Run, model_name: str) -> tuple[str
     title = f"Learning curves: {model_name}, {tfs} in {', '.join(sel.cells)}, seed {s.seed}"
     nat = run.samples.valid_natural
     prevalence = nat.n_bound.sum() / max(int(nat.n_bound.sum() + nat.n_unbound.sum()), 1)
-    kept = (
-        "every bin" if nat.every_bin else f"every bound bin and {s.valid_negatives} unbound bins (weighted)"
-    )
+    kept = "every bin" if nat.every_bin else f"every bound bin, {s.valid_negatives} unbound ones weighted"
     ratio = f"{s.negatives:g}"
     design = (
-        f"Validation on {chromosome_label(run.valid_chroms)} (never trained on). auPR: {kept} per cell type at "
+        f"Validation on {chromosome_label(run.valid_chroms)} (never trained on). auPR ({kept}) per cell type at "
         f"the natural balance ({100 * prevalence:.2g}% bound), scored as factornet evaluate does; it picks the "
         f"best epoch. Validation loss: the training sampling ({ratio} unbound per bound bin, at most "
         f"{s.valid_max} samples)"

@@ -8,9 +8,10 @@ third epoch on) and cannot tell a model that ranks a chromosome well from one th
 * every 200/50 bp bin of the validation chromosomes is labelled per cell type as ``factornet bin``
   labels it (:func:`factornet_core.intervals.label_bins`: B, A or U); bins touching the blacklist are
   left out (``predict`` does not run the model there, it writes 0; ``bin --out-bins`` omits them);
-* every bound bin is kept; of the unbound ones, all when there are at most ``n_negatives``, else a
-  uniform seeded sample of ``n_negatives``, each standing for ``N / n`` unbound bins, so the weighted
-  prevalence is the chromosome's and the auPR estimates the whole chromosome's
+* every bound bin is kept; of the unbound ones, all when there are at most ``n_negatives`` (all cell
+  types together), else a uniform seeded sample of ``n_negatives`` shared as evenly as the cell types
+  allow (:func:`share`), each of a cell type's ``n`` of ``N`` standing for ``N / n`` unbound bins, so the
+  weighted prevalence is the chromosome's and the auPR estimates the whole chromosome's
   (:func:`factornet_core.metrics.ranked_counts` ``neg_weights``);
 * the score is the Davis–Goadrich auPR of :mod:`factornet_core.metrics`, ambiguous bins left out, one
   per (task, cell type), averaged: ``factornet evaluate``'s per-row auPR.
@@ -67,13 +68,13 @@ def natural_plan(
     usable: np.ndarray | None = None,
     cell_offset: int = 0,
 ) -> NaturalPlan:
-    """Every bound bin and ``min(n_negatives, all)`` unbound bins per cell type (module docstring).
+    """Every bound bin and ``min(n_negatives, all)`` unbound bins of all cell types (module docstring).
 
     Parameters
     ----------
     chrom, start : ``(n_bins,)`` the validation chromosomes' bins.
     codes : per cell type, ``(n_bins, n_tasks)`` int8 label codes U/B/A.
-    n_negatives : unbound bins kept per cell type when there are more.
+    n_negatives : unbound bins kept (all cell types together) when there are more.
     seed : the sample's seed (the same bins in every epoch and on resume).
     usable : ``(n_bins,)`` bool, False for bins never scored (touching the blacklist).
     cell_offset : added to the cell index (cross-cell validation follows the training cell types).
@@ -84,13 +85,14 @@ def natural_plan(
     rng = np.random.default_rng(seed)
     parts, weights, every = [], [], True
     n_bound, n_unbound = [], []
-    for ci, c in enumerate(codes):
-        c = np.asarray(c).reshape(start.size, -1)
-        bound = (c == intervals.B).any(axis=1) & usable
-        pool = np.flatnonzero(~bound & (c == intervals.U).any(axis=1) & usable)
+    codes = [np.asarray(c).reshape(start.size, -1) for c in codes]
+    bounds = [(c == intervals.B).any(axis=1) & usable for c in codes]
+    pools = [np.flatnonzero(~b & (c == intervals.U).any(axis=1) & usable) for c, b in zip(codes, bounds)]
+    quotas = share([p.size for p in pools], n_negatives)
+    for ci, (c, bound, pool, quota) in enumerate(zip(codes, bounds, pools, quotas)):
         take = pool
-        if pool.size > n_negatives:
-            take = np.sort(rng.choice(pool, n_negatives, replace=False))
+        if pool.size > quota:
+            take = np.sort(rng.choice(pool, quota, replace=False))
             every = False
         idx = np.concatenate([np.flatnonzero(bound), take])
         order = np.argsort(idx, kind="stable")
@@ -104,6 +106,16 @@ def natural_plan(
     return NaturalPlan(
         Plan.concat(parts), np.concatenate(weights), every, np.array(n_bound), np.array(n_unbound)
     )
+
+
+def share(sizes: Sequence[int], total: int) -> list[int]:
+    """How many to take from pools of ``sizes``: ``min(total, sum(sizes))`` in all, as evenly as they allow
+    (a pool smaller than its even share gives all it has, the others share the rest)."""
+    take, left = [0] * len(sizes), int(total)
+    for k, i in enumerate(sorted(range(len(sizes)), key=lambda i: sizes[i])):
+        take[i] = min(int(sizes[i]), -(-left // (len(sizes) - k)))
+        left -= take[i]
+    return take
 
 
 def natural_auprc(nat: NaturalPlan, scores: np.ndarray) -> float:

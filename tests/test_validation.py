@@ -7,7 +7,7 @@ import pytest
 
 from factornet_core.intervals import A, B, U
 from factornet_core.metrics import evaluate_scores
-from factornet_core.validation import natural_auprc, natural_plan
+from factornet_core.validation import natural_auprc, natural_plan, share
 
 
 def _chrom(n: int):
@@ -94,3 +94,21 @@ def test_multi_task_and_several_cell_types():
         ]
     )
     assert natural_auprc(nat, s) == pytest.approx(expected, rel=1e-12)
+
+
+def test_negatives_are_shared_across_cell_types():
+    assert share([5, 100, 100], 20) == [5, 8, 7]  # the small pool gives all it has, the others share the rest
+    assert share([3, 4], 100) == [3, 4] and share([50, 50], 21) == [11, 10]
+    rng = np.random.default_rng(2)
+    n = 20_000
+    chrom, start = _chrom(n)
+    cells = [np.where(rng.random(n) < p, B, U).astype(np.int8)[:, None] for p in (0.01, 0.03)]
+    nat = natural_plan(chrom, start, cells, n_negatives=5000, seed=0)
+    y = nat.plan.y[:, 0]
+    assert (y == 0).sum() == 5000 and not nat.every_bin  # ≥ the asked number in all, not per cell type
+    for ci, c in enumerate(cells):
+        mine = nat.plan.cell == ci
+        assert set(nat.plan.start[mine & (y == 1)]) == set(start[c[:, 0] == B])
+        n_bound, n_unbound = (c == B).sum(), (c == U).sum()
+        weighted = n_bound / (n_bound + nat.weight[mine & (y == 0)].sum())
+        assert weighted == pytest.approx(n_bound / (n_bound + n_unbound), rel=1e-12)

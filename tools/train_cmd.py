@@ -129,7 +129,7 @@ def register(sub) -> None:
         "--valid-negatives",
         type=int,
         default=20000,
-        help="unbound bins per cell type in the natural-balance validation set whose auPR picks the best epoch "
+        help="unbound bins (all cell types together) in the natural-balance validation set whose auPR picks the best epoch "
         "and stops early: every bound bin of the validation chromosomes plus all unbound ones, or this many "
         "drawn uniformly (weighted back to the chromosome's balance) when there are more",
     )
