@@ -153,7 +153,7 @@ def test_resume_refuses_other_settings_and_damaged_checkpoints(sim, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
+def test_motif_initialisation_sets_first_kernels(sim, tmp_path, capsys):
     from factornet_core.meme import find_motif, read_meme
     from factornet_core.model import motif_kernel, strand_model
 
@@ -190,10 +190,15 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
     np.testing.assert_array_equal(wd, wj)
     card = read_card(tmp_path / "default.keras").training
     assert card["motif_init"] is True and card["motif"] is None and card["motif_source"] == found.card()
+    assert main(["inspect", str(tmp_path / "default.keras")]) == 0
+    assert (
+        f"motif init     kernels 0/1 from JASPAR {found.card()['matrix_id']} CTCF ("
+        in capsys.readouterr().out
+    )
 
 
 @pytest.mark.slow
-def test_default_motif_not_found_is_a_notice_and_named_one_an_error(sim, tmp_path):
+def test_default_motif_not_found_is_a_notice_and_named_one_an_error(sim, tmp_path, capsys):
     from factornet_core.meme import find_motif, read_meme, write_meme
     from factornet_core.model import strand_model
 
@@ -217,6 +222,8 @@ def test_default_motif_not_found_is_a_notice_and_named_one_an_error(sim, tmp_pat
     card = read_card(tmp_path / "none.keras").training
     assert card["motif_init"] is False and "motif_source" not in card
     assert card["motif_init_note"] == notices[0]
+    assert main(["inspect", str(tmp_path / "none.keras")]) == 0
+    assert "motif init     none, random kernels (no motif found for 'CTCF'" in capsys.readouterr().out
     with pytest.raises(FactorNetError, match="motif 'CTCF' is not in the motif file"):
         kernel("named.keras", motif="CTCF", motif_file=str(only_gabpa))
     with pytest.raises(FactorNetError, match="contradict"):
