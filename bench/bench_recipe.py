@@ -57,9 +57,11 @@ def main() -> None:
             preds.append(pred)
             groups.setdefault(f"{setting} init", []).append(name)
             single = recipe.score(p, {name: pred}, out / f"eval.{setting}.seed{seed}", s).table
+            best = res.history[res.best_epoch - 1]
             print(
                 f"{name}: held-out auPR {single['auprc'].iloc[0]:.3f}, {time.perf_counter() - t:.0f} s, "
-                f"{res.n_train} samples/epoch",
+                f"{res.n_train} samples/epoch; best epoch {res.best_epoch} (val_auPR {best['val_auPR']:.3f}, "
+                f"val_loss {best['val_loss']:.3f})",
                 flush=True,
             )
         bagged = out / f"{setting}.bagged.tsv.gz"

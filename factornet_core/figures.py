@@ -112,7 +112,7 @@ SERIES_COLOURS = {"train": "tab:blue", "val": "tab:orange", "cross_val": "tab:gr
 
 def learning_curves_figure(history: Sequence[dict], title: str = "", design: str = "") -> Figure:
     """Learning curves: loss (binary cross-entropy) and validation auPR per epoch, the best epoch marked
-    (dashed line in both panels, a star on its validation auPR).
+    (dashed line in both panels, a star on its validation auPR, the auPR that chose it).
 
     ``history`` is :func:`factornet_core.training.train`'s per-epoch records (``epoch``, ``loss``,
     ``val_loss``, ``val_auPR``, optional ``cross_val_*`` and ``best_epoch``). Each series (train,
@@ -131,7 +131,8 @@ def learning_curves_figure(history: Sequence[dict], title: str = "", design: str
             ax1.plot(epochs, [h[f"{key}_loss"] for h in history], "o-", c=c, label=names[key])
             ax2.plot(epochs, [h[f"{key}_auPR"] for h in history], "o-", c=c, label=names[key])
     ax1.set(xlabel="epoch", ylabel="loss (binary cross-entropy)", title="Loss")
-    ax2.set(xlabel="epoch", ylabel="auPR on the validation set", ylim=(0, 1.02), title="Validation auPR")
+    ax2.set(xlabel="epoch", ylabel="auPR, every bin at the natural balance", ylim=(0, 1.02),
+            title="Validation auPR (picks the best epoch)")  # fmt: skip
     best = history[-1].get("best_epoch", -1) if history else -1
     if best > 0:
         for ax in (ax1, ax2):

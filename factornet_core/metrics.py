@@ -28,18 +28,28 @@ class RankedCounts:
     """Cumulative counts at each distinct score, highest score first.
 
     ``tp[k]``/``fp[k]``: positives/negatives with score ≥ ``thresholds[k]`` (all ``(m,)``, m = number
-    of distinct scores); ``n_pos``/``n_neg``: totals.
+    of distinct scores); ``n_pos``/``n_neg``: totals. ``fp``/``n_neg`` are floats when negatives are
+    weighted (:func:`ranked_counts`).
     """
 
     thresholds: np.ndarray
     tp: np.ndarray
     fp: np.ndarray
     n_pos: int
-    n_neg: int
+    n_neg: int | float
 
 
-def ranked_counts(labels: np.ndarray, scores: np.ndarray) -> RankedCounts:
-    """Sort once: cumulative true/false positives at every distinct score, descending."""
+def ranked_counts(
+    labels: np.ndarray, scores: np.ndarray, neg_weights: np.ndarray | None = None
+) -> RankedCounts:
+    """Sort once: cumulative true/false positives at every distinct score, descending.
+
+    ``neg_weights`` ``(n,)``: how many unbound bins each sample stands for (e.g. ``N / n`` for a uniform
+    sample of ``n`` of ``N`` unbound bins), so that ``fp`` and ``n_neg`` count the unbound bins of the
+    whole set, as if every one had been scored. Bound samples must weigh 1 (each is one bound bin):
+    that keeps the Davis–Goadrich unit TP steps. With integer weights the result equals scoring each
+    unbound sample that many times.
+    """
     labels = np.asarray(labels).reshape(-1)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     if labels.shape != scores.shape:
@@ -52,9 +62,17 @@ def ranked_counts(labels: np.ndarray, scores: np.ndarray) -> RankedCounts:
     tp_all = np.cumsum(positive, dtype=np.int64)
     last = np.flatnonzero(np.append(s[1:] != s[:-1], True)) if s.size else np.zeros(0, np.int64)
     tp = tp_all[last]
-    fp = last + 1 - tp
     n_pos = int(tp_all[-1]) if s.size else 0
-    return RankedCounts(s[last], tp, fp, n_pos, int(s.size - n_pos))
+    if neg_weights is None:
+        fp = last + 1 - tp
+        return RankedCounts(s[last], tp, fp, n_pos, int(s.size - n_pos))
+    w = np.asarray(neg_weights, dtype=np.float64).reshape(-1)
+    if w.shape != scores.shape:
+        raise ValueError(f"neg_weights {w.shape} and scores {scores.shape} differ in shape")
+    if np.any(w[labels == 1] != 1):
+        raise ValueError("bound samples must weigh 1 (only unbound bins may be subsampled)")
+    fp_all = np.cumsum(np.where(positive, 0.0, w[order]))
+    return RankedCounts(s[last], tp, fp_all[last], n_pos, float(fp_all[-1]) if s.size else 0.0)
 
 
 def _counts(labels_or_counts, scores=None) -> RankedCounts:

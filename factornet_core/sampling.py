@@ -382,12 +382,17 @@ def multi_task_sampler(
 class TrainingSamples:
     """What ``factornet train`` samples: a sampler for the training epochs and fixed validation plans.
 
-    ``cross`` (cross-cell validation) indexes its cell type after the training cell types.
+    ``valid``/``cross`` are sampled like the training epochs (balanced: their loss is the history's
+    ``val_loss``); ``valid_natural``/``cross_natural`` hold the validation chromosomes' bins at their
+    natural balance (:mod:`factornet_core.validation`; their auPR selects the model). ``cross*``
+    (cross-cell validation) index their cell type after the training cell types.
     """
 
     train: SingleTaskSampler | MultiTaskSampler
     valid: Plan
     cross: Plan | None
+    valid_natural: object = None  # validation.NaturalPlan
+    cross_natural: object = None
 
 
 def training_samples(
@@ -402,13 +407,18 @@ def training_samples(
     valid_max: int = 20000,
     open_negatives: float = 0.0,
     open_track: str | None = None,
+    valid_negatives: int = 20000,
 ) -> TrainingSamples:
     """Samplers and validation plans for a :class:`~factornet_core.samplesheet.Selection`.
 
     Training uses seed ``seed``, within-cell validation ``seed + 1`` and cross-cell validation ``seed + 2``
-    (validation plans unshifted, capped at ``valid_max`` samples). Raises :class:`FactorNetError` when the
-    validation chromosomes hold no positive.
+    (balanced validation plans unshifted, capped at ``valid_max`` samples; natural-balance ones with
+    every bound bin and up to ``valid_negatives`` unbound bins of all cell types together, see
+    :mod:`factornet_core.validation`). Raises :class:`FactorNetError` when the validation chromosomes
+    hold no positive.
     """
+    from factornet_core.validation import validation_plan
+
     peaks = PeakSource(selection, chrom_sizes, blacklist)
     bins = (intervals.BIN_SIZE, intervals.BIN_STRIDE)
     space_train = BinSpace(chrom_sizes, train_chroms, *bins)
@@ -433,4 +443,10 @@ def training_samples(
         cross_plan.cell = cross_plan.cell + len(cells)
     if valid_plan.y.sum() == 0:
         raise FactorNetError(f"no positives on the validation chromosome(s) {', '.join(valid_chroms)}")
-    return TrainingSamples(train, valid_plan, cross_plan)
+    natural = validation_plan(peaks, cells, chrom_sizes, valid_chroms, valid_negatives, seed + 1)
+    cross_natural = None
+    if cross_cell:
+        cross_natural = validation_plan(
+            peaks, [cross_cell], chrom_sizes, valid_chroms, valid_negatives, seed + 2, cell_offset=len(cells)
+        )
+    return TrainingSamples(train, valid_plan, cross_plan, natural, cross_natural)

@@ -16,6 +16,7 @@ from factornet_core.metrics import (
     average_precision,
     evaluate_scores,
     pr_curve_davis_goadrich,
+    ranked_counts,
     recall_at_fdr,
     roc_curve,
 )
@@ -187,3 +188,24 @@ def test_evaluate_scores_needs_bound_and_unbound():
         evaluate_scores(np.array([U, U, A]), np.array([0.1, 0.2, 0.3]))
     with pytest.raises(FactorNetError, match="no unbound"):
         evaluate_scores(np.array([B, B, A]), np.array([0.1, 0.2, 0.3]))
+
+
+def test_weighted_negatives_equal_repeated_negatives():
+    # an unbound sample of weight k counts as k unbound bins with its score: the auPR of the set with
+    # every weighted negative written out k times (ties included, interpolated segments included)
+    rng = np.random.default_rng(5)
+    labels = (rng.random(300) < 0.2).astype(int)
+    scores = np.round(rng.random(300), 2)  # ties
+    k = np.where(labels == 1, 1, rng.integers(1, 6, 300))
+    repeated = np.repeat(np.arange(300), k)
+    expected = auprc_davis_goadrich(labels[repeated], scores[repeated])
+    rc = ranked_counts(labels, scores, k.astype(float))
+    assert rc.n_neg == k[labels == 0].sum() and rc.n_pos == labels.sum()
+    assert auprc_davis_goadrich(rc) == pytest.approx(expected, rel=1e-12)
+    assert auroc(rc) == pytest.approx(auroc(labels[repeated], scores[repeated]), rel=1e-12)
+    # weight 1 everywhere is the unweighted count; a weight on a bound bin is refused
+    assert auprc_davis_goadrich(ranked_counts(labels, scores, np.ones(300))) == auprc_davis_goadrich(
+        labels, scores
+    )
+    with pytest.raises(ValueError, match="bound samples must weigh 1"):
+        ranked_counts(labels, scores, np.full(300, 2.0))

@@ -25,17 +25,46 @@ def sim(tmp_path_factory):
 
 @pytest.mark.slow
 def test_learns_planted_binding(sim, tmp_path):
-    # CTCF sites are bound where open: sequence + DNase together predict binding. The validation set is
-    # balanced 1:1 (one positive per conservative peak, negatives outside peaks), so chance auPR ≈ 0.5;
-    # a model that learned nothing stays near 0.5, one that learned the motif or the DNase peak alone
-    # reaches ~0.75–0.85. We assert ≥ 0.9 after 6 epochs (measured: ~0.95–0.99 with these seeds).
+    # CTCF sites are bound where open: sequence + DNase together predict binding. val_auPR is scored on
+    # every bin of chr2 at its natural balance (a few % bound), the auPR `evaluate` reports, and it picks
+    # the best epoch; val_loss is the balanced (1:1) set's loss.
+    from factornet_core import binning, predict
+    from factornet_core.inputs import CellType
+    from factornet_core.intervals import A
+    from factornet_core.metrics import evaluate_scores
+    from factornet_core.samplesheet import read_samplesheet
+    from factornet_core.scores import read_predictions
+
     out = tmp_path / "m.keras"
-    result = train(
-        sim.samplesheet, sim.genome, out, TrainSettings(tf="CTCF", epochs=6, patience=6, seed=1, **SMALL)
-    )
+    # every unbound bin of the three cell types (~23 000, more than the default sample of 20 000)
+    settings = TrainSettings(tf="CTCF", epochs=6, patience=6, seed=1, valid_negatives=10**6, **SMALL)
+    result = train(sim.samplesheet, sim.genome, out, settings, blacklist=sim.blacklist)
     best = result.history[result.best_epoch - 1]
-    assert best["val_auPR"] >= 0.9, result.history
-    assert best["val_loss"] == min(h["val_loss"] for h in result.history)
+    assert best["val_auPR"] == max(h["val_auPR"] for h in result.history)
+    # the saved (best) weights, predicted and scored as `predict` + `evaluate` do, give that val_auPR
+    cells = read_samplesheet(sim.samplesheet).cells
+    card = read_card(out).to_dict()
+    peaks = {c: binning.PeakFiles(cells[c].conservative["CTCF"], cells[c].relaxed.get("CTCF")) for c in cells}
+    bins, labels, black = binning.label_chromosomes(sim.chrom_sizes, peaks, ["chr2"], sim.blacklist)
+    auprs = []
+    for cell in card["training"]["cells"]:
+        pred = tmp_path / f"{cell}.tsv.gz"
+        predict.predict(
+            out, CellType(sim.genome, cells[cell].tracks), pred, predict.PredictOptions(chroms=["chr2"])
+        )
+        pred_bins, pred_scores = read_predictions(pred)
+        np.testing.assert_array_equal(pred_bins["start"], bins["start"])
+        scores = pred_scores["CTCF"].to_numpy()
+        auprs.append(evaluate_scores(labels[cell][~black], scores[~black])["auprc"])
+    assert best["val_auPR"] == pytest.approx(np.mean(auprs), abs=1e-4)
+    # a model that learned nothing scores the prevalence (~2 %); this budget learns accessibility at least
+    # (measured 0.22: the motif comes later, see factornet_core.recipe)
+    used = [labels[c][~black] for c in card["training"]["cells"]]
+    prevalence = np.mean([(c == 1).sum() / (c != A).sum() for c in used])
+    assert prevalence < 0.05 and best["val_auPR"] > 4 * prevalence, (prevalence, result.history)
+    assert result.n_valid_natural == len(card["training"]["cells"]) * (~black).sum() - sum(
+        (labels[c][~black] == A).sum() for c in card["training"]["cells"]
+    )  # every bin but the ambiguous ones
     card = read_card(out).to_dict()
     assert card["tfs"] == ["CTCF"] and card["track_names"] == ["DNASE", "MAPABILITY"]
     assert card["training"]["valid_chroms"] == ["chr2"] and card["training"]["train_chroms"] == ["chr1"]
@@ -67,6 +96,7 @@ def test_multitask_with_metadata_and_cross_cell_validation(sim, tmp_path):
     assert card["mode"] == "multi-task" and card["tfs"] == ["CTCF", "GABPA"]
     assert card["metadata_names"] == [f"PC{i}" for i in range(1, 9)] + list(annotations.FEATURES)
     assert {"cross_val_loss", "cross_val_auPR"} <= set(result.history[0])
+    assert card["training"]["motif_init"] is False  # multi-task starts at random (Table S2)
     loaded = load_model(tmp_path / "mt.keras")
     assert loaded.arrays["expression_components"].shape[0] == 8
     assert loaded.model.output_shape == (None, 2)
@@ -123,7 +153,7 @@ def test_resume_refuses_other_settings_and_damaged_checkpoints(sim, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
+def test_motif_initialisation_sets_first_kernels(sim, tmp_path, capsys):
     from factornet_core.meme import find_motif, read_meme
     from factornet_core.model import motif_kernel, strand_model
 
@@ -142,9 +172,10 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
     np.testing.assert_allclose(w[:, :, 0], fwd, rtol=1e-6)
     np.testing.assert_allclose(w[:, :, 1], rc, rtol=1e-6)
     assert b[0] == pytest.approx(bias) and b[1] == pytest.approx(bias)
-    (w0, _) = kernels("plain.keras")  # same seed, no motif: kernel 0 is random, the others identical
+    (w0, _) = kernels("plain.keras", motif_init=False)  # same seed, no motif: kernel 0 random, others same
     assert not np.allclose(w0[:, :, 0], fwd)
     np.testing.assert_array_equal(w0[:, :, 2:], w[:, :, 2:])
+    assert read_card(tmp_path / "plain.keras").training["motif_init"] is False
     # -mo by TF name without a motif file: JASPAR's profile, recorded in the card
     from factornet_core.jaspar import fetch
 
@@ -154,6 +185,49 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
     assert source == found.card() and source["matrix_id"].startswith("MA0139.")
     fwd_j, _ = motif_kernel(found.motif.pwm, w.shape[0], w.shape[1])
     np.testing.assert_allclose(wj[:, :, 0], fwd_j, rtol=1e-6)
+    # the paper's default (Table S1): single-task starts from the TF's own motif without -mo
+    (wd, _) = kernels("default.keras")
+    np.testing.assert_array_equal(wd, wj)
+    card = read_card(tmp_path / "default.keras").training
+    assert card["motif_init"] is True and card["motif"] is None and card["motif_source"] == found.card()
+    assert main(["inspect", str(tmp_path / "default.keras")]) == 0
+    assert (
+        f"motif init     kernels 0/1 from JASPAR {found.card()['matrix_id']} CTCF ("
+        in capsys.readouterr().out
+    )
+
+
+@pytest.mark.slow
+def test_default_motif_not_found_is_a_notice_and_named_one_an_error(sim, tmp_path, capsys):
+    from factornet_core.meme import find_motif, read_meme, write_meme
+    from factornet_core.model import strand_model
+
+    only_gabpa = tmp_path / "gabpa.meme"
+    write_meme(only_gabpa, [find_motif(read_meme(sim.motifs), "GABPA")])
+    notices = []
+
+    class Notes(Progress):
+        def notice(self, message):
+            notices.append(message)
+
+    def kernel(name, **extra):
+        settings = TrainSettings(tf="CTCF", epochs=1, learning_rate=0.0, **extra, **SMALL)
+        train(sim.samplesheet, sim.genome, tmp_path / name, settings, progress=Notes())
+        return strand_model(load_model(tmp_path / name).model).get_layer("conv_motifs").get_weights()[0]
+
+    w = kernel("none.keras", motif_file=str(only_gabpa))  # CTCF is not in the file: random kernels
+    assert len(notices) == 1 and "no motif found for 'CTCF'" in notices[0] and "random kernels" in notices[0]
+    np.testing.assert_array_equal(w, kernel("off.keras", motif_init=False))
+    assert len(notices) == 1  # --no-motif-init: nothing to say
+    card = read_card(tmp_path / "none.keras").training
+    assert card["motif_init"] is False and "motif_source" not in card
+    assert card["motif_init_note"] == notices[0]
+    assert main(["inspect", str(tmp_path / "none.keras")]) == 0
+    assert "motif init     none, random kernels (no motif found for 'CTCF'" in capsys.readouterr().out
+    with pytest.raises(FactorNetError, match="motif 'CTCF' is not in the motif file"):
+        kernel("named.keras", motif="CTCF", motif_file=str(only_gabpa))
+    with pytest.raises(FactorNetError, match="contradict"):
+        kernel("both.keras", motif="CTCF", motif_init=False)
 
 
 @pytest.mark.parametrize(
@@ -168,6 +242,7 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path):
             ["-f", "CTCF", "-mo", "NOT_A_MOTIF"],
             "motif for 'NOT_A_MOTIF': check the TF name, or give the motif yourself with --motif-file",
         ),
+        (["-f", "CTCF", "-mo", "CTCF", "--no-motif-init"], "-mo/--motif and --no-motif-init contradict"),
         ([], "multi-task training (no -f/--tf) uses one cell type"),
     ],
 )
@@ -233,3 +308,26 @@ def _drop_peaks_on(sim, chrom: str, tmp_path) -> None:
                 dst.write_text("".join(line for line in fh if not line.startswith(chrom + "\t")))
             rows.append(f"{cell.name}\t{kind}\tCTCF\t{dst}")
     (tmp_path / "sheet.tsv").write_text("\n".join(rows) + "\n")
+
+
+def test_learning_curve_caption_states_the_natural_balance():
+    from types import SimpleNamespace
+
+    from factornet_core.training import _history_captions
+    from factornet_core.validation import natural_plan
+
+    codes = np.zeros((40, 1), np.int8)
+    codes[:2] = 1  # 2 of 40 bins bound
+    nat = natural_plan(np.full(40, "chr2", dtype=object), np.arange(40) * 50, [codes], 100, seed=0)
+    selection = SimpleNamespace(tfs=["CTCF"], cells=["CellA"], valid_cell="CellB")
+    run = SimpleNamespace(
+        selection=selection, valid_chroms=["chr2"], samples=SimpleNamespace(valid_natural=nat)
+    )
+    title, design = _history_captions(TrainSettings(tf="CTCF", seed=3), run, "m.keras")
+    assert title == "Learning curves: m.keras, CTCF in CellA, seed 3"
+    assert "auPR (every bin) per cell type at the natural balance (5% bound)" in design
+    assert "picks the best epoch" in design and "held-out cell type CellB" in design
+    sampled = natural_plan(np.full(40, "chr2", dtype=object), np.arange(40) * 50, [codes], 10, seed=0)
+    run.samples.valid_natural = sampled
+    _, design = _history_captions(TrainSettings(tf="CTCF", valid_negatives=10), run, "m.keras")
+    assert "auPR (every bound bin, 10 unbound ones weighted) per cell type" in design

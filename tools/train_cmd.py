@@ -24,7 +24,9 @@ def register(sub) -> None:
         help="train a FactorNet model (single-task with -f TF, else multi-task in one cell type)",
         description="Train the FactorNet Siamese CNN+BiLSTM. Single-task (-f TF): one TF over one or many "
         "cell types, conservative peaks as positives, negatives outside relaxed peaks. Multi-task (no -f): all "
-        "TFs of one cell type. Writes MODEL.keras (with its FactorNet card), MODEL.history.json and "
+        "TFs of one cell type. The best epoch (its weights are saved; early stopping follows it) has the highest "
+        "auPR on the validation chromosomes' bins at their natural class balance, as factornet evaluate scores. "
+        "Writes MODEL.keras (with its FactorNet card), MODEL.history.json and "
         f"MODEL.history.png. The seed's short flags ({SEED_ALIASES}) work as aliases.",
     )
     p.add_argument(
@@ -46,7 +48,13 @@ def register(sub) -> None:
     p.add_argument("--train-chroms", help="training chromosomes (default: all but validation/excluded)")
     p.add_argument("-vi", "--valid-cell", help="cell type for a cross-cell validation curve")
     p.add_argument("-e", "--epochs", type=int, default=100, help="maximum epochs")
-    p.add_argument("-ep", "--patience", type=int, default=20, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "-ep",
+        "--patience",
+        type=int,
+        default=20,
+        help="early-stopping patience (epochs without a better val_auPR)",
+    )
     p.add_argument("-lr", "--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("-n", "--negatives", type=float, default=1.0, help="negatives per positive")
     p.add_argument(
@@ -93,13 +101,40 @@ def register(sub) -> None:
         "-mo",
         "--motif",
         help="initialise kernels 0/1 from this motif (forward, reverse complement): a JASPAR TF name or matrix "
-        "ID (CORE vertebrates; recorded in the model card), or a motif name in --motif-file",
+        "ID (CORE vertebrates), a motif shipped with FactorNet (e.g. CTCF_f2), or a motif name in --motif-file; "
+        "an error if not found. By default single-task training (-f TF) initialises them from the TF's own "
+        "motif, as the paper's Table S1 does, and continues from random kernels with a notice when the TF has "
+        "none; multi-task training starts from random kernels (Table S2). The motif used (matrix ID, name, "
+        "version) goes into the model card",
     )
-    p.add_argument("--motif-file", help="MEME file for --motif (default: JASPAR, offline through pyjaspar)")
+    p.add_argument(
+        "--no-motif-init",
+        dest="motif_init",
+        action="store_false",
+        help="single-task: start every kernel at random instead of from the TF's motif (the default)",
+    )
+    p.add_argument(
+        "--motif-file",
+        help="MEME file to find the motif in (-mo, or the TF's name by default) instead of the packaged motifs "
+        "and JASPAR (offline through pyjaspar)",
+    )
     p.add_argument("--blacklist", help="BED of regions never sampled")
     p.add_argument("-s", "--seed", type=int, default=0, help="random seed (deterministic on CPU)")
     p.add_argument("--workers", type=int, default=2, help="loader threads")
-    p.add_argument("--valid-max", type=int, default=20000, help="cap on validation samples")
+    p.add_argument(
+        "--valid-max",
+        type=int,
+        default=20000,
+        help="cap on the validation set sampled like the training epochs (its loss is the history's val_loss)",
+    )
+    p.add_argument(
+        "--valid-negatives",
+        type=int,
+        default=20000,
+        help="unbound bins (all cell types together) in the natural-balance validation set whose auPR picks the best epoch "
+        "and stops early: every bound bin of the validation chromosomes plus all unbound ones, or this many "
+        "drawn uniformly (weighted back to the chromosome's balance) when there are more",
+    )
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute (GPU)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last epoch")
     p.add_argument("--force", action="store_true", help="replace an existing --out model")
@@ -128,6 +163,9 @@ class _Bar(Progress):
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def notice(self, message):
+        print(f"factornet train: note: {message}", file=sys.stderr, flush=True)
 
     def epoch_end(self, record):
         if self.bar is not None:
@@ -185,14 +223,16 @@ def run(args) -> int:
         gencode=args.gencode,
         motif=args.motif,
         motif_file=motif_file,
+        motif_init=args.motif_init,
         seed=args.seed,
         workers=args.workers,
         valid_max=args.valid_max,
+        valid_negatives=args.valid_negatives,
         mixed_precision=args.mixed_precision,
         resume=args.resume,
         track_norms=track_norms,
     )
-    for name in ("epochs", "patience", "batch_size", "workers", "valid_max"):
+    for name in ("epochs", "patience", "batch_size", "workers", "valid_max", "valid_negatives"):
         if getattr(settings, name) < 1 and not (name == "patience" and settings.patience == 0):
             raise FactorNetError(f"--{name.replace('_', '-')} must be ≥ 1")
     if not 0 < settings.learning_rate < math.inf:  # NaN fails too
