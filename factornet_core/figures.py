@@ -130,8 +130,12 @@ def learning_curves_figure(history: Sequence[dict], title: str = "", design: str
             c = SERIES_COLOURS[key]
             ax1.plot(epochs, [h[f"{key}_loss"] for h in history], "o-", c=c, label=names[key])
             ax2.plot(epochs, [h[f"{key}_auPR"] for h in history], "o-", c=c, label=names[key])
-    ax1.set(xlabel="epoch", ylabel="loss (binary cross-entropy)", title="Loss")
-    ax2.set(xlabel="epoch", ylabel="auPR, every bin at the natural balance", ylim=(0, 1.02),
+    ax1.set(
+        xlabel="epoch",
+        ylabel="loss (binary cross-entropy)",
+        title="Loss (validation: sampled as in training)",
+    )
+    ax2.set(xlabel="epoch", ylabel="auPR at the natural class balance", ylim=(0, 1.02),
             title="Validation auPR (picks the best epoch)")  # fmt: skip
     best = history[-1].get("best_epoch", -1) if history else -1
     if best > 0:

@@ -38,6 +38,7 @@ from factornet_core.genome import Genome
 from factornet_core.samplesheet import Samplesheet, Selection, read_samplesheet, select_multi_task, select_tf
 from factornet_core.sampling import TrainingSamples, training_samples
 from factornet_core.tracks import TrackSet
+from factornet_core.validation import NaturalScorer
 from factornet_core.windows import WindowReader
 
 
@@ -410,7 +411,7 @@ def _fit(cfg, pwm, run: _Run, meta, s: TrainSettings, checkpoints: resume.Resume
         cross_ds = None
         if samples.cross:
             cross_ds = dataset.PlanDataset(samples.cross, readers, meta, 500, s.workers, with_targets=False)
-        natural = _NaturalScorer(net, run, meta, s)
+        natural = NaturalScorer(net, readers, meta, s.workers, shared_conv=not _mirrored(s.distribute))
         stopped, n_train = wait >= s.patience, 0  # a resumed run may have stopped already
         for epoch in range(len(history), s.epochs if not stopped else 0):
             plan = samples.train.epoch(epoch)
@@ -525,62 +526,6 @@ def _balanced_loss(net, ds, y: np.ndarray) -> float:
     p = np.asarray(net.predict(ds, verbose=0), dtype=np.float64).reshape(y.shape)
     q = np.clip(p, 1e-7, 1 - 1e-7)
     return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
-
-
-class _NaturalScorer:
-    """auPR of the net on natural-balance validation bins (:mod:`factornet_core.validation`).
-
-    Bins close together (every bin, or a dense sample: at least 16 windows per span on average) go
-    through the shared-convolution predictor, the scores ``factornet predict`` writes (~2.5x faster on
-    the grid); scattered bins (one span each) or a distributed model through ``net.predict``.
-    """
-
-    def __init__(self, net, run: _Run, meta, s: TrainSettings):
-        from factornet_core import fastpredict
-
-        self.net, self.readers, self.meta, self.workers = net, run.readers, meta, s.workers
-        self.fast = None
-        if fastpredict.supports(net) and not _mirrored(s.distribute):
-            self.fast = fastpredict.SharedConvPredictor(net)
-
-    def predict(self, nat) -> np.ndarray:
-        """``(n, n_tasks)`` scores for the bins of ``nat`` (a :class:`~factornet_core.validation.NaturalPlan`)."""
-        from factornet_core import dataset
-
-        plan = nat.plan
-        if self.fast is None or not _dense(plan, self.fast.seq_len):
-            ds = dataset.PlanDataset(plan, self.readers, self.meta, 500, self.workers, with_targets=False)
-            return np.asarray(self.net.predict(ds, verbose=0), dtype=np.float64).reshape(plan.y.shape)
-        out = np.empty(plan.y.shape, dtype=np.float64)
-        for cell in np.unique(plan.cell):
-            for chrom in np.unique(plan.chrom[plan.cell == cell]):
-                idx = np.flatnonzero((plan.cell == cell) & (plan.chrom == chrom))
-                part = plan.take(idx)
-                m = (
-                    self.meta.build(part.cell, part.chrom, part.start)
-                    if self.meta and self.meta.size
-                    else None
-                )
-                out[idx] = self.fast.predict_bins(self.readers[cell], chrom, part.start, m)
-        return out
-
-    def auprc(self, nat) -> float:
-        """The mean auPR over (task, cell type) of the net on ``nat``."""
-        from factornet_core.validation import natural_auprc
-
-        return natural_auprc(nat, self.predict(nat))
-
-
-def _dense(plan, seq_len: int) -> bool:
-    """At least 16 windows per shared-convolution span on average (:func:`fastpredict.span_groups`)."""
-    from factornet_core.fastpredict import span_groups
-
-    n_spans = 0
-    for cell in np.unique(plan.cell):
-        for chrom in np.unique(plan.chrom[plan.cell == cell]):
-            starts = plan.start[(plan.cell == cell) & (plan.chrom == chrom)]
-            n_spans += sum(1 for _ in span_groups(starts, seq_len))
-    return len(plan) >= 16 * n_spans
 
 
 def _enable_determinism() -> None:

@@ -331,3 +331,22 @@ def test_learning_curve_caption_states_the_natural_balance():
     run.samples.valid_natural = sampled
     _, design = _history_captions(TrainSettings(tf="CTCF", valid_negatives=10), run, "m.keras")
     assert "auPR (every bound bin, 10 unbound ones weighted) per cell type" in design
+
+
+@pytest.mark.slow
+def test_natural_balance_auprc_picks_the_best_epoch_and_stops_early(sim, tmp_path, monkeypatch):
+    # the natural-balance auPR is scripted: best at epoch 2, no better for 2 epochs → stop after epoch 4,
+    # whatever the balanced val_loss does (it falls while the model learns, lr 2e-3)
+    from factornet_core import validation
+
+    scripted = iter([0.5, 0.9, 0.7, 0.6, 0.95, 0.99])
+    monkeypatch.setattr(validation, "natural_auprc", lambda nat, scores: next(scripted))
+    settings = TrainSettings(tf="CTCF", epochs=6, patience=2, learning_rate=2e-3, seed=1, **SMALL)
+    result = train(sim.samplesheet, sim.genome, tmp_path / "es.keras", settings)
+    assert [h["val_auPR"] for h in result.history] == [0.5, 0.9, 0.7, 0.6]
+    assert (
+        result.best_epoch == 2
+        and result.stopped_early
+        and [h["best_epoch"] for h in result.history] == [1, 2, 2, 2]
+    )
+    assert read_card(tmp_path / "es.keras").training["best_epoch"] == 2

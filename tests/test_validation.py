@@ -112,3 +112,37 @@ def test_negatives_are_shared_across_cell_types():
         n_bound, n_unbound = (c == B).sum(), (c == U).sum()
         weighted = n_bound / (n_bound + nat.weight[mine & (y == 0)].sum())
         assert weighted == pytest.approx(n_bound / (n_bound + n_unbound), rel=1e-12)
+
+
+def test_scorer_shared_convolution_equals_window_by_window(make_fasta, make_bigwig, random_dna, rng):
+    import keras
+
+    from factornet_core.genome import Genome
+    from factornet_core.model import ModelConfig, build_model
+    from factornet_core.tracks import TrackSet
+    from factornet_core.validation import NaturalScorer, _dense
+    from factornet_core.windows import WindowReader
+
+    size = 12_000
+    fasta = make_fasta({"chr1": random_dna(size)})
+    dnase = make_bigwig({"chr1": rng.gamma(1.0, 2.0, size)}, name="dnase.bw")
+    mapab = make_bigwig({"chr1": rng.random(size)})
+    genome = Genome(fasta)
+    reader = WindowReader(genome, TrackSet({"DNASE": dnase, "MAPABILITY": mapab}), 300, 200)
+    keras.utils.set_random_seed(2)
+    net = build_model(
+        ModelConfig(seq_len=300, kernel_width=15, kernels=8, pool=7, lstm_units=6, dense_units=16)
+    )
+    chrom, start = (
+        np.full((size - 200) // 50 + 1, "chr1", dtype=object),
+        np.arange((size - 200) // 50 + 1) * 50,
+    )
+    codes = np.where(rng.random(start.size) < 0.1, B, U).astype(np.int8)[:, None]
+    every = natural_plan(chrom, start, [codes], n_negatives=10**6, seed=0)
+    scattered = natural_plan(chrom[::20], start[::20], [codes[::20]], n_negatives=10**6, seed=0)
+    assert _dense(every.plan, 300) and not _dense(scattered.plan, 300)  # 1 kb apart: one span per window
+    fast, slow = NaturalScorer(net, [reader], None), NaturalScorer(net, [reader], None, shared_conv=False)
+    assert fast.fast is not None and slow.fast is None
+    np.testing.assert_allclose(fast.predict(every), slow.predict(every), rtol=0, atol=1e-5)
+    assert fast.auprc(every) == pytest.approx(slow.auprc(every), abs=1e-4)
+    genome.close()
