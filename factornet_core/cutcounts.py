@@ -149,6 +149,7 @@ def _count_bams(bams, genome, sizes, selected, shift, filters, black, spill, rep
     index_dir = os.path.join(tmp, "index")
     os.mkdir(index_dir)
     handles: list[pysam.AlignmentFile] = []
+    indexed: list[dict[str, int]] = []  # per file: records per reference, as its index counts them
     dropped: Counter[str] = Counter()
     try:
         handles += [open_alignments(str(p), genome, index_dir) for p in bams]
@@ -164,6 +165,7 @@ def _count_bams(bams, genome, sizes, selected, shift, filters, black, spill, rep
             with quiet_htslib():
                 stats = {s.contig: s.total for s in bam.get_index_statistics()}
                 unplaced = bam.nocoordinate
+            indexed.append(stats)
             other = sum(n for c, n in stats.items() if c not in selected)
             dropped["other_chromosome"] += other
             dropped["unmapped"] += unplaced
@@ -171,10 +173,11 @@ def _count_bams(bams, genome, sizes, selected, shift, filters, black, spill, rep
         progress.start(list(selected))  # every input checked: from here on only counting
         for chrom, length in selected.items():
             parts = []
-            for path, bam in zip(bams, handles):
+            for path, bam, stats in zip(bams, handles, indexed):
                 if chrom not in bam.references:
                     continue
                 flag, mapq, start, end = _read_arrays(bam, str(path), chrom)
+                _check_index_count(str(path), bam, chrom, flag.size, stats.get(chrom, 0))
                 report.reads_seen += flag.size
                 pos, why = read_cuts(flag, mapq, start, end, length, shift, filters)
                 pos, n_black = drop_in_regions(pos, black.get(chrom))
@@ -188,9 +191,27 @@ def _count_bams(bams, genome, sizes, selected, shift, filters, black, spill, rep
             progress.advance(chrom)
     finally:
         for bam in handles:
-            bam.close()
+            try:
+                bam.close()
+            except OSError:  # htslib reports a read error again on close; the first error is the one to show
+                pass
     report.cuts_written = report.reads_kept
     report.dropped = {k: int(v) for k, v in dropped.items() if v}
+
+
+def _check_index_count(path: str, bam: pysam.AlignmentFile, chrom: str, n_read: int, n_indexed: int) -> None:
+    """Refuse an index that does not describe the file: the records read on ``chrom`` must be the ones its
+    index counts (mapped + placed unmapped). A stale index newer than its BAM (``cp -p``/``rsync -a`` of a
+    new BAM beside an old index), or another file's index, otherwise yields a silently wrong track. A CRAM
+    index (.crai) keeps no read counts: not checked."""
+    if n_read == n_indexed or bam.is_cram:
+        return
+    name = os.path.basename(path)
+    raise FactorNetError(
+        f"{path}: its index {bam.index_filename or name + '.bai'!r} does not describe it ({chrom}: the index "
+        f"counts {n_indexed} reads, the file holds {n_read}): a stale index or another file's; rebuild it with "
+        f"'samtools index {name}'"
+    )
 
 
 def _has_paired_reads(bam: pysam.AlignmentFile) -> bool:

@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -506,3 +507,17 @@ def test_counts_beyond_float32_integer_precision_are_refused_before_writing(tmp_
     src = write_bigwig(tmp_path / "ok.bw", {"chr1": values, "chr2": np.zeros(SIZES["chr2"])})
     prepare_track(tmp_path / "b.bw", bigwig=src, chrom_sizes=SIZES, rule="none")
     assert dense(tmp_path / "b.bw")["chr1"][10] == 2**24
+
+
+def test_index_newer_than_its_bam_but_not_its_own_is_refused(tmp_path, capfd):
+    """A new BAM copied beside an old index with `cp -p`/`rsync -a`, or another file's index, can be *newer*
+    than the BAM, so its date proves nothing: the reads found on each chromosome must be the ones the index
+    counts, else one line (it used to write 25 410 cuts where the BAM held 28 668, exit 0)."""
+    rng = np.random.default_rng(7)
+    other = write_bam(tmp_path / "other.bam", random_reads(rng, 300))
+    bam = write_bam(tmp_path / "b.bam", random_reads(rng, 200), index=False)
+    shutil.copy(f"{other}.bai", f"{bam}.bai")
+    later = os.stat(bam).st_mtime_ns + 60_000_000_000
+    os.utime(f"{bam}.bai", ns=(later, later))
+    err = _fails(tmp_path, capfd, "--bam", bam)
+    assert "b.bam: its index" in err and "does not describe it" in err and "'samtools index b.bam'" in err
