@@ -66,7 +66,7 @@ def test_usage_error_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["inspect", "m.keras", "--no-such-flag"])
     assert exc.value.code == 2
-    assert "factornet: error: unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+    assert "factornet inspect: error: unrecognized arguments: --no-such-flag" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,16 @@ def test_resuming_an_interrupted_retraining_needs_no_force(tmp_path, capsys):
     (tmp_path / "m.keras.resume").mkdir()
     assert main([*argv, str(tmp_path / "m.keras"), "--resume"]) == 2  # next error: the missing samplesheet
     assert "samplesheet file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "--predictions", "a", "--peaks", "b", "--out-prefix", "x", "--bogus"],
+                                  ["bag", "a", "b", "--out", "c", "--zzz"]])  # fmt: skip
+def test_unknown_option_is_reported_by_the_subcommand(argv, capsys):
+    """An option the subcommand lacks is its usage error ("factornet evaluate: error: ..."), not the top
+    level's ("factornet: error: ...", with the top-level usage that does not show the subcommand's options)."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.strip().splitlines()[-1] == f"factornet {argv[0]}: error: unrecognized arguments: {argv[-1]}"
+    assert err.startswith(f"usage: factornet {argv[0]} ")

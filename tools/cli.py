@@ -64,6 +64,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"factornet_tools.{name.replace('-', '_')}_cmd")
         module.register(sub)
+    parser.set_defaults(_subparsers=sub.choices)
     return parser
 
 
@@ -96,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the subcommand's parser ("factornet baseline: error: ..."), not the top level's
+        chosen = args._subparsers.get(args.subcommand) if args.subcommand else None
+        (chosen or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
