@@ -148,3 +148,24 @@ def test_output_in_a_missing_folder_is_refused_before_any_work(tmp_path, capsys)
     rc, err = _run(capsys, "bag", a, b, "--out", tmp_path / "nodir" / "o.tsv.gz")
     assert rc == 2 and err.count("\n") == 1
     assert "output --out" in err and "nodir' does not exist; create it first" in err
+
+
+def test_one_file_given_twice_to_a_pooling_option_is_refused(tmp_path, capsys):
+    """`prepare --bam a --bam a` (or a link, or a copy) pooled the replicate twice; `bag a a` weighted it twice."""
+    a = tmp_path / "a.tsv"
+    a.write_text("chr\tstart\tstop\tCTCF\nchr1\t0\t200\t0.5\n")
+    copy, link = tmp_path / "copy.tsv", tmp_path / "link.tsv"
+    copy.write_bytes(a.read_bytes())
+    link.symlink_to(a)
+    for other in (a, copy, link):
+        out = tmp_path / "bag.tsv"
+        assert cli.main(["bag", str(a), str(other), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert (
+            err.startswith("factornet bag: error: --predictions is given the same file twice")
+            and "\n" not in err
+        )
+        assert not out.exists()
+    b = tmp_path / "b.tsv"
+    b.write_text("chr\tstart\tstop\tCTCF\nchr1\t0\t200\t0.7\n")  # same size as a, other bytes: not a copy
+    assert cli.main(["bag", str(a), str(b), "--out", str(tmp_path / "ok.tsv")]) == 0

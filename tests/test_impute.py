@@ -243,7 +243,7 @@ def test_same_model_twice_and_unknown_catalogue_name_cli(cell, tmp_path, capsys)
     ]
     assert main(["impute", "--models", str(paths["a"]), str(paths["a"]), *base]) == 2
     err = _err(capsys)
-    assert len(err) == 1 and "two models predict CTCF with variant 'onePeak_DGF'" in err[0]
+    assert len(err) == 1 and "--models is given the same file twice" in err[0]
     assert main(["impute", "--models", "FOXA1__onePeak_DFG", *base]) == 2
     err = _err(capsys)
     assert len(err) == 1 and "did you mean FOXA1__onePeak_DGF" in err[0]

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         common.check_outputs_are_not_inputs(args)
+        common.check_inputs_not_repeated(args)
         common.check_output_folders(args)
         if args.subcommand in USES_TENSORFLOW and "tensorflow" not in sys.modules:
             _import_tensorflow_quietly()

@@ -300,6 +300,38 @@ def check_output_folders(args: argparse.Namespace) -> None:
                 )
 
 
+def check_inputs_not_repeated(args: argparse.Namespace) -> None:
+    """Refuse one file given twice to an option that takes several (``prepare --bam``, ``bag``/``merge``
+    predictions, ``evaluate --predictions``, ``impute --models``, ...): pooled or averaged, it would count
+    twice with exit 0. The same path, a link to it, or a byte-identical copy (same size and the same first
+    and last MiB) all count as the same file. ``NAME=PATH`` values (``--track``) are not compared.
+    Raises FactorNetError naming both values."""
+    for dest, value in vars(args).items():
+        if _is_output_dest(dest) or not isinstance(value, (list, tuple)):
+            continue
+        files = [str(v) for v in _paths(value) if os.path.isfile(v)]
+        for i, a in enumerate(files):
+            for b in files[:i]:
+                if os.path.realpath(a) == os.path.realpath(b) or _same_file(a, b) or _same_bytes(a, b):
+                    raise FactorNetError(
+                        f"{_flag(dest)} is given the same file twice ({b!r} and {a!r}): it would count twice; "
+                        "give each file once"
+                    )
+
+
+def _same_bytes(a: str, b: str, probe: int = 1 << 20) -> bool:
+    """Whether two files have the same size and the same first and last ``probe`` bytes (a copy)."""
+    size = os.path.getsize(a)
+    if size != os.path.getsize(b):
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        if fa.read(probe) != fb.read(probe):
+            return False
+        fa.seek(max(0, size - probe))
+        fb.seek(max(0, size - probe))
+        return fa.read(probe) == fb.read(probe)
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
