@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,9 +74,11 @@ def resolve_models(specs: Sequence[str | os.PathLike], cache: PathLike | None = 
             (entry,) = catalogue.resolve([str(spec)])
             cached = catalogue.cached_path(entry, cache)
             if not catalogue.is_cached(entry, cache):
+                # the cache this run looked in, named in the advice unless it is the default one
+                where = "" if cache is None else f" --model-cache {shlex.quote(str(cache))}"
                 raise FactorNetError(
                     f"catalogue model {entry.name} is not in the cache {str(cached.parent)!r}: "
-                    f"run 'factornet models fetch {entry.name}' first"
+                    f"run 'factornet models fetch {entry.name}{where}' first"
                 )
             out.append(cached)
     if not out:

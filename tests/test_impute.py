@@ -247,8 +247,13 @@ def test_same_model_twice_and_unknown_catalogue_name_cli(cell, tmp_path, capsys)
     assert main(["impute", "--models", "FOXA1__onePeak_DFG", *base]) == 2
     err = _err(capsys)
     assert len(err) == 1 and "did you mean FOXA1__onePeak_DGF" in err[0]
-    with pytest.raises(FactorNetError, match="run 'factornet models fetch FOXA1__onePeak_DGF' first"):
+    # the advice fetches into the cache this run looked in
+    with pytest.raises(FactorNetError) as err:
         resolve_models(["FOXA1"], cache=tmp_path / "empty-cache")
+    assert (
+        f"run 'factornet models fetch FOXA1__onePeak_DGF --model-cache {tmp_path / 'empty-cache'}' first"
+        in str(err.value)
+    )
 
 
 # ------------------------------------------------------------------------------ the published models
