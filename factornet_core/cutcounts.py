@@ -8,6 +8,7 @@ Reads stream per chromosome; the pure counting functions at the bottom are array
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from array import array
 from collections import Counter
@@ -120,7 +121,9 @@ def open_alignments(path: str, genome: str | None, index_dir: str) -> pysam.Alig
                 raise FactorNetError(
                     f"{path} is truncated (no BGZF end-of-file marker): the copy is incomplete; download or write it again"
                 ) from None
-            raise FactorNetError(f"cannot read {path} as BAM/CRAM: {exc}") from None
+            # ENOEXEC ("Exec format error") is htslib's way of saying it found no BAM/CRAM header
+            what = "not a BAM or CRAM file" if exc.errno == errno.ENOEXEC else str(exc)
+            raise FactorNetError(f"cannot read {path} as BAM/CRAM ({what})") from None
         except ValueError as exc:
             raise FactorNetError(f"cannot read {path} as BAM/CRAM: {exc}") from None
         order = bam.header.to_dict().get("HD", {}).get("SO")
@@ -299,6 +302,12 @@ def _check_fragment_columns(path) -> None:
     try:
         with intervals.open_text(path) as handle:
             for line in handle:
+                if line.startswith("BAM\x01"):  # BGZF opens like gzip: a BAM reads as text starting so
+                    raise FactorNetError(
+                        f"{path} is a BAM file (alignments), not a fragment file: give it with --bam"
+                    )
+                if "\x00" in line:
+                    raise FactorNetError(f"fragment file {path} is binary, not tab-separated text")
                 if line.strip() and not line.startswith("#"):
                     n = len(line.rstrip("\n").split("\t"))
                     if n < 4:

@@ -521,3 +521,16 @@ def test_index_newer_than_its_bam_but_not_its_own_is_refused(tmp_path, capfd):
     os.utime(f"{bam}.bai", ns=(later, later))
     err = _fails(tmp_path, capfd, "--bam", bam)
     assert "b.bam: its index" in err and "does not describe it" in err and "'samtools index b.bam'" in err
+
+
+def test_a_file_of_another_format_is_named_as_such(tmp_path, capfd):
+    """A bigWig given as --bam, a BAM or a bigWig given as --fragments: what the file is, not htslib's
+    'Exec format error' or a column count of binary text."""
+    bam = write_bam(tmp_path / "a.bam", [dict(chrom="chr1", start=7, cigar="10M")])
+    bigwig = tmp_path / "t.bw"
+    write_bigwig(bigwig, {"chr1": np.ones(SIZES["chr1"])}, SIZES)
+    assert _fails(tmp_path, capfd, "--bam", bigwig).endswith("as BAM/CRAM (not a BAM or CRAM file)")
+    assert "is a BAM file (alignments), not a fragment file: give it with --bam" in _fails(
+        tmp_path, capfd, "--fragments", bam
+    )
+    assert "is binary, not tab-separated text" in _fails(tmp_path, capfd, "--fragments", bigwig)
