@@ -113,7 +113,13 @@ def check_same_bins(first: pd.DataFrame, other: pd.DataFrame, first_path, other_
             np.flatnonzero(np.any([first[c].to_numpy() != other[c].to_numpy() for c in keys], axis=0))[0]
         )
         a, b = first.iloc[row], other.iloc[row]
-        what = f"row {row + 1}: {a.chrom}:{a.start}-{a.end} vs {b.chrom}:{b.start}-{b.end}"
+        what = f"row {row + 1}: {a.chrom}:{a.start}-{a.end} in the first, {b.chrom}:{b.start}-{b.end} in the other"
+        same = first[list(keys)].sort_values(list(keys)).to_numpy()
+        if np.array_equal(same, other[list(keys)].sort_values(list(keys)).to_numpy()):
+            raise FactorNetError(
+                f"{other_path} holds the same bins as {first_path} in another order ({what}): "
+                "sort both by chromosome and start the same way, or write them with the same tool"
+            )
     raise FactorNetError(
         f"{other_path} covers other bins than {first_path} ({what}): score files made over the same bins "
         "(same --chroms/--bins and blacklist) side by side"

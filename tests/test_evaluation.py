@@ -225,7 +225,20 @@ def test_files_over_different_bins_are_one_error(data, capsys):
         ["evaluate", "--predictions", str(pred), str(other), "--labels", str(labels), "--cell", "K562",
          "--tf", "CTCF", "--out-prefix", str(prefix)], capsys, prefix
     )  # fmt: skip
-    assert f"{other} covers other bins than {pred} (row 6: chr1:250-450 vs chr1:1000-1200)" in err
+    assert (
+        f"{other} covers other bins than {pred} (row 6: chr1:250-450 in the first, chr1:1000-1200 in the other)"
+        in err
+    )
+    reordered = tmp / "reordered.tsv.gz"  # the same bins, the first two swapped
+    order = [1, 0, *range(2, len(bins))]
+    write_predictions(
+        reordered, bins.iloc[order].reset_index(drop=True), {"CTCF": scores[order], "MAX": scores[order]}
+    )
+    err = _fails(
+        ["evaluate", "--predictions", str(pred), str(reordered), "--labels", str(labels), "--cell", "K562",
+         "--tf", "CTCF", "--out-prefix", str(prefix)], capsys, prefix
+    )  # fmt: skip
+    assert f"{reordered} holds the same bins as {pred} in another order (row 1: " in err
     assert not (tmp / "diff.aupr.png").exists()
     shorter = tmp / "short.tsv.gz"
     write_predictions(shorter, bins.iloc[:10], {"CTCF": scores[:10], "MAX": scores[:10]})
