@@ -218,23 +218,39 @@ class FetchProgress:
 def source_url(entry: CatalogueEntry, file: SourceFile, mirror: str | os.PathLike | None = None) -> str:
     """The URL a file is read from: upstream raw URL, or the same path under ``mirror``.
 
-    A mirror folder may hold the repository layout (``models/<TF>/<variant>/<file>``) or one folder per
-    model named as in the catalogue (``<TF>__<variant>/<file>``, the layout of a folder of original
-    model folders); a ``file://`` or ``http(s)://`` mirror must hold the repository layout.
+    A local mirror (a folder, or a ``file://`` URL of one) may hold the repository layout
+    (``models/<TF>/<variant>/<file>``) or one folder per model named as in the catalogue
+    (``<TF>__<variant>/<file>``, the layout of a folder of original model folders); an ``http(s)://``
+    mirror must hold the repository layout.
     """
     rel = entry.path(file)
     if mirror is None:
         return f"{UPSTREAM}/{rel}"
+    base = _local_mirror(mirror)
+    if base is None:
+        return f"{str(mirror).rstrip('/')}/{rel}"
+    return _mirror_file(base, entry, file).resolve().as_uri()
+
+
+def _local_mirror(mirror: str | os.PathLike) -> Path | None:
+    """The folder of a local mirror (a path or a ``file://`` URL); None for an ``http(s)://`` one."""
     text = str(mirror)
-    scheme = urllib.parse.urlparse(text).scheme
-    if scheme in ("http", "https", "file"):
-        return f"{text.rstrip('/')}/{rel}"
-    base = Path(text)
+    parsed = urllib.parse.urlparse(text)
+    if parsed.scheme in ("http", "https"):
+        return None
+    base = Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else Path(text)
     if not base.is_dir():
         raise FactorNetError(f"--mirror {text!r} is neither a folder nor a file://, http:// or https:// URL")
-    flat = base / entry.name / file.name
-    path = base / rel if (base / rel).exists() or not flat.exists() else flat
-    return path.resolve().as_uri()
+    return base
+
+
+def _mirror_file(base: Path, entry: CatalogueEntry, file: SourceFile) -> Path:
+    """Where a local mirror holds ``file``: the repository layout, else the per-model folder layout
+    (also the path to name when neither holds it and the mirror uses per-model folders)."""
+    repo, flat = base / entry.path(file), base / entry.name / file.name
+    if repo.exists() or not (flat.exists() or (base / entry.name).is_dir()):
+        return repo
+    return flat
 
 
 def missing_from_mirror(entry: CatalogueEntry, mirror: str | os.PathLike | None) -> list[str]:
@@ -242,13 +258,11 @@ def missing_from_mirror(entry: CatalogueEntry, mirror: str | os.PathLike | None)
     for a complete local mirror, and for upstream or an ``http(s)://`` mirror (known only on download)."""
     if mirror is None:
         return []
-    missing = []
-    for file in entry.files:
-        url = source_url(entry, file, mirror)
-        parsed = urllib.parse.urlparse(url)
-        if parsed.scheme == "file" and not Path(urllib.request.url2pathname(parsed.path)).is_file():
-            missing.append(entry.path(file))
-    return missing
+    base = _local_mirror(mirror)
+    if base is None:
+        return []
+    paths = [_mirror_file(base, entry, file) for file in entry.files]
+    return [str(path.relative_to(base)) for path in paths if not path.is_file()]
 
 
 class DownloadError(FactorNetError):

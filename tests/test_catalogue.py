@@ -97,6 +97,12 @@ def test_source_url_upstream_and_mirrors(tmp_path):
     flat.mkdir()
     (flat / "final_model.hdf5").write_bytes(b"x")
     assert cat.source_url(entry, weights, tmp_path) == (flat / "final_model.hdf5").resolve().as_uri()
+    # a file:// URL of the same folder reads the same layouts (it used to require the repository layout)
+    assert cat.source_url(entry, weights, tmp_path.as_uri()) == (flat / "final_model.hdf5").resolve().as_uri()
+    # what a per-model folder lacks is named in that layout, not the repository's
+    assert cat.missing_from_mirror(entry, tmp_path.as_uri()) == [
+        f"FOXA1__onePeak_DGF/{f.name}" for f in entry.files if f.name != "final_model.hdf5"
+    ]
     with pytest.raises(FactorNetError, match="neither a folder nor"):
         cat.source_url(entry, weights, tmp_path / "absent")
 
