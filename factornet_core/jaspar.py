@@ -137,9 +137,16 @@ def resolve_motif(
     """The motif to use for ``tf`` and a record of where it came from.
 
     With ``motif_file`` (MEME v4): the motif named ``motif`` (default ``tf``), by motif or TF name
-    (:func:`factornet_core.meme.find_motif`). Otherwise JASPAR by ``motif`` (a TF name or matrix ID,
-    default ``tf``), see :func:`fetch`. Returns ``(Motif, {"source": ..., ...})``.
+    (:func:`factornet_core.meme.find_motif`). Otherwise a motif shipped with FactorNet when named by its id
+    (``CTCF_f2``: the motifs ``factornet simulate`` plants), else JASPAR by ``motif`` (a TF name or matrix
+    ID, default ``tf``), see :func:`fetch`. Returns ``(Motif, {"source": ..., ...})``.
     """
+    if motif_file is None:
+        from factornet_core.meme import read_meme
+        from factornet_core.simulate import packaged_motifs_path
+
+        if (motif or tf) in read_meme(packaged_motifs_path()):
+            motif_file = str(packaged_motifs_path())
     if motif_file is not None:
         from factornet_core.meme import find_motif, read_meme
 

@@ -357,13 +357,7 @@ def _motif_pwm(s: TrainSettings) -> tuple[np.ndarray | None, dict | None, str | 
 def _lookup_motif(name: str, motif_file: str | None) -> tuple[np.ndarray, dict]:
     from factornet_core.jaspar import resolve_motif
 
-    if motif_file is None:  # a motif shipped with FactorNet by its id (e.g. CTCF_f2), else JASPAR
-        from factornet_core.meme import read_meme
-        from factornet_core.simulate import packaged_motifs_path
-
-        if name in read_meme(packaged_motifs_path()):
-            motif_file = str(packaged_motifs_path())
-    motif, source = resolve_motif(name, name, motif_file)
+    motif, source = resolve_motif(name, name, motif_file)  # packaged by id (CTCF_f2), else JASPAR
     return motif.pwm, source
 
 

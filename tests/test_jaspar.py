@@ -48,3 +48,16 @@ def test_resolve_motif_prefers_the_motif_file(tmp_path):
     assert motif.name == "MYTF_1" and source == {"source": "MEME", "file": str(path), "name": "MYTF_1"}
     motif, source = jaspar.resolve_motif("REST")
     assert source["name"] == "REST" and source["source"] == "JASPAR" and motif.pwm.shape[1] == 4
+
+
+def test_a_packaged_motif_id_resolves_in_train_and_baseline_alike():
+    """`-mo CTCF_f2` (train) and `--motif CTCF_f2` (baseline) both take the motif factornet simulate plants;
+    a TF name still goes to JASPAR."""
+    from factornet_core.meme import read_meme
+    from factornet_core.simulate import packaged_motifs_path
+
+    motif, source = jaspar.resolve_motif("CTCF", "CTCF_f2")
+    assert source["source"] == "MEME" and source["name"] == "CTCF_f2"
+    assert np.array_equal(motif.pwm, read_meme(packaged_motifs_path())["CTCF_f2"].pwm)
+    _, source = jaspar.resolve_motif("CTCF")
+    assert source["source"] == "JASPAR" and source["matrix_id"].startswith("MA0139")

@@ -34,7 +34,9 @@ def register(sub) -> None:
     )
     p.add_argument("--accessibility-track", help="track used as accessibility (default: the first track)")
     p.add_argument(
-        "--motif", help="JASPAR TF name or matrix ID (MA0139.2), or a name in --motif-file (default: --tf)"
+        "--motif",
+        help="JASPAR TF name or matrix ID (MA0139.2), a motif shipped with FactorNet by id (CTCF_f2), or a "
+        "name in --motif-file (default: --tf)",
     )
     p.add_argument("--motif-file", help="MEME v4 file to take the motif from instead of JASPAR")
     p.add_argument("--bins", help="BED of bins to score (default: 200/50 grid over --chroms)")
