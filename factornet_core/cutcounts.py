@@ -212,7 +212,7 @@ def _check_index_count(path: str, bam: pysam.AlignmentFile, chrom: str, n_read: 
     name = os.path.basename(path)
     raise FactorNetError(
         f"{path}: its index {bam.index_filename or name + '.bai'!r} does not describe it ({chrom}: the index "
-        f"counts {n_indexed} reads, the file holds {n_read}): a stale index or another file's; rebuild it with "
+        f"counts {plural(n_indexed, 'read')}, the file holds {n_read}): a stale index or another file's; rebuild it with "
         f"'samtools index {name}'"
     )
 
