@@ -143,6 +143,54 @@ def track_unit(track: str, short: bool = False) -> str:
     return "cuts/bp, genome mean 1" if short else "cuts per bp, 1× norm.: genome mean = 1"
 
 
+def _heatmap_labels_and_notes(
+    df: pd.DataFrame, shown: list[str], constant: list[str], few: int, q_max: float
+) -> tuple[list[str], list[str]]:
+    """Row labels (kernel, sites, significant known motif) and the footnotes of the kernel heatmap."""
+    labels = [f"{k}  (n={n})" for k, n in zip(df["kernel"], df["n_sites"])]
+    notes = ["n = activating sites (both strands); rows without sites are blank."]
+    if few:
+        notes.append(
+            f"Below the dashed line: {plural(few, 'kernel')} with fewer than {MIN_SITES} sites, whose information "
+            "content reflects only the small sample (one site: 2 bits at every position); the colour scales "
+            "span the kernels above it (an arrow on a colour bar: values beyond it)."
+        )
+    if shown:
+        notes.append(
+            "Signal columns: the mean over the kernel's span at its sites (a footprint lowers it; the flanks are "
+            "in kernel_track_profiles.png). Cyan line on a signal colour bar: the mean over all scanned "
+            "positions (background)."
+        )
+    if "known_motif" in df:
+        sig = df.get("known_significant", pd.Series(False, index=df.index)).astype(bool)
+        labels = [f"{lab}  {m}" if ok else lab for lab, m, ok in zip(labels, df["known_motif"], sig)]
+        notes.append(f"Known motif named where its Tomtom match is significant (q < {q_max:g}); "
+                     f"{int(sig.sum())} of {plural(len(df), 'kernel')}.")  # fmt: skip
+    for t in constant:
+        v = df[f"mean_{t}"].dropna().iloc[0]
+        notes.append(f"{t} is {v:.3g} ({track_unit(t)}) at every kernel's sites: no colour scale drawn.")
+    return labels, notes
+
+
+def _heatmap_column(fig: Figure, ax, df: pd.DataFrame, col: str, cmap: str, track, reliable) -> None:
+    """One heatmap column with its colour bar; the scale spans the first ``reliable`` rows when given."""
+    values = df[col].to_numpy(dtype=np.float64, copy=True)[:, None]
+    values[df["n_sites"].to_numpy() == 0] = np.nan  # no sites: a blank row, not a 0-bit one
+    # the colour scale spans the kernels with enough sites: one site's 52 bits must not wash them out
+    scale = values[:reliable] if reliable is not None and np.isfinite(values[:reliable]).any() else values
+    vmin, vmax = np.nanmin(scale), np.nanmax(scale)
+    image = ax.imshow(
+        np.ma.masked_invalid(values), aspect="auto", cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax
+    )
+    ax.set_xticks([])
+    over, under = bool(np.nanmax(values) > vmax), bool(np.nanmin(values) < vmin)
+    extend = {(True, True): "both", (True, False): "max", (False, True): "min"}.get((over, under), "neither")
+    bar = fig.colorbar(image, ax=ax, fraction=0.15, pad=0.04, extend=extend)
+    bar.ax.tick_params(labelsize=7)
+    if track is not None and f"background_{track}" in df:
+        bar.ax.axhline(float(df[f"background_{track}"].iloc[0]), color="cyan", lw=2.5)
+
+
 def kernel_heatmap_figure(
     table: pd.DataFrame, track_names: Sequence[str], q_max: float = 0.05, subject: str = ""
 ) -> Figure:
@@ -167,28 +215,7 @@ def kernel_heatmap_figure(
     columns = [("information_content", "information content\n(bits)", "viridis", None)] + [
         (f"mean_{t}", f"mean {t} at sites\n({track_unit(t)})", "magma", t) for t in shown
     ]
-    labels = [f"{k}  (n={n})" for k, n in zip(df["kernel"], df["n_sites"])]
-    notes = ["n = activating sites (both strands); rows without sites are blank."]
-    if few:
-        notes.append(
-            f"Below the dashed line: {plural(few, 'kernel')} with fewer than {MIN_SITES} sites, whose information "
-            "content reflects only the small sample (one site: 2 bits at every position); the colour scales "
-            "span the kernels above it (an arrow on a colour bar: values beyond it)."
-        )
-    if shown:
-        notes.append(
-            "Signal columns: the mean over the kernel's span at its sites (a footprint lowers it; the flanks are "
-            "in kernel_track_profiles.png). Cyan line on a signal colour bar: the mean over all scanned "
-            "positions (background)."
-        )
-    if "known_motif" in df:
-        sig = df.get("known_significant", pd.Series(False, index=df.index)).astype(bool)
-        labels = [f"{lab}  {m}" if ok else lab for lab, m, ok in zip(labels, df["known_motif"], sig)]
-        notes.append(f"Known motif named where its Tomtom match is significant (q < {q_max:g}); "
-                     f"{int(sig.sum())} of {plural(len(df), 'kernel')}.")  # fmt: skip
-    for t in constant:
-        v = df[f"mean_{t}"].dropna().iloc[0]
-        notes.append(f"{t} is {v:.3g} ({track_unit(t)}) at every kernel's sites: no colour scale drawn.")
+    labels, notes = _heatmap_labels_and_notes(df, shown, constant, few, q_max)
     n = len(df)
     width = 3.6 + 1.7 * len(columns)
     chars = int(width * 72 / (0.6 * 7))  # 7 pt text: about 0.6 em a character
@@ -197,30 +224,8 @@ def kernel_heatmap_figure(
     axes = np.atleast_1d(fig.subplots(1, len(columns), sharey=True))
     reliable = int((df["n_sites"] >= MIN_SITES).sum())
     for ax, (col, title, cmap, track) in zip(axes, columns):
-        values = df[col].to_numpy(dtype=np.float64, copy=True)[:, None]
-        values[df["n_sites"].to_numpy() == 0] = np.nan  # no sites: a blank row, not a 0-bit one
-        # the colour scale spans the kernels with enough sites: one site's 52 bits must not wash them out
-        scale = values[:reliable] if few and np.isfinite(values[:reliable]).any() else values
-        vmin, vmax = np.nanmin(scale), np.nanmax(scale)
-        image = ax.imshow(
-            np.ma.masked_invalid(values),
-            aspect="auto",
-            cmap=cmap,
-            interpolation="nearest",
-            vmin=vmin,
-            vmax=vmax,
-        )
-        ax.set_xticks([])
+        _heatmap_column(fig, ax, df, col, cmap, track, reliable if few else None)
         ax.set_title(title, fontsize=8)
-        over, under = bool(np.nanmax(values) > vmax), bool(np.nanmin(values) < vmin)
-        extend = {(True, True): "both", (True, False): "max", (False, True): "min"}.get(
-            (over, under), "neither"
-        )
-        bar = fig.colorbar(image, ax=ax, fraction=0.15, pad=0.04, extend=extend)
-        bar.ax.tick_params(labelsize=7)
-        if track is not None and f"background_{track}" in df:
-            bg = float(df[f"background_{track}"].iloc[0])
-            bar.ax.axhline(bg, color="cyan", lw=2.5)
     axes[0].set_yticks(range(n))
     axes[0].set_yticklabels(labels, fontsize=7)
     if few:
@@ -350,6 +355,31 @@ def most_salient_window(saliency: np.ndarray, width: int = ZOOM_BP, core: int = 
     return int(np.clip(centre - width // 2, 0, s.size - width))
 
 
+def _mark_region_and_hit(ax, region, hit, label: bool) -> None:
+    """Shade the query ``region`` and box the best known-motif ``hit`` (legend entries when ``label``)."""
+    if region is not None:
+        ax.axvspan(region[0] - 0.5, region[1] - 0.5, color="#dde8f5", lw=0, zorder=0,
+                   label="query region" if label else None)  # fmt: skip
+    if hit is not None:
+        ax.axvspan(hit[0] - 0.5, hit[1] - 0.5, fill=False, ec="black", lw=1.2, ls="--", zorder=3,
+                   label=f"best {hit[2]} match ({hit[3]} strand)" if label else None)  # fmt: skip
+
+
+def _strand_letters(ax, part: np.ndarray, reverse: bool, x0: int, ymax: float) -> None:
+    """One strand's letters scaled by saliency; the reverse strand hangs below zero, complemented."""
+    from matplotlib.ticker import FuncFormatter
+
+    if reverse:
+        draw_logo(ax, -part[:, ::-1], x0=x0)  # complement: A↔T, C↔G at the same position
+        ax.set_ylim(-ymax * 1.05, 0)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):g}"))  # heights, not signs
+        ax.set_ylabel("reverse strand\n(complement, 3′←5′)\ngrad × input", fontsize=8)
+    else:
+        draw_logo(ax, part, x0=x0)
+        ax.set_ylim(0, ymax * 1.05)
+        ax.set_ylabel("forward strand\ngrad × input", fontsize=8)
+
+
 def saliency_figure(
     onehot: np.ndarray,
     saliency: np.ndarray,
@@ -372,8 +402,6 @@ def saliency_figure(
     the letter rows show only its most salient ``zoom`` bp, so letters stay readable.
     """
 
-    from matplotlib.ticker import FuncFormatter
-
     onehot = np.asarray(onehot, dtype=np.float64)
     sal = np.maximum(np.nan_to_num(np.asarray(saliency, dtype=np.float64)), 0.0)
     length, n_tracks = onehot.shape[0], tracks.shape[1]
@@ -387,45 +415,27 @@ def saliency_figure(
     x = np.arange(start, start + length)
     ymax = sal.max() if sal.max() > 0 else 1.0
 
-    def marks(ax, label: bool) -> None:
-        if region is not None:
-            ax.axvspan(region[0] - 0.5, region[1] - 0.5, color="#dde8f5", lw=0, zorder=0,
-                       label="query region" if label else None)  # fmt: skip
-        if hit is not None:
-            ax.axvspan(hit[0] - 0.5, hit[1] - 0.5, fill=False, ec="black", lw=1.2, ls="--", zorder=3,
-                       label=f"best {hit[2]} match ({hit[3]} strand)" if label else None)  # fmt: skip
-
     for ax, row in zip(axes, rows):
         if row == "overview":
             ax.fill_between(x, sal, step="mid", color="#444444", lw=0)
             ax.axvspan(
                 start + lo - 0.5, start + hi - 0.5, fill=False, ec="tab:red", lw=1.5, label="zoomed below"
             )
-            marks(ax, True)
+            _mark_region_and_hit(ax, region, hit, True)
             ax.set(xlim=(start - 0.5, start + length - 0.5), ylim=(0, ymax * 1.05))
             ax.set_ylabel("gradient × input", fontsize=8)
             ax.set_title(f"whole {length} bp model input", fontsize=8, loc="left")
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
             continue
         if row in ("forward", "reverse"):
-            part = onehot[lo:hi] * sal[lo:hi, None]
-            if row == "reverse":
-                part = part[:, ::-1]  # complement: A↔T, C↔G at the same position
-                draw_logo(ax, -part, x0=start + lo)
-                ax.set_ylim(-ymax * 1.05, 0)
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):g}"))  # heights, not signs
-                ax.set_ylabel("reverse strand\n(complement, 3′←5′)\ngrad × input", fontsize=8)
-            else:
-                draw_logo(ax, part, x0=start + lo)
-                ax.set_ylim(0, ymax * 1.05)
-                ax.set_ylabel("forward strand\ngrad × input", fontsize=8)
-            marks(ax, row == "forward")
+            _strand_letters(ax, onehot[lo:hi] * sal[lo:hi, None], row == "reverse", start + lo, ymax)
+            _mark_region_and_hit(ax, region, hit, row == "forward")
             ax.set_xlim(start + lo - 0.5, start + hi - 0.5)
             ax.tick_params(labelbottom=False)
             continue
         ax.fill_between(x[lo:hi], tracks[lo:hi, row], step="mid", color=TRACK_COLOURS[row % len(TRACK_COLOURS)],
                         lw=0)  # fmt: skip
-        marks(ax, False)
+        _mark_region_and_hit(ax, region, hit, False)
         ax.set_xlim(start + lo - 0.5, start + hi - 0.5)
         unit = textwrap.fill(f"({track_unit(track_names[row])})", 20)
         ax.set_ylabel(f"{track_names[row]}\n{unit}", fontsize=7)

@@ -36,7 +36,7 @@ from factornet_core.wording import noun, plural
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture hyperparameters (the seed's Table S1 names in comments).
+    """Architecture hyperparameters (the original FactorNet's Table S1 names in comments).
 
     Attributes
     ----------
@@ -50,7 +50,7 @@ class ModelConfig:
     lstm_units : r, LSTM units per direction (``-r``).
     dense_units : d, dense units (``-d``).
     dropout : p, dropout after the BiLSTM and the dense layer (``-p``).
-    conv_dropout : dropout after the convolution (0.1 in the seed).
+    conv_dropout : dropout after the convolution (0.1 in the original FactorNet).
     recurrent_activation : ``"sigmoid"`` (our models) or ``"keras1_hard_sigmoid"`` (imported models).
     """
 

@@ -395,3 +395,15 @@ def stdout_outputs(args: argparse.Namespace) -> Iterator[None]:
 def shown(args: argparse.Namespace, dest: str) -> str:
     """An output path for messages: ``standard output`` while :func:`stdout_outputs` stands in for ``-``."""
     return "standard output" if getattr(args, "stdout_dest", None) == dest else str(getattr(args, dest))
+
+
+def report_bins_written(args: argparse.Namespace, result, what: str) -> None:
+    """The closing line of predict and impute: bins written, blacklisted, ``what`` was scored, speed."""
+    from factornet_core.wording import plural
+
+    rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
+    print(
+        f"wrote {shown(args, 'out')}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted → 0), "
+        f"{what}; {rate:.0f} bins/s",
+        file=sys.stderr,
+    )

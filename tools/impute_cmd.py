@@ -59,10 +59,7 @@ def run(args) -> int:
     )
     for path, lacks in result.skipped.items():
         print(f"skipped {path}: needs {', '.join(lacks)}", file=sys.stderr)
-    rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
-    print(
-        f"wrote {common.shown(args, 'out')}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted → 0), "
-        f"{plural(len(result.columns), 'column')} ({', '.join(result.columns)}); {rate:.0f} bins/s",
-        file=sys.stderr,
+    common.report_bins_written(
+        args, result, f"{plural(len(result.columns), 'column')} ({', '.join(result.columns)})"
     )
     return 0

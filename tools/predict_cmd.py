@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
 from factornet_core.predict import predict
-from factornet_core.wording import plural
 from factornet_tools import common
 
 
@@ -47,10 +44,5 @@ def run(args) -> int:
     result = predict(
         args.model, cell, args.out, options, progress=common.CountBar(args.quiet, "predict", "bin")
     )
-    rate = result.n_bins / result.seconds if result.seconds > 0 else float("nan")
-    print(
-        f"wrote {common.shown(args, 'out')}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted → 0), "
-        f"{', '.join(result.tfs)}; {rate:.0f} bins/s",
-        file=sys.stderr,
-    )
+    common.report_bins_written(args, result, ", ".join(result.tfs))
     return 0

@@ -12,7 +12,7 @@ from factornet_core.tracknorm import parse_track_norms
 from factornet_core.training import Progress, TrainSettings, train
 from factornet_tools import common
 
-# The seed's short flags (Table S1) are accepted as aliases of the long ones.
+# The original FactorNet's short flags (Table S1) are accepted as aliases of the long ones.
 SEED_ALIASES = "-v -e -ep -lr -n -L -w -k -r -d -p -m -g -mo -s"
 
 
@@ -27,8 +27,18 @@ def register(sub) -> None:
         "TFs of one cell type. The best epoch (its weights are saved; early stopping follows it) has the highest "
         "auPR on the validation chromosomes' bins at their natural class balance, as factornet evaluate scores. "
         "Writes MODEL.keras (with its FactorNet card), MODEL.history.json and "
-        f"MODEL.history.png. The seed's short flags ({SEED_ALIASES}) work as aliases.",
+        f"MODEL.history.png. The original FactorNet's short flags ({SEED_ALIASES}) work as aliases.",
     )
+    _data_args(p)
+    _sampling_args(p.add_argument_group("chromosomes, sampling and epochs"))
+    _architecture_args(p.add_argument_group("architecture (Table S1)"))
+    _metadata_args(p.add_argument_group("metadata"))
+    _motif_args(p.add_argument_group("motif initialisation"))
+    _run_args(p)
+
+
+def _data_args(p) -> None:
+    """What to learn from: samplesheet, genome, TF, cell types, track normalisation, blacklist."""
     p.add_argument(
         "--samplesheet", required=True, help="samplesheet TSV (cell types → tracks, peaks, expression)"
     )
@@ -41,32 +51,6 @@ def register(sub) -> None:
         dest="cells",
         help="training cell type (repeatable; default: all with the TF)",
     )
-    p.add_argument("-v", "--valid-chroms", default="chr11", help="validation chromosomes, comma-separated")
-    p.add_argument(
-        "--exclude-chroms", default="", help="chromosomes never used, e.g. test chromosomes chr1,chr8,chr21"
-    )
-    p.add_argument("--train-chroms", help="training chromosomes (default: all but validation/excluded)")
-    p.add_argument("-vi", "--valid-cell", help="cell type for a cross-cell validation curve")
-    p.add_argument("-e", "--epochs", type=int, default=100, help="maximum epochs")
-    p.add_argument(
-        "-ep",
-        "--patience",
-        type=int,
-        default=20,
-        help="early-stopping patience (epochs without a better val_auPR)",
-    )
-    p.add_argument("-lr", "--learning-rate", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("-n", "--negatives", type=float, default=1.0, help="negatives per positive")
-    p.add_argument(
-        "--open-negatives",
-        type=float,
-        default=0.0,
-        help="fraction of negatives drawn from accessible bins outside peaks (top 5%% of 200-bp tiles by the "
-        "--open-track signal) instead of uniformly; 0 keeps the seed's uniform sampling",
-    )
-    p.add_argument(
-        "--open-track", help="track that defines accessibility for --open-negatives (default: the first)"
-    )
     p.add_argument(
         "--track-norm",
         action="append",
@@ -77,27 +61,82 @@ def register(sub) -> None:
         "1x (mean 1 per non-N base over the chromosomes in use) or minmax[:PERCENTILE] (divide by the "
         "percentile, default 99, of the non-zero values, clip to 1); repeatable, one per track",
     )
-    p.add_argument("--batch-size", type=int, default=100, help="minibatch size")
-    arch = p.add_argument_group("architecture (Table S1)")
-    arch.add_argument("-L", "--seq-len", type=int, default=1000, help="input length in bp")
-    arch.add_argument("-w", "--kernel-width", type=int, default=26, help="first-layer kernel width (bp)")
-    arch.add_argument("-k", "--kernels", type=int, default=32, help="number of first-layer kernels")
-    arch.add_argument("-r", "--lstm-units", type=int, default=32, help="LSTM units per direction")
-    arch.add_argument("-d", "--dense-units", type=int, default=128, help="dense units")
-    arch.add_argument(
+    p.add_argument("--blacklist", help="BED of regions never sampled")
+
+
+def _sampling_args(g) -> None:
+    """Which chromosomes train and validate, how bins are drawn, how long training runs."""
+    g.add_argument("-v", "--valid-chroms", default="chr11", help="validation chromosomes, comma-separated")
+    g.add_argument(
+        "--exclude-chroms", default="", help="chromosomes never used, e.g. test chromosomes chr1,chr8,chr21"
+    )
+    g.add_argument("--train-chroms", help="training chromosomes (default: all but validation/excluded)")
+    g.add_argument("-vi", "--valid-cell", help="cell type for a cross-cell validation curve")
+    g.add_argument("-e", "--epochs", type=int, default=100, help="maximum epochs")
+    g.add_argument(
+        "-ep",
+        "--patience",
+        type=int,
+        default=20,
+        help="early-stopping patience (epochs without a better val_auPR)",
+    )
+    g.add_argument("-lr", "--learning-rate", type=float, default=1e-3, help="Adam learning rate")
+    g.add_argument("-n", "--negatives", type=float, default=1.0, help="negatives per positive")
+    g.add_argument(
+        "--open-negatives",
+        type=float,
+        default=0.0,
+        help="fraction of negatives drawn from accessible bins outside peaks (top 5%% of 200-bp tiles by the "
+        "--open-track signal) instead of uniformly; 0 keeps the original FactorNet's uniform sampling",
+    )
+    g.add_argument(
+        "--open-track", help="track that defines accessibility for --open-negatives (default: the first)"
+    )
+    g.add_argument("--batch-size", type=int, default=100, help="minibatch size")
+    g.add_argument(
+        "--valid-max",
+        type=int,
+        default=20000,
+        help="cap on the validation set sampled like the training epochs (its loss is the history's val_loss)",
+    )
+    g.add_argument(
+        "--valid-negatives",
+        type=int,
+        default=20000,
+        help="unbound bins (all cell types together) in the natural-balance validation set whose auPR picks the best epoch "
+        "and stops early: every bound bin of the validation chromosomes plus all unbound ones, or this many "
+        "drawn uniformly (weighted back to the chromosome's balance) when there are more",
+    )
+
+
+def _architecture_args(g) -> None:
+    """The network's hyperparameters (paper Table S1)."""
+    g.add_argument("-L", "--seq-len", type=int, default=1000, help="input length in bp")
+    g.add_argument("-w", "--kernel-width", type=int, default=26, help="first-layer kernel width (bp)")
+    g.add_argument("-k", "--kernels", type=int, default=32, help="number of first-layer kernels")
+    g.add_argument("-r", "--lstm-units", type=int, default=32, help="LSTM units per direction")
+    g.add_argument("-d", "--dense-units", type=int, default=128, help="dense units")
+    g.add_argument(
         "-p", "--dropout", type=float, default=0.5, help="dropout after the BiLSTM and dense layers"
     )
-    meta = p.add_argument_group("metadata")
-    meta.add_argument(
+
+
+def _metadata_args(g) -> None:
+    """Per-cell expression PCs and per-bin annotation flags."""
+    g.add_argument(
         "-m", "--expression", action="store_true", help="use expression PCs (samplesheet expression rows)"
     )
-    meta.add_argument("-g", "--gencode", action="store_true", help="use the 6 bin annotation flags")
-    meta.add_argument("--gtf", help="GENCODE-style GTF for -g")
-    meta.add_argument("--cpg", help="CpG-island BED for -g (with --gtf)")
-    meta.add_argument(
+    g.add_argument("-g", "--gencode", action="store_true", help="use the 6 bin annotation flags")
+    g.add_argument("--gtf", help="GENCODE-style GTF for -g")
+    g.add_argument("--cpg", help="CpG-island BED for -g (with --gtf)")
+    g.add_argument(
         "--annotation-beds", help="folder of pre-made feature BEDs for -g (instead of --gtf/--cpg)"
     )
-    p.add_argument(
+
+
+def _motif_args(g) -> None:
+    """Kernels started from a known motif (paper Table S1) or at random."""
+    g.add_argument(
         "-mo",
         "--motif",
         help="initialise kernels 0/1 from this motif (forward, reverse complement): a JASPAR TF name or matrix "
@@ -107,34 +146,23 @@ def register(sub) -> None:
         "none; multi-task training starts from random kernels (Table S2). The motif used (matrix ID, name, "
         "version) goes into the model card",
     )
-    p.add_argument(
+    g.add_argument(
         "--no-motif-init",
         dest="motif_init",
         action="store_false",
         help="single-task: start every kernel at random instead of from the TF's motif (the default)",
     )
-    p.add_argument(
+    g.add_argument(
         "--motif-file",
         help="MEME file to find the motif in (-mo, or the TF's name by default) instead of the packaged motifs "
         "and JASPAR (offline through pyjaspar)",
     )
-    p.add_argument("--blacklist", help="BED of regions never sampled")
+
+
+def _run_args(p) -> None:
+    """Seed, threads, precision, resume and output handling."""
     p.add_argument("-s", "--seed", type=int, default=0, help="random seed (deterministic on CPU)")
     p.add_argument("--workers", type=int, default=2, help="loader threads")
-    p.add_argument(
-        "--valid-max",
-        type=int,
-        default=20000,
-        help="cap on the validation set sampled like the training epochs (its loss is the history's val_loss)",
-    )
-    p.add_argument(
-        "--valid-negatives",
-        type=int,
-        default=20000,
-        help="unbound bins (all cell types together) in the natural-balance validation set whose auPR picks the best epoch "
-        "and stops early: every bound bin of the validation chromosomes plus all unbound ones, or this many "
-        "drawn uniformly (weighted back to the chromosome's balance) when there are more",
-    )
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute (GPU)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last epoch")
     p.add_argument("--force", action="store_true", help="replace an existing --out model")
