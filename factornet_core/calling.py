@@ -228,8 +228,20 @@ def call_tf(
             )
         )
     if not parts:
-        return pd.DataFrame({c: [] for c in NARROWPEAK_COLUMNS})
+        return _no_calls()
     return pd.concat(parts, ignore_index=True)
+
+
+def _no_calls() -> pd.DataFrame:
+    """An empty call table with the dtypes of a full one: concatenated with another TF's calls it keeps
+    their integer coordinates integer (untyped empty columns would turn 43400 into 43400.0)."""
+    floats, texts = {"signalValue"}, {"chrom", "name", "strand"}
+    return pd.DataFrame(
+        {
+            c: pd.Series([], dtype=np.float64 if c in floats else object if c in texts else np.int64)
+            for c in NARROWPEAK_COLUMNS
+        }
+    )
 
 
 def _write_narrowpeak(path: Path, table: pd.DataFrame) -> None:

@@ -124,6 +124,18 @@ def test_call_one_file_blacklist_and_top(predictions, tmp_path, make_bed):
     assert [r[:3] for r in _rows(out)] == [["chr1", "900", "1100"], ["chr2", "50", "250"]]
 
 
+def test_call_one_file_with_a_tf_without_calls_keeps_integer_coordinates(predictions, tmp_path):
+    """MAX has no bin at 0.75: its empty table must not turn CTCF's coordinates into 900.0 (not BED)."""
+    out = tmp_path / "all.narrowPeak"
+    result = calling.call(predictions, out=out, threshold=0.75)
+    assert result.n_calls == {"CTCF": 3, "MAX": 0}
+    assert _rows(out) == [
+        ["chr1", "150", "350", "CTCF", "875", ".", "0.875", "-1", "-1", "100"],
+        ["chr1", "900", "1100", "CTCF", "750", ".", "0.75", "-1", "-1", "100"],
+        ["chr2", "50", "250", "CTCF", "1000", ".", "1", "-1", "-1", "100"],
+    ]
+
+
 def test_call_refuses_a_blacklist_in_the_other_chromosome_naming(predictions, tmp_path, make_bed):
     """A blacklist named '1'/'2' against 'chr1'/'chr2' predictions would match nothing, silently."""
     black = make_bed([("1", 160, 170)], name="black_ensembl.bed")

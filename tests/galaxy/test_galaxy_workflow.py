@@ -30,7 +30,7 @@ def _planemo() -> str:
 
 
 def test_there_is_a_workflow():
-    assert [p.parent.name for p in WORKFLOWS] == ["factornet-predict"]
+    assert [p.parent.name for p in WORKFLOWS] == ["factornet-impute", "factornet-predict"]
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.parent.name)
