@@ -38,18 +38,7 @@ from factornet_core import intervals
 from factornet_core.atomic import OutputSet
 from factornet_core.errors import FactorNetError
 
-NARROWPEAK_COLUMNS = (
-    "chrom",
-    "start",
-    "end",
-    "name",
-    "score",
-    "strand",
-    "signalValue",
-    "pValue",
-    "qValue",
-    "peak",
-)
+NARROWPEAK_COLUMNS = intervals.NARROWPEAK_COLUMNS
 CALIBRATION_STEP = 0.001  # FDR grid of the calibration block written by `factornet evaluate`
 
 
@@ -244,16 +233,6 @@ def _no_calls() -> pd.DataFrame:
     )
 
 
-def _write_narrowpeak(path: Path, table: pd.DataFrame) -> None:
-    from factornet_core.textio import write_text
-
-    lines = [
-        f"{r.chrom}\t{r.start}\t{r.end}\t{r.name}\t{r.score}\t.\t{r.signalValue:.9g}\t-1\t-1\t{r.peak}\n"
-        for r in table.itertuples(index=False)
-    ]
-    write_text(path, "".join(lines))
-
-
 def call(
     predictions: str | os.PathLike,
     *,
@@ -326,11 +305,11 @@ def call(
             table = pd.concat(list(tables.values()), ignore_index=True)
             table = table.assign(_c=table["chrom"].map(chrom_rank), _t=table["name"].map(chosen.index))
             table = table.sort_values(["_c", "start", "_t"], kind="stable").drop(columns=["_c", "_t"])
-            _write_narrowpeak(outs.path(out), table)
+            intervals.write_narrowpeak(outs.path(out), table)
             outputs.append(Path(out))
         else:
             for tf, table in tables.items():
                 final = Path(f"{out_prefix}.{tf}.narrowPeak")
-                _write_narrowpeak(outs.path(final), table)
+                intervals.write_narrowpeak(outs.path(final), table)
                 outputs.append(final)
     return CallResult(thresholds, {tf: len(t) for tf, t in tables.items()}, outputs)

@@ -36,6 +36,7 @@ from factornet_core.textio import (
     open_output,
     read_text_lines,
     to_float,
+    write_text,
 )
 from factornet_core.textio import open_text as open_text  # re-exported: callers import it from here too
 
@@ -242,6 +243,54 @@ def write_bed(path: str | os.PathLike, df: pd.DataFrame) -> None:
     """Write ``chrom, start, end`` as a headerless BED (gzip if ``path`` ends in .gz)."""
     with open_output(path) as handle:
         tabular.write_table(handle, df["chrom"].array, df["start"].to_numpy(), df["end"].to_numpy())
+
+
+#: narrowPeak fields (ENCODE's BED6+4: https://genome.ucsc.edu/FAQ/FAQformat.html#format12).
+NARROWPEAK_COLUMNS = (
+    "chrom",
+    "start",
+    "end",
+    "name",
+    "score",
+    "strand",
+    "signalValue",
+    "pValue",
+    "qValue",
+    "peak",
+)
+
+
+def write_narrowpeak(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Write ``table`` (:data:`NARROWPEAK_COLUMNS`) as narrowPeak (gzip if ``path`` ends in .gz).
+
+    ``start``, ``end``, ``score`` and ``peak`` are written as integers and must hold whole numbers
+    (a float column that does, e.g. after a concat with an untyped empty table, is written as integers);
+    ``signalValue`` with 9 significant digits; pValue and qValue as -1 (not computed).
+
+    Raises
+    ------
+    ValueError
+        An integer field holds a fraction or NaN (a bug upstream, never silently rounded).
+    """
+    whole = {c: _whole_numbers(table[c], c) for c in ("start", "end", "score", "peak")}
+    lines = [
+        f"{chrom}\t{s}\t{e}\t{name}\t{score}\t.\t{value:.9g}\t-1\t-1\t{peak}\n"
+        for chrom, s, e, name, score, value, peak in zip(
+            table["chrom"], whole["start"], whole["end"], table["name"], whole["score"], table["signalValue"],
+            whole["peak"],
+        )
+    ]  # fmt: skip
+    write_text(path, "".join(lines))
+
+
+def _whole_numbers(column: pd.Series, name: str) -> np.ndarray:
+    values = column.to_numpy()
+    if np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.int64)
+    as_float = values.astype(np.float64)
+    if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float))):
+        raise ValueError(f"narrowPeak field {name} holds non-integer values")
+    return as_float.astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------- coverage

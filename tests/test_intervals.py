@@ -289,3 +289,33 @@ def test_unknown_chromosome_names_the_naming_trap_or_what_the_genome_has():
     assert str(unknown_chromosome("chr9", sizes, "training chromosome")) == (
         "training chromosome 'chr9' is not in the genome (it has chr1, chr2, chr3)"
     )
+
+
+def test_write_narrowpeak_writes_whole_number_fields_as_integers_and_refuses_fractions(tmp_path):
+    from factornet_core.intervals import write_narrowpeak
+
+    table = pd.DataFrame(
+        {
+            "chrom": ["chr2", "chr2"],
+            "start": [43400.0, 100.0],  # floats holding whole numbers (a concat with an untyped empty table)
+            "end": [43600, 300],
+            "name": ["GABPA", "CTCF"],
+            "score": [542.0, 1000.0],
+            "strand": [".", "."],
+            "signalValue": [0.5419999, 1.0],
+            "pValue": [-1, -1],
+            "qValue": [-1, -1],
+            "peak": [100.0, 0.0],
+        }
+    )
+    out = tmp_path / "calls.narrowPeak.gz"
+    write_narrowpeak(out, table)
+    with gzip.open(out, "rt") as handle:
+        assert handle.read() == (
+            "chr2\t43400\t43600\tGABPA\t542\t.\t0.5419999\t-1\t-1\t100\n"
+            "chr2\t100\t300\tCTCF\t1000\t.\t1\t-1\t-1\t0\n"
+        )
+    table.loc[0, "start"] = 43400.5
+    with pytest.raises(ValueError, match="field start holds non-integer"):
+        write_narrowpeak(tmp_path / "bad.narrowPeak", table)
+    assert not (tmp_path / "bad.narrowPeak").exists()
