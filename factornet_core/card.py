@@ -21,6 +21,15 @@ Versions
   ``none`` for every track — what they were trained with.
 
 Older cards are read and upgraded in memory; the file is not rewritten.
+
+The ``training`` record is free-form and not versioned with the card (a change there does not make an
+older factornet refuse a newer model). Its motif entries (:mod:`factornet_core.motifinit`):
+``motif_init`` (bool), then ``motif_source``, a portable record of the motif kernels 0/1 started from
+(``source`` ``packaged``, ``jaspar`` or ``file``; name or matrix ID and version, width, sha256 of the
+matrix, a user file by base name only, ``columns_used`` when the motif was wider than the kernels), or
+``motif_not_found`` when the TF's own motif was missing. Cards written before held ``source``
+``"JASPAR"`` or ``"MEME"`` with the file's path, and the notice text as ``motif_init_note``;
+:meth:`ModelCard.motif_init_summary` reads both.
 """
 
 from __future__ import annotations
@@ -115,6 +124,11 @@ class ModelCard:
     def n_expression_pcs(self) -> int:
         """Number of expression PCs at the start of the metadata vector."""
         return self.n_meta - (N_ANNOTATION_FEATURES if self.features.gencode else 0)
+
+    def motif_init_summary(self) -> str | None:
+        """Where kernels 0/1 started, in one line (``factornet inspect``); None when the card does not say
+        (models trained before it was recorded, imported ones)."""
+        return _motif_init_summary(self.training, self.factornet_version)
 
     def model_config(self):
         """The architecture as a :class:`factornet_core.model.ModelConfig` (imports Keras)."""
@@ -216,6 +230,37 @@ def make_card(
         track_norms=dict(track_norms or {}),
         factornet_version=__version__,
     )
+
+
+def _motif_init_summary(training: Mapping, version: str) -> str | None:
+    """:meth:`ModelCard.motif_init_summary` from the card's ``training`` record (any of its forms)."""
+    if "motif_init" not in training:
+        return None
+    if not training["motif_init"]:
+        missing = training.get("motif_not_found")
+        if isinstance(missing, Mapping):
+            where = missing.get("jaspar_release") or "JASPAR"
+            name = missing.get("name")
+            return f"none, random kernels (no motif for {name!r} among the packaged motifs or in {where})"
+        note = training.get("motif_init_note")  # the notice itself, in cards written before
+        return "none, random kernels" + (f" ({note})" if note else "")
+    src = training.get("motif_source")
+    src = src if isinstance(src, Mapping) else {}
+    kind = str(src.get("source", "")).lower()
+    if kind == "jaspar":  # "JASPAR" before
+        text = f"JASPAR {src.get('matrix_id')} {src.get('name')} ({src.get('release')})"
+    elif kind == "packaged":
+        text = f"{src.get('name')} (shipped with factornet {version})"
+    elif kind == "file":
+        text = f"{src.get('name')} in {src.get('file')} (matrix sha256 {str(src.get('sha256'))[:12]})"
+    else:  # "MEME" before: the file as its path was given
+        text = f"{src.get('name')} in {src.get('file')}"
+    columns = src.get("columns_used")
+    if isinstance(columns, Sequence) and len(columns) == 2:
+        text += (
+            f"; its central columns {columns[0]}–{columns[1]} of {src.get('width')} (wider than the kernels)"
+        )
+    return f"kernels 0/1 from {text}"
 
 
 # ------------------------------------------------------------------------------------- validation

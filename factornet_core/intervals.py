@@ -39,6 +39,7 @@ from factornet_core.textio import (
     write_text,
 )
 from factornet_core.textio import open_text as open_text  # re-exported: callers import it from here too
+from factornet_core.wording import some
 
 U, B, A = 0, 1, 2
 LABEL_CHARS = np.array(["U", "B", "A"])
@@ -75,7 +76,7 @@ def unknown_chromosome(name: str, known: Iterable[str], what: str = "chromosome"
     the chr1-vs-1 hint (:func:`naming_hint`). Returned, not raised, so callers keep their ``raise``."""
     known = list(known)
     hint = naming_hint([name], known, "the genome")
-    tail = f": {hint}" if hint else f" (it has {', '.join(known[:6])}{', ...' if len(known) > 6 else ''})"
+    tail = f": {hint}" if hint else f" (it has {some(known, 6)})"
     return FactorNetError(f"{what} {name!r} is not in the genome{tail}")
 
 

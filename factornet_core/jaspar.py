@@ -14,9 +14,11 @@ pyjaspar, Khan & Mathelier, https://github.com/asntech/pyjaspar.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +30,8 @@ TAX_GROUP = "vertebrates"
 _MATRIX_ID = re.compile(r"^(MA\d{4})(?:\.(\d+))?$", re.IGNORECASE)
 
 
-def _release() -> str:
+def latest_release() -> str:
+    """The newest JASPAR release the installed ``pyjaspar`` ships (e.g. ``JASPAR2026``): the one used."""
     try:
         import pyjaspar
     except ImportError:  # pragma: no cover - a declared dependency
@@ -56,14 +59,17 @@ class JasparMotif:
         return Motif(self.matrix_id, self.name, pwm, int(round(self.counts[0].sum())))
 
     def card(self) -> dict:
-        """What a model card or report records about the motif."""
+        """What a model card or report records about the motif (see :func:`resolve_motif`)."""
+        motif = self.motif
         return {
-            "source": "JASPAR",
+            "source": "jaspar",
             "release": self.release,
             "collection": COLLECTION,
             "matrix_id": self.matrix_id,
             "name": self.name,
             "version": self.version,
+            "width": motif.width,
+            "sha256": motif.sha256,
         }
 
 
@@ -87,7 +93,7 @@ def _profiles(release: str) -> list[tuple[str, int, str]]:
 
 def close_names(name: str, release: str | None = None, n: int = 5) -> list[str]:
     """Up to ``n`` JASPAR TF names closest to ``name`` (difflib ratio, case-insensitive)."""
-    release = release or _release()
+    release = release or latest_release()
     names = sorted({p[2] for p in _profiles(release)})
     upper = {x.upper(): x for x in names}
     hits = difflib.get_close_matches(name.upper(), list(upper), n=n, cutoff=0.6)
@@ -104,7 +110,7 @@ def fetch(tf_or_id: str, release: str | None = None) -> JasparMotif:
         No CORE vertebrate profile has that name or ID; the message lists close names and suggests
         ``--motif-file``.
     """
-    release = release or _release()
+    release = release or latest_release()
     query = tf_or_id.strip()
     profiles = _profiles(release)
     match = _MATRIX_ID.match(query)
@@ -132,25 +138,45 @@ def fetch(tf_or_id: str, release: str | None = None) -> JasparMotif:
 
 
 def resolve_motif(
-    tf: str, motif: str | None = None, motif_file: str | None = None, release: str | None = None
+    tf: str, motif: str | None = None, motif_file: str | os.PathLike | None = None, release: str | None = None
 ) -> tuple[Motif, dict]:
-    """The motif to use for ``tf`` and a record of where it came from.
+    """The motif to use for ``tf`` and a portable record of where it came from.
 
     With ``motif_file`` (MEME v4): the motif named ``motif`` (default ``tf``), by motif or TF name
     (:func:`factornet_core.meme.find_motif`). Otherwise a motif shipped with FactorNet when named by its id
     (``CTCF_f2``: the motifs ``factornet simulate`` plants), else JASPAR by ``motif`` (a TF name or matrix
-    ID, default ``tf``), see :func:`fetch`. Returns ``(Motif, {"source": ..., ...})``.
+    ID, default ``tf``), see :func:`fetch`.
+
+    Returns ``(Motif, record)``. The record is what a model card or report keeps, with no path and no
+    advice, so it means the same on any machine; ``source`` says which kind it is:
+
+    * ``{"source": "file", "file": <the MEME file's base name>, "name", "width", "sha256"}``
+    * ``{"source": "packaged", "name", "width", "sha256"}`` (the motifs of the factornet release that
+      wrote the record)
+    * ``{"source": "jaspar", "release", "collection", "matrix_id", "name", "version", "width", "sha256"}``
+
+    ``width`` is in bp; ``sha256`` identifies the matrix itself (:attr:`factornet_core.meme.Motif.sha256`).
+
+    Raises
+    ------
+    factornet_core.meme.MotifNotFound
+        ``motif_file`` has no motif of that name.
+    FactorNetError
+        An unreadable or ambiguous ``motif_file``; a name neither packaged nor in JASPAR.
     """
-    if motif_file is None:
-        from factornet_core.meme import read_meme
-        from factornet_core.simulate import packaged_motifs_path
+    from factornet_core.meme import find_motif, read_meme
+    from factornet_core.simulate import packaged_motifs_path
 
-        if (motif or tf) in read_meme(packaged_motifs_path()):
-            motif_file = str(packaged_motifs_path())
+    query = motif or tf
     if motif_file is not None:
-        from factornet_core.meme import find_motif, read_meme
-
-        chosen = find_motif(read_meme(motif_file), motif or tf)
-        return chosen, {"source": "MEME", "file": str(motif_file), "name": chosen.name}
-    found = fetch(motif or tf, release)
+        chosen = find_motif(read_meme(motif_file), query)
+        return chosen, _record(chosen, "file", file=Path(motif_file).name)
+    packaged = read_meme(packaged_motifs_path())
+    if query in packaged:
+        return packaged[query], _record(packaged[query], "packaged")
+    found = fetch(query, release)
     return found.motif, found.card()
+
+
+def _record(motif: Motif, source: str, **where) -> dict:
+    return {"source": source, **where, "name": motif.name, "width": motif.width, "sha256": motif.sha256}

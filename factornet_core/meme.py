@@ -5,6 +5,7 @@ A motif is a ``(width, 4) float`` letter-probability matrix in A, C, G, T order.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import numpy as np
 
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import read_text_lines
-from factornet_core.wording import plural
+from factornet_core.wording import plural, some
 
 
 @dataclass(eq=False)  # identity equality: a field-wise == would compare the PWM arrays
@@ -37,6 +38,22 @@ class Motif:
     @property
     def width(self) -> int:
         return int(self.pwm.shape[0])
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the matrix as used: ``pwm`` as little-endian float64, row by row (A, C, G, T).
+
+        Identifies the exact matrix a model was initialised from without storing the file it came from.
+        """
+        return hashlib.sha256(np.ascontiguousarray(self.pwm, dtype="<f8").tobytes()).hexdigest()
+
+
+class MotifNotFound(FactorNetError):
+    """A motif name that no motif of a MEME file has; ``available`` lists the file's motif names."""
+
+    def __init__(self, message: str, available: list[str]):
+        super().__init__(message)
+        self.available = available
 
 
 def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
@@ -90,7 +107,15 @@ def read_meme(path: str | os.PathLike) -> dict[str, Motif]:
 
 
 def find_motif(motifs: Mapping[str, Motif], name: str) -> Motif:
-    """A motif by exact name, or by alternative name (e.g. the TF name) if unique."""
+    """A motif by exact name, or by alternative name (e.g. the TF name) if unique.
+
+    Raises
+    ------
+    MotifNotFound
+        No motif has that name (the message names a few the file has).
+    FactorNetError
+        Several motifs have it as their alternative name.
+    """
     if name in motifs:
         return motifs[name]
     by_alt = [m for m in motifs.values() if m.alt_name == name or m.name.split("_")[0] == name]
@@ -98,7 +123,10 @@ def find_motif(motifs: Mapping[str, Motif], name: str) -> Motif:
         return by_alt[0]
     if by_alt:
         raise FactorNetError(f"motif name {name!r} is ambiguous: {', '.join(m.name for m in by_alt)}")
-    raise FactorNetError(f"motif {name!r} is not in the motif file ({plural(len(motifs), 'motif')})")
+    raise MotifNotFound(
+        f"motif {name!r} is not in the motif file (it has {plural(len(motifs), 'motif')}: {some(motifs)})",
+        list(motifs),
+    )
 
 
 def write_meme(path: str | os.PathLike, motifs: list[Motif], background: np.ndarray | None = None) -> None:

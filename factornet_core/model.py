@@ -195,8 +195,8 @@ def motif_kernel(pwm, kernel_width: int, n_channels: int, scale: float = 1.0, ps
     ``ln((p + ε) / (0.25 + ε))`` with ε = 0.01 — the score a PWM scanner computes — times ``scale``
     (1 by default); the bias is ``-scale · S_max / 2`` with ``S_max`` the best achievable log-odds
     score, so a site scoring less than half the best match gives 0 after the ReLU and a perfect site
-    gives ``scale · S_max / 2``. The PWM is centred in the kernel (cut at both ends if wider than the
-    kernel); track channels get 0.
+    gives ``scale · S_max / 2``. The PWM is centred in the kernel (cut to its central columns if wider
+    than the kernel, :func:`motif_columns`); track channels get 0.
 
     Why 1 and not a Glorot-sized 0.1: on the demo's simulation (``factornet_core.recipe``, 12 epochs)
     the network first learns accessibility and starts using the motif only after a seed-dependent
@@ -208,15 +208,22 @@ def motif_kernel(pwm, kernel_width: int, n_channels: int, scale: float = 1.0, ps
     import numpy as np
 
     pwm = np.asarray(pwm, dtype=np.float64)
-    if pwm.shape[0] > kernel_width:
-        cut = (pwm.shape[0] - kernel_width) // 2
-        pwm = pwm[cut : cut + kernel_width]
+    start, end = motif_columns(pwm.shape[0], kernel_width)
+    pwm = pwm[start:end]
     logodds = np.log((pwm + pseudocount) / (0.25 + pseudocount))
     kernel = np.zeros((kernel_width, n_channels), dtype=np.float32)
     offset = (kernel_width - pwm.shape[0]) // 2
     kernel[offset : offset + pwm.shape[0], :4] = scale * logodds
     bias = -scale * logodds.max(axis=1).sum() / 2
     return kernel, float(bias)
+
+
+def motif_columns(width: int, kernel_width: int) -> tuple[int, int]:
+    """The columns ``[start, end)`` (0-based) of a ``width``-bp motif that a ``kernel_width``-bp kernel
+    holds: all of them when the motif fits, else its central ``kernel_width`` (an odd extra column is cut
+    at the end: 27 into 26 keeps ``[0, 26)``, 30 into 26 keeps ``[2, 28)``)."""
+    cut = max(width - kernel_width, 0) // 2
+    return cut, cut + min(width, kernel_width)
 
 
 def set_motif_kernels(model: keras.Model, pwm, scale: float = 1.0) -> None:

@@ -55,6 +55,7 @@ from factornet_core.cutcounts import (  # noqa: F401  (re-exported: the counting
     value_distribution,
 )
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import some
 
 
 @dataclass
@@ -258,7 +259,7 @@ def _select(sizes: Mapping[str, int], chroms: Sequence[str] | None) -> dict[str,
         raise FactorNetError(
             f"--chroms: {unknown[0]!r} is not in the genome"
             f"{': ' + hint if (hint := naming_hint(unknown[0], sizes, 'the genome')) else ''} "
-            f"(it has {', '.join(list(sizes)[:5])}{', ...' if len(sizes) > 5 else ''})"
+            f"(it has {some(sizes)})"
         )
     wanted = set(chroms)
     return {c: n for c, n in sizes.items() if c in wanted}

@@ -109,41 +109,39 @@ def prepare(
 
 
 def tracks_from_reads(sim, out_dir: Path, log=lambda msg: None) -> Path:
-    """``factornet prepare`` on every ``bam`` row of the simulation's samplesheet → ``out_dir/samplesheet.tsv``.
+    """``factornet prepare`` on the BAMs of the simulation's samplesheet → ``out_dir/samplesheet.tsv``.
 
-    Each cell type's track of that name is replaced by the bigWig prepared from its BAM (5′ cut sites, the
-    default filters, ``--normalize none``: the simulator's cuts are already on the training scale, so the
-    prepared track equals the simulator's own); ``bam`` rows are dropped, other rows kept. Paths in the new
-    samplesheet are relative to ``out_dir``.
+    The samplesheet is read as every command reads one (:func:`factornet_core.samplesheet.read_samplesheet`:
+    header by column name, ``#`` comments, gzip, paths relative to its folder). Each cell type's track with
+    ``bam`` rows becomes the bigWig prepared from those BAMs pooled (5′ cut sites, the default filters,
+    ``--normalize none``: the simulator's cuts are already on the training scale, so the prepared track
+    equals the simulator's own); ``bam`` rows are dropped, other rows kept. Paths in the new samplesheet
+    are relative to ``out_dir``. ``log`` gets one line per prepared track.
     """
     from factornet_core.prepare import prepare_track
-    from factornet_core.samplesheet import write_samplesheet
-    from factornet_core.textio import open_text
+    from factornet_core.samplesheet import read_samplesheet, write_samplesheet
 
+    sheet = read_samplesheet(sim.samplesheet, need_tracks=False)  # the tracks are what we make
     out_dir.mkdir(parents=True, exist_ok=True)
-    source = Path(sim.samplesheet)
-    with open_text(source) as handle:
-        rows = [line.rstrip("\n").split("\t") for line in handle][1:]
-    prepared: dict[tuple[str, str], Path] = {}
-    for cell, kind, name, path in rows:
-        if kind == "bam":
-            bigwig = out_dir / f"{cell}.{name}.bw"
-            report = prepare_track(bigwig, bams=[source.parent / path], genome=sim.genome, rule="none")
+    rows = []
+    for cell in sheet.cells.values():
+        tracks = dict(cell.tracks)
+        for name, files in cell.alignments.items():
+            bams = [path for kind, path in files if kind == "bam"]
+            if not bams:
+                continue
+            tracks[name] = out_dir / f"{cell.name}.{name}.bw"
+            report = prepare_track(tracks[name], bams=bams, genome=sim.genome, rule="none")
+            dropped = ", ".join(f"{n:,} {why}" for why, n in report.dropped.items() if n)
             log(
-                f"    {cell}: {report.reads_kept:,} of {report.reads_seen:,} reads kept "
-                f"({', '.join(f'{n:,} {why}' for why, n in report.dropped.items() if n)} dropped) -> {bigwig.name}"
+                f"    {cell.name}: {report.reads_kept:,} of {report.reads_seen:,} reads kept "
+                f"({dropped or 'none'} dropped) -> {tracks[name].name}"
             )
-            prepared[cell, name] = bigwig
-    kept = []
-    for cell, kind, name, path in rows:
-        if kind == "bam":
-            continue
-        target = prepared.get((cell, name)) if kind == "track" else None
-        target = target or source.parent / path
-        kept.append((cell, kind, name, os.path.relpath(target, out_dir)))
-    sheet = out_dir / "samplesheet.tsv"
-    write_samplesheet(sheet, kept)
-    return sheet
+        rows += [(cell.name, "track", name, path) for name, path in tracks.items()]
+        rows += [row for row in cell.rows() if row[1] not in ("track", "bam")]
+    target = out_dir / "samplesheet.tsv"
+    write_samplesheet(target, [(c, k, n, os.path.relpath(p, out_dir)) for c, k, n, p in rows])
+    return target
 
 
 def baselines(p: Prepared, out_dir: str | os.PathLike, s: RecipeSettings, seed: int = 0) -> dict[str, Path]:

@@ -55,6 +55,21 @@ class CellType:
         """TFs with peaks or labels in this cell type."""
         return list(dict.fromkeys([*self.conservative, *self.labels]))
 
+    def rows(self, *kinds: str) -> list[tuple[str, str, str, Path]]:
+        """This cell type's entries as samplesheet rows ``(cell_type, kind, name, path)``, or only those of
+        ``kinds`` (:data:`KINDS`): tracks in input order, alignments (replicates in samplesheet order),
+        conservative, relaxed, labels, expression (name ``.``)."""
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown samplesheet kind {unknown[0]!r} (kinds: {', '.join(KINDS)})")
+        rows = [("track", name, path) for name, path in self.tracks.items()]
+        rows += [(kind, name, path) for name, files in self.alignments.items() for kind, path in files]
+        for kind in ("conservative", "relaxed", "labels"):
+            rows += [(kind, name, path) for name, path in getattr(self, kind).items()]
+        if self.expression is not None:
+            rows.append(("expression", ".", self.expression))
+        return [(self.name, kind, name, path) for kind, name, path in rows if not kinds or kind in kinds]
+
 
 @dataclass
 class Samplesheet:
@@ -78,6 +93,12 @@ class Samplesheet:
 
     def cells_with_tf(self, tf: str) -> list[str]:
         return [c.name for c in self.cells.values() if tf in c.conservative]
+
+    def rows(self, *kinds: str) -> list[tuple[str, str, str, Path]]:
+        """Every entry as a row ``(cell_type, kind, name, absolute path)``, or only those of ``kinds``:
+        cell types in samplesheet order, each as :meth:`CellType.rows`. What :func:`write_samplesheet`
+        takes (with paths made relative to where it writes, if wanted)."""
+        return [row for cell in self.cells.values() for row in cell.rows(*kinds)]
 
 
 def read_samplesheet(
@@ -227,12 +248,12 @@ def read_legacy_folder(folder: Path, check_files: bool = True) -> Samplesheet:
     return sheet
 
 
-def write_samplesheet(path: str | os.PathLike, rows: list[tuple[str, str, str, str]]) -> None:
+def write_samplesheet(path: str | os.PathLike, rows: list[tuple[str, str, str, str | os.PathLike]]) -> None:
     """Write rows ``(cell_type, kind, name, path)`` under the standard header."""
     with open(path, "w") as handle:
         handle.write("\t".join(COLUMNS) + "\n")
         for row in rows:
-            handle.write("\t".join(row) + "\n")
+            handle.write("\t".join(str(v) for v in row) + "\n")
 
 
 # --------------------------------------------------------------------------------------------- selection

@@ -34,6 +34,7 @@ import pyBigWig
 
 from factornet_core import normalize
 from factornet_core.errors import FactorNetError
+from factornet_core.wording import some
 
 # (resolved path, size, mtime_ns, rule, chromosome-set digest) → Normalization; likewise for G.
 _SCALES: dict[tuple, normalize.Normalization] = {}
@@ -170,7 +171,7 @@ def bigwig_normalization(
         if not values.size:
             raise FactorNetError(
                 f"track {track or Path(path).name!r}: {Path(path).name} has no signal on "
-                f"{', '.join(list(chroms)[:4])}{', ...' if len(chroms) > 4 else ''}: cannot apply "
+                f"{some(chroms, 4)}: cannot apply "
                 f"the model's {rule} normalisation"
             )
         g = effective_size() if callable(effective_size) else effective_size

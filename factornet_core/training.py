@@ -2,8 +2,8 @@
 
 Training follows original FactorNet: Adam (learning rate 1e-3), minibatches of 100, mean binary cross-entropy
 over tasks, dropout, two kernels of single-task models initialised from the TF's motif (Table S1; see
-:func:`_motif_pwm`), validation chromosomes held out, early stopping with ``patience`` epochs, and the
-best epoch's weights kept. Unlike original FactorNet, which stopped on the loss of a validation set
+:mod:`factornet_core.motifinit`), validation chromosomes held out, early stopping with ``patience``
+epochs, and the best epoch's weights kept. Unlike original FactorNet, which stopped on the loss of a validation set
 sampled like the training epochs (about 1:1, whose auPR saturates near 1), the best epoch is the one
 with the highest auPR on the validation chromosomes' bins at their natural class balance, the auPR
 ``factornet evaluate`` reports (:mod:`factornet_core.validation`); the balanced loss stays in the
@@ -16,8 +16,9 @@ RNG state a resumed run needs (:mod:`factornet_core.resume`), so ``resume=True``
 kill from the last completed epoch and ends with the uninterrupted run's weights (CPU). The folder is
 locked while a training uses it and removed when training finishes.
 
-Where the parts live: cell type/TF selection in :mod:`factornet_core.samplesheet`, sampler set-up in
-:mod:`factornet_core.sampling`, the learning-curve figure in :mod:`factornet_core.figures`.
+Where the parts live: cell type/TF selection in :mod:`factornet_core.samplesheet`, the motif of kernels
+0/1 in :mod:`factornet_core.motifinit`, sampler set-up in :mod:`factornet_core.sampling`, the
+learning-curve figure in :mod:`factornet_core.figures`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from factornet_core import __version__, intervals, resume, tracknorm
 from factornet_core.card import Features, ModelCard, make_card
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
+from factornet_core.motifinit import choose_motif
 from factornet_core.samplesheet import Samplesheet, Selection, read_samplesheet, select_multi_task, select_tf
 from factornet_core.sampling import TrainingSamples, training_samples
 from factornet_core.tracks import TrackSet
@@ -161,7 +163,8 @@ def train(
     ------
     FactorNetError : bad output path, unknown cell type/TF/chromosome, no peaks or positives on the
         training/validation chromosomes, tracks not matching the genome, missing expression/annotations,
-        an unknown motif. Inputs are all checked before the first epoch.
+        a motif named with ``-mo`` or a ``--motif-file`` without the motif (checked first, before any
+        input is opened; :mod:`factornet_core.motifinit`). Inputs are all checked before the first epoch.
 
     Deterministic on CPU for a given ``settings.seed``; with ``settings.resume`` a killed run continues
     from ``<model>.keras.resume/`` and ends with the weights of the uninterrupted run (:mod:`factornet_core.resume`).
@@ -171,18 +174,17 @@ def train(
     s = settings
     if s.gencode and annotations is None:
         raise FactorNetError("-g/--gencode needs annotations: give --gtf and --cpg, or --annotation-beds")
+    motif = choose_motif(s.tf, s.motif, s.motif_file, s.motif_init, s.kernel_width)  # before any work
     with resume.ResumeFolder(_resume_dir(out_path), _resume_settings(s)) as checkpoints:
         run = _open_run(samplesheet, genome_path, s, blacklist)
         try:
             meta, meta_names, pca = _metadata(run.selection, s, annotations)
             cfg = _model_config(s, run.selection, len(meta_names))
-            pwm, motif_source, notice = _motif_pwm(s)
-            if notice:
-                progress.notice(notice)
-            net, history, best, stopped, n_train = _fit(cfg, pwm, run, meta, s, checkpoints, progress)
-            motif = {"motif_source": motif_source, "motif_note": notice}
+            if motif.notice:  # once the inputs are known good: no note before an input error
+                progress.notice(motif.notice)
+            net, history, best, stopped, n_train = _fit(cfg, motif.pwm, run, meta, s, checkpoints, progress)
             card = _build_card(
-                s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path, **motif
+                s, cfg, run, meta_names, history, best, stopped, samplesheet, genome_path, motif.card
             )
             arrays = {f"expression_{k}": v for k, v in pca.to_arrays().items()} if pca else None
             stem = out_path.with_suffix("")
@@ -325,42 +327,6 @@ def _model_config(s: TrainSettings, selection: Selection, n_meta: int):
     )
 
 
-def _motif_pwm(s: TrainSettings) -> tuple[np.ndarray | None, dict | None, str | None]:
-    """The PWM ``(width, 4)`` kernels 0/1 start from, where it came from, and a notice for the user.
-
-    Single-task training uses the TF's own motif by default, as the paper's Table S1 does (``-mo``
-    True); ``s.motif`` names another one (``-mo``), ``s.motif_init=False`` turns it off, and multi-task
-    training starts at random unless ``-mo`` is given (Table S2). A motif is looked up in ``motif_file``
-    (MEME), else among the motifs shipped with FactorNet by id (e.g. ``CTCF_f2``), else in JASPAR by TF
-    name or matrix ID (:func:`factornet_core.jaspar.resolve_motif`; matrix ID, name and version go into
-    the card). A named motif that is not found is an error; the TF's own motif by default is not: the
-    notice says so and training starts at random.
-    """
-    if s.motif and not s.motif_init:
-        raise FactorNetError("-mo/--motif and --no-motif-init contradict each other: drop one of them")
-    name = s.motif or (s.tf if s.motif_init else None)
-    if not name:
-        return None, None, None
-    try:
-        pwm, source = _lookup_motif(name, s.motif_file)
-    except FactorNetError as err:
-        if s.motif:
-            raise
-        note = (
-            f"no motif found for {s.tf!r} to initialise kernels 0/1 ({err}); training continues with "
-            "random kernels (name one with -mo, or --no-motif-init to silence this)"
-        )
-        return None, None, note
-    return pwm, source, None
-
-
-def _lookup_motif(name: str, motif_file: str | None) -> tuple[np.ndarray, dict]:
-    from factornet_core.jaspar import resolve_motif
-
-    motif, source = resolve_motif(name, name, motif_file)  # packaged by id (CTCF_f2), else JASPAR
-    return motif.pwm, source
-
-
 def _new_model(cfg, pwm, s: TrainSettings):
     import keras
 
@@ -453,13 +419,13 @@ def _build_card(
     stopped,
     samplesheet,
     genome_path,
-    motif_source: dict | None = None,
-    motif_note: str | None = None,
+    motif: dict,
 ) -> ModelCard:
     """The model card (CONTRACT "model") of a trained model, through :func:`card.make_card`.
 
-    The chromosome naming is that of the chromosomes trained and validated on, not of every contig in
-    the FASTA: one ``KI270302.1``-style contig in a UCSC genome must not mark a chr1-trained model as
+    ``motif`` is :attr:`MotifInit.card <factornet_core.motifinit.MotifInit>`. The card holds no local
+    path: input files by base name (the motif file's too). The chromosome naming is that of the
+    chromosomes trained and validated on, not of every contig in the FASTA: one ``KI270302.1``-style contig in a UCSC genome must not mark a chr1-trained model as
     '1'-style named.
     """
     used = list(run.train_chroms) + list(run.valid_chroms)
@@ -473,15 +439,14 @@ def _build_card(
         track_norms=tracknorm.resolve(s.track_norms, cfg.track_names),
         training={
             **{k: v for k, v in asdict(s).items() if k not in ("resume", "workers")},
+            "motif_file": Path(s.motif_file).name if s.motif_file else None,
             "train_chroms": list(run.train_chroms),
             "valid_chroms": list(run.valid_chroms),
             "cells": list(run.selection.cells),
             "best_epoch": best["epoch"],
             "epochs_run": len(history),
             "stopped_early": stopped,
-            "motif_init": motif_source is not None,  # what happened (motif_source says which motif)
-            **({"motif_source": motif_source} if motif_source else {}),
-            **({"motif_init_note": motif_note} if motif_note else {}),
+            **motif,  # what happened: motif_init, and motif_source or motif_not_found
         },
         provenance={
             "samplesheet": str(Path(samplesheet).name),

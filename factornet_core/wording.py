@@ -6,7 +6,7 @@ Messages and figure titles use :func:`plural` for every counted noun instead of 
 from __future__ import annotations
 
 import operator
-from collections.abc import Sized
+from collections.abc import Iterable, Sized
 
 #: Nouns whose plural is not ``singular + "s"``.
 IRREGULAR = {"was": "were", "is": "are", "has": "have", "does": "do"}
@@ -34,3 +34,13 @@ def plural(n: int | Sized, singular: str, plural: str | None = None) -> str:
 def _count(n) -> int:
     """A collection's length, or ``n`` itself as a Python int (``numpy.int64`` counts from pandas/NumPy too)."""
     return len(n) if isinstance(n, Sized) else operator.index(n)
+
+
+def some(names: Iterable[str], limit: int = 5) -> str:
+    """The first ``limit`` names, comma-separated, and ``, ...`` when there are more (for "it has ..." hints).
+
+    >>> some(["chr1", "chr2"]), some(["a", "b", "c"], limit=2)
+    ('chr1, chr2', 'a, b, ...')
+    """
+    names = list(names)
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")

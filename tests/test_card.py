@@ -85,3 +85,58 @@ def test_make_card_takes_layout_from_the_architecture():
             config, ["CTCF"], mode="single-task", features=Features(expression=True),
             metadata_names=["PC1"], chrom_naming="ucsc",
         )  # fmt: skip
+
+
+SHA = "8b5df38ad5447e66c6c1389ca86df6b3e67b2fe12876881e5e193988f3d86117"
+
+
+@pytest.mark.parametrize(
+    "training, line",
+    [
+        ({}, None),  # not recorded (imported models)
+        ({"epochs": 1}, None),  # trained before motif initialisation was recorded
+        ({"motif_init": False}, "none, random kernels"),
+        (
+            {"motif_init": False, "motif_not_found": {"name": "NOTATF1", "jaspar_release": "JASPAR2026"}},
+            "none, random kernels (no motif for 'NOTATF1' among the packaged motifs or in JASPAR2026)",
+        ),
+        (
+            {"motif_init": True, "motif_source": {"source": "packaged", "name": "CTCF_f2", "width": 19,
+                                                  "sha256": SHA}},
+            "kernels 0/1 from CTCF_f2 (shipped with factornet 0.1.0)",
+        ),
+        (
+            {"motif_init": True, "motif_source": {"source": "jaspar", "release": "JASPAR2026", "collection": "CORE",
+                                                  "matrix_id": "MA0139.2", "name": "CTCF", "version": 2,
+                                                  "width": 15, "sha256": SHA, "columns_used": [3, 12]}},
+            "kernels 0/1 from JASPAR MA0139.2 CTCF (JASPAR2026); its central columns 3–12 of 15 (wider than "
+            "the kernels)",
+        ),
+        (
+            {"motif_init": True, "motif_source": {"source": "file", "file": "mine.meme", "name": "WIDE_1",
+                                                  "width": 30, "sha256": SHA}},
+            "kernels 0/1 from WIDE_1 in mine.meme (matrix sha256 8b5df38ad544)",
+        ),
+        # the records of cards written before: JASPAR/MEME with the path as given, the notice as a note
+        (
+            {"motif_init": True, "motif_source": {"source": "JASPAR", "release": "JASPAR2026",
+                                                  "collection": "CORE", "matrix_id": "MA0139.2", "name": "CTCF",
+                                                  "version": 2}},
+            "kernels 0/1 from JASPAR MA0139.2 CTCF (JASPAR2026)",
+        ),
+        (
+            {"motif_init": True, "motif_source": {"source": "MEME", "file": "/data/m.meme", "name": "CTCF_f2"}},
+            "kernels 0/1 from CTCF_f2 in /data/m.meme",
+        ),
+        (
+            {"motif_init": False, "motif_init_note": "no motif found for 'X'"},
+            "none, random kernels (no motif found for 'X')",
+        ),
+    ],
+)  # fmt: skip
+def test_motif_init_summary_reads_the_record_of_every_card(training, line):
+    card = ModelCard.from_dict(
+        {**BASE, "training": training, "factornet_version": "0.1.0", "card_version": CARD_VERSION}
+    )
+    assert card.motif_init_summary() == line
+    assert ModelCard.from_json(card.to_json()).motif_init_summary() == line  # survives the round trip

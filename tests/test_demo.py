@@ -74,3 +74,41 @@ def test_the_demo_trains_on_tracks_prepared_from_its_bams(tmp_path):
                 got = np.nan_to_num(np.asarray(a.values(chrom, 0, length), dtype=float))
                 want = np.nan_to_num(np.asarray(b.values(chrom, 0, length), dtype=float))
                 assert got.sum() > 100 and np.array_equal(got, want), (cell, chrom)
+
+
+def test_tracks_from_reads_reads_the_samplesheet_as_every_command_does(tmp_path):
+    """A gzipped samplesheet in its own folder, with a comment, its columns in another order and paths relative
+    to it, and two BAM replicates for CellA: the replicates are pooled (the prepared track is twice the
+    simulator's), as `prepare --bam A --bam B` does; a line-by-line reader took the columns by position and kept
+    only the last replicate's track."""
+    import gzip
+    import shutil
+
+    import numpy as np
+
+    from factornet_core.recipe import tracks_from_reads
+    from factornet_core.samplesheet import read_samplesheet
+    from factornet_core.simulate import simulate_dataset
+    from factornet_core.tracks import open_bigwig
+
+    sim = simulate_dataset(tmp_path / "data", n_chroms=1, chrom_length=60_000, n_cells=2, reads="single")
+    rep2 = tmp_path / "data" / "CellA.rep2.bam"
+    shutil.copyfile(sim.bams["CellA"], rep2)
+    (tmp_path / "sheets").mkdir()
+    lines = ["# the simulation's samplesheet, by hand", "path\tkind\tname\tcell_type"]
+    for cell, kind, name, path in read_samplesheet(sim.samplesheet).rows():
+        lines.append(f"../data/{path.name}\t{kind}\t{name}\t{cell}")
+    lines.append("../data/CellA.rep2.bam\tbam\tDNASE\tCellA")
+    sim.samplesheet = tmp_path / "sheets" / "samples.tsv.gz"
+    sim.samplesheet.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    messages = []
+    cells = read_samplesheet(tracks_from_reads(sim, tmp_path / "prepared", messages.append)).cells
+    assert [m.split(":")[0].strip() for m in messages] == ["CellA", "CellB"]  # one line per prepared track
+    assert Path(cells["CellB"].tracks["MAPABILITY"]) == sim.mapability.resolve()
+    assert Path(cells["CellA"].conservative["CTCF"]) == sim.conservative["CellA", "CTCF"].resolve()
+    assert cells["CellA"].alignments == {} and list(cells["CellA"].tracks) == ["DNASE", "MAPABILITY"]
+    for cell, replicates in (("CellA", 2), ("CellB", 1)):
+        with open_bigwig(cells[cell].tracks["DNASE"]) as a, open_bigwig(sim.dnase[cell]) as b:
+            got = np.nan_to_num(np.asarray(a.values("chr1", 0, 60_000), dtype=float))
+            want = np.nan_to_num(np.asarray(b.values("chr1", 0, 60_000), dtype=float))
+        assert want.sum() > 100 and np.array_equal(got, replicates * want), cell

@@ -11,6 +11,7 @@ from factornet_core.model import (
     ModelConfig,
     StrandFlip,
     build_model,
+    motif_columns,
     motif_kernel,
     set_motif_kernels,
     strand_model,
@@ -125,6 +126,19 @@ def test_motif_kernel_scaling():
     assert np.all(kernel[:, 4:] == 0) and np.all(kernel[0] == 0) and np.all(kernel[4] == 0)
     site = dna.one_hot("NAGAN")
     assert float((kernel[:, :4] * site).sum() + bias) == pytest.approx(0.1 * smax / 2, rel=1e-5)
+
+
+def test_a_motif_wider_than_the_kernel_gives_its_central_columns():
+    assert motif_columns(19, 26) == (0, 19)  # fits: every column
+    assert motif_columns(26, 26) == (0, 26)
+    assert motif_columns(30, 26) == (2, 28)  # 2 cut at each end
+    assert motif_columns(27, 26) == (0, 26)  # the odd column goes at the end
+    assert motif_columns(22, 20) == (1, 21)
+    pwm = np.random.default_rng(0).dirichlet(np.ones(4), size=30)
+    kernel, bias = motif_kernel(pwm, kernel_width=26, n_channels=5)
+    central, central_bias = motif_kernel(pwm[2:28], kernel_width=26, n_channels=5)
+    np.testing.assert_array_equal(kernel, central)
+    assert bias == central_bias
 
 
 def test_set_motif_kernels_detects_both_strands():

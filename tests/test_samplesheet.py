@@ -90,6 +90,35 @@ def test_write_samplesheet_round_trip(data):
     assert sheet.cells["C"].conservative == {"CTCF": data / "K562.CTCF.cons.bed.gz"}
 
 
+def test_rows_give_every_entry_back_in_order_and_by_kind(data):
+    _touch(data, "K562.rep1.bam", "K562.rep2.bam")
+    reps = "K562\tbam\tDNASE\tK562.rep1.bam\nK562\tbam\tDNASE\tK562.rep2.bam\n"
+    sheet = read_samplesheet(_sheet(data, GOOD + reps))
+    d = data
+    assert sheet.rows() == [
+        ("HepG2", "track", "DNASE", d / "HepG2.dnase.bw"),
+        ("HepG2", "track", "MAPABILITY", d / "shared" / "map.bw"),
+        ("HepG2", "conservative", "CTCF", d / "HepG2.CTCF.cons.bed.gz"),
+        ("HepG2", "conservative", "REST", d / "HepG2.REST.cons.bed.gz"),
+        ("HepG2", "relaxed", "CTCF", d / "HepG2.CTCF.relaxed.bed.gz"),
+        ("HepG2", "labels", "CTCF", d / "HepG2.CTCF.labels.tsv.gz"),
+        ("HepG2", "expression", ".", d / "HepG2.expr.tsv"),
+        ("K562", "track", "DNASE", d / "K562.dnase.bw"),  # the first cell type's track order
+        ("K562", "track", "MAPABILITY", d / "shared" / "map.bw"),
+        ("K562", "bam", "DNASE", d / "K562.rep1.bam"),  # replicates in samplesheet order
+        ("K562", "bam", "DNASE", d / "K562.rep2.bam"),
+        ("K562", "conservative", "CTCF", d / "K562.CTCF.cons.bed.gz"),
+        ("K562", "expression", ".", d / "K562.expr.tsv"),
+    ]
+    assert [r[3].name for r in sheet.rows("bam")] == ["K562.rep1.bam", "K562.rep2.bam"]
+    assert sheet.rows("relaxed", "labels") == [sheet.rows()[4], sheet.rows()[5]]
+    assert sheet.cell("K562").rows("expression") == [("K562", "expression", ".", d / "K562.expr.tsv")]
+    write_samplesheet(d / "again.tsv", sheet.rows())  # what write_samplesheet takes: the same sheet back
+    assert read_samplesheet(d / "again.tsv").cells == sheet.cells
+    with pytest.raises(ValueError, match="unknown samplesheet kind 'peaks'"):
+        sheet.rows("peaks")
+
+
 @pytest.mark.parametrize(
     "header, body, message",
     [

@@ -152,21 +152,40 @@ def test_resume_refuses_other_settings_and_damaged_checkpoints(sim, tmp_path, ca
     assert not out.exists()
 
 
+class _Notes(Progress):
+    """Collects the notices training gives."""
+
+    def __init__(self):
+        self.notices = []
+
+    def notice(self, message):
+        self.notices.append(message)
+
+
 @pytest.mark.slow
 def test_motif_initialisation_sets_first_kernels(sim, tmp_path, capsys):
     from factornet_core.meme import find_motif, read_meme
     from factornet_core.model import motif_kernel, strand_model
+    from factornet_core.simulate import packaged_motifs_path
+
+    notes = _Notes()
 
     def kernels(name, **extra):
         # learning rate 0: the saved kernels are exactly the initial ones
         settings = TrainSettings(tf="CTCF", epochs=1, learning_rate=0.0, **extra, **SMALL)
-        train(sim.samplesheet, sim.genome, tmp_path / name, settings)
+        train(sim.samplesheet, sim.genome, tmp_path / name, settings, progress=notes)
         conv = strand_model(load_model(tmp_path / name).model).get_layer("conv_motifs")
         return [np.asarray(w) for w in conv.get_weights()]
 
     (w, b) = kernels("mo.keras", motif="CTCF_f2", motif_file=str(sim.motifs))
-    assert read_card(tmp_path / "mo.keras").training["motif"] == "CTCF_f2"
+    card = read_card(tmp_path / "mo.keras")
     pwm = find_motif(read_meme(sim.motifs), "CTCF_f2").pwm
+    assert card.training["motif"] == "CTCF_f2" and card.training["motif_file"] == sim.motifs.name
+    assert card.training["motif_source"] == {
+        "source": "file", "file": sim.motifs.name, "name": "CTCF_f2", "width": 19,
+        "sha256": find_motif(read_meme(sim.motifs), "CTCF_f2").sha256,
+    }  # fmt: skip
+    assert str(sim.motifs.parent) not in card.to_json()  # no path of this machine
     fwd, bias = motif_kernel(pwm, w.shape[0], w.shape[1])
     rc, _ = motif_kernel(np.asarray(pwm)[::-1, ::-1], w.shape[0], w.shape[1])
     np.testing.assert_allclose(w[:, :, 0], fwd, rtol=1e-6)
@@ -195,39 +214,98 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path, capsys):
         f"motif init     kernels 0/1 from JASPAR {found.card()['matrix_id']} CTCF ("
         in capsys.readouterr().out
     )
+    assert notes.notices == []  # every motif so far fits the 20-bp kernels
+    # a packaged motif wider than the kernels (REST_f1, 22 bp; -w 20): its central 20 columns, said and recorded
+    (wr, _) = kernels("rest.keras", motif="REST_f1")
+    assert notes.notices == [
+        "motif REST_f1 is 22 bp wide, kernels are 20 bp (-w): its central 20 columns (2–21) initialise kernels 0/1"
+    ]
+    rest = read_meme(packaged_motifs_path())["REST_f1"]
+    np.testing.assert_allclose(wr[:, :, 0], motif_kernel(rest.pwm[1:21], 20, w.shape[1])[0], rtol=1e-6)
+    card = read_card(tmp_path / "rest.keras")
+    assert card.training["motif_source"] == {
+        "source": "packaged", "name": "REST_f1", "width": 22, "sha256": rest.sha256, "columns_used": [2, 21],
+    }  # fmt: skip
+    assert str(packaged_motifs_path().parent) not in card.to_json()  # not the package's folder
+    assert main(["inspect", str(tmp_path / "rest.keras")]) == 0
+    assert (
+        "motif init     kernels 0/1 from REST_f1 (shipped with factornet "
+        f"{card.factornet_version}); its central columns 2–21 of 22 (wider than the kernels)\n"
+    ) in capsys.readouterr().out
+
+
+def _sheet_with_tf(sim, tmp_path, tf: str):
+    """The simulation's samplesheet with CTCF's peaks under another TF name (absolute paths)."""
+    from factornet_core.samplesheet import read_samplesheet, write_samplesheet
+
+    rows = []
+    for cell in read_samplesheet(sim.samplesheet).cells.values():
+        rows += [(cell.name, "track", name, str(path)) for name, path in cell.tracks.items()]
+        rows += [
+            (cell.name, kind, tf, str(getattr(cell, kind)["CTCF"])) for kind in ("conservative", "relaxed")
+        ]
+    write_samplesheet(tmp_path / "renamed.tsv", rows)
+    return tmp_path / "renamed.tsv"
 
 
 @pytest.mark.slow
-def test_default_motif_not_found_is_a_notice_and_named_one_an_error(sim, tmp_path, capsys):
-    from factornet_core.meme import find_motif, read_meme, write_meme
+def test_a_tf_without_a_motif_is_a_notice_and_random_kernels(sim, tmp_path, capsys):
+    """Without --motif-file the TF's own motif is looked up by default, and a TF that has none (here CTCF's peaks
+    renamed NOTATF1) trains from random kernels, as the paper does; the notice says so, the card records what was
+    looked for (no advice text)."""
+    from factornet_core.jaspar import latest_release
     from factornet_core.model import strand_model
+
+    sheet = _sheet_with_tf(sim, tmp_path, "NOTATF1")
+    notes = _Notes()
+
+    def kernel(name, **extra):
+        settings = TrainSettings(tf="NOTATF1", epochs=1, learning_rate=0.0, **extra, **SMALL)
+        train(sheet, sim.genome, tmp_path / name, settings, progress=notes)
+        return strand_model(load_model(tmp_path / name).model).get_layer("conv_motifs").get_weights()[0]
+
+    w = kernel("none.keras")
+    assert len(notes.notices) == 1 and notes.notices[0].startswith("no motif found for 'NOTATF1'")
+    assert "training continues with random kernels" in notes.notices[0]
+    np.testing.assert_array_equal(w, kernel("off.keras", motif_init=False))
+    assert len(notes.notices) == 1  # --no-motif-init: nothing to say
+    card = read_card(tmp_path / "none.keras").training
+    assert card["motif_init"] is False and "motif_source" not in card and "motif_init_note" not in card
+    assert card["motif_not_found"] == {"name": "NOTATF1", "jaspar_release": latest_release()}
+    assert main(["inspect", str(tmp_path / "none.keras")]) == 0
+    assert (
+        "motif init     none, random kernels (no motif for 'NOTATF1' among the packaged motifs or in "
+        f"{latest_release()})\n"
+    ) in capsys.readouterr().out
+
+
+def test_a_motif_file_without_the_motif_stops_before_any_work(sim, tmp_path, capsys):
+    """--motif-file was given on purpose: a file without the TF's motif is an error before anything is read or
+    written (the samplesheet is not even opened), naming the file, its motifs and the fixes."""
+    from factornet_core.meme import find_motif, read_meme, write_meme
 
     only_gabpa = tmp_path / "gabpa.meme"
     write_meme(only_gabpa, [find_motif(read_meme(sim.motifs), "GABPA")])
-    notices = []
-
-    class Notes(Progress):
-        def notice(self, message):
-            notices.append(message)
-
-    def kernel(name, **extra):
-        settings = TrainSettings(tf="CTCF", epochs=1, learning_rate=0.0, **extra, **SMALL)
-        train(sim.samplesheet, sim.genome, tmp_path / name, settings, progress=Notes())
-        return strand_model(load_model(tmp_path / name).model).get_layer("conv_motifs").get_weights()[0]
-
-    w = kernel("none.keras", motif_file=str(only_gabpa))  # CTCF is not in the file: random kernels
-    assert len(notices) == 1 and "no motif found for 'CTCF'" in notices[0] and "random kernels" in notices[0]
-    np.testing.assert_array_equal(w, kernel("off.keras", motif_init=False))
-    assert len(notices) == 1  # --no-motif-init: nothing to say
-    card = read_card(tmp_path / "none.keras").training
-    assert card["motif_init"] is False and "motif_source" not in card
-    assert card["motif_init_note"] == notices[0]
-    assert main(["inspect", str(tmp_path / "none.keras")]) == 0
-    assert "motif init     none, random kernels (no motif found for 'CTCF'" in capsys.readouterr().out
-    with pytest.raises(FactorNetError, match="motif 'CTCF' is not in the motif file"):
-        kernel("named.keras", motif="CTCF", motif_file=str(only_gabpa))
+    out = tmp_path / "m.keras"
+    rc = main([*train_argv(sim, out), "-f", "CTCF", "-v", "chr2", "-e", "1", "--motif-file", str(only_gabpa)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == [
+        f"factornet train: error: --motif-file {str(only_gabpa)!r} has no motif for TF 'CTCF' (it has 1 motif: "
+        "GABPA_f1): name one of its motifs with -mo NAME (e.g. -mo GABPA_f1), or start from random kernels with "
+        "--no-motif-init"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gabpa.meme"]  # no model, history or resume folder
+    broken = tmp_path / "broken.tsv"
+    broken.write_text("not a samplesheet\n")  # read first, it would be the error
+    settings = TrainSettings(tf="CTCF", motif_file=str(only_gabpa), **SMALL)
+    with pytest.raises(FactorNetError, match="has no motif for TF 'CTCF'"):
+        train(broken, sim.genome, out, settings)
+    settings = TrainSettings(tf="CTCF", motif="CTCF", motif_file=str(only_gabpa), **SMALL)
+    with pytest.raises(FactorNetError, match="has no motif 'CTCF' .* or drop --motif-file"):
+        train(broken, sim.genome, out, settings)  # -mo named: an error as before, now with the file's motifs
     with pytest.raises(FactorNetError, match="contradict"):
-        kernel("both.keras", motif="CTCF", motif_init=False)
+        train(broken, sim.genome, out, TrainSettings(tf="CTCF", motif="CTCF", motif_init=False, **SMALL))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.tsv", "gabpa.meme"]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from factornet_core import FactorNetError, intervals
-from factornet_core.wording import noun, plural
+from factornet_core.wording import noun, plural, some
 
 
 def test_plural_agrees_with_counts_and_collections():
@@ -19,6 +19,14 @@ def test_plural_agrees_with_counts_and_collections():
     assert noun(3, "cell type") == "cell types"
     assert noun(2, "lacks", "lack") == "lack"
     assert noun(2, "has") == "have"
+
+
+def test_some_lists_the_first_names_and_says_when_there_are_more():
+    assert some(["chr1", "chr2"]) == "chr1, chr2"
+    assert some(["a", "b", "c", "d", "e"]) == "a, b, c, d, e"
+    assert some(["a", "b", "c", "d", "e", "f"]) == "a, b, c, d, e, ..."
+    assert some({"chr1": 10, "chr2": 20, "chr3": 30}, limit=2) == "chr1, chr2, ..."  # a dict: its keys
+    assert some([]) == ""
 
 
 def test_plural_takes_numpy_and_pandas_counts():

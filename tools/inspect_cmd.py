@@ -50,19 +50,8 @@ def run(args) -> int:
             f"epochs         best {training.get('best_epoch')} of {training.get('epochs_run')}"
             f"{' (stopped early)' if training.get('stopped_early') else ''}; seed {training.get('seed')}",
         ]
-        if "motif_init" in training:  # cards written before motif initialisation was the default lack it
-            lines.append(f"motif init     {_motif_init(training)}")
+        motif = card.motif_init_summary()
+        if motif:  # cards written before motif initialisation was the default do not say
+            lines.append(f"motif init     {motif}")
     print("\n".join(lines))
     return 0
-
-
-def _motif_init(training) -> str:
-    """Where kernels 0/1 started: the motif (JASPAR matrix ID, name, release, or a MEME file) or random."""
-    if not training.get("motif_init"):
-        return "none, random kernels" + (
-            f" ({training['motif_init_note']})" if training.get("motif_init_note") else ""
-        )
-    src = training.get("motif_source") or {}
-    if src.get("source") == "JASPAR":
-        return f"kernels 0/1 from JASPAR {src.get('matrix_id')} {src.get('name')} ({src.get('release')})"
-    return f"kernels 0/1 from {src.get('name')} in {src.get('file')}"

@@ -143,8 +143,8 @@ def _motif_args(g) -> None:
         "ID (CORE vertebrates), a motif shipped with FactorNet (e.g. CTCF_f2), or a motif name in --motif-file; "
         "an error if not found. By default single-task training (-f TF) initialises them from the TF's own "
         "motif, as the paper's Table S1 does, and continues from random kernels with a notice when the TF has "
-        "none; multi-task training starts from random kernels (Table S2). The motif used (matrix ID, name, "
-        "version) goes into the model card",
+        "none; multi-task training starts from random kernels (Table S2). A motif wider than -w gives its "
+        "central columns. The motif used (source, name or matrix ID and version, sha256) goes into the model card",
     )
     g.add_argument(
         "--no-motif-init",
@@ -155,7 +155,7 @@ def _motif_args(g) -> None:
     g.add_argument(
         "--motif-file",
         help="MEME file to find the motif in (-mo, or the TF's name by default) instead of the packaged motifs "
-        "and JASPAR (offline through pyjaspar)",
+        "and JASPAR (offline through pyjaspar); an error if it lacks the motif",
     )
 
 
