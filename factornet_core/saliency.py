@@ -133,11 +133,14 @@ def saliency_title(
 
     ``subject`` is :func:`~factornet_core.inputs.model_on_cell`; ``name`` the BED name of the region
     (``""`` for none: an unnamed region is named by its coordinates alone, not by its file name, which
-    repeats them); ``start``/``end`` the region's 0-based half-open coordinates (bp); ``score`` the
-    model's score of the window, in [0, 1].
+    repeats them; so is a region whose name is its coordinates, ``chr1:100-300`` or ``chr1_100_300``);
+    ``start``/``end`` the region's 0-based half-open coordinates (bp); ``score`` the model's score of
+    the window, in [0, 1].
     """
     clipped = "negatives drawn as 0" + (", as computed" if positive_only else "")
     region = f"{chrom}:{start}-{end}"
+    if name in (region, f"{chrom}_{start}_{end}"):
+        name = ""
     return (
         f"{subject}: {tf} saliency, gradient × input ({clipped}): "
         f"{f'{name} {region}' if name else region}, model score {score:.3f}"

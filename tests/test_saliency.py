@@ -171,6 +171,9 @@ def test_saliency_title_names_the_region_once():
         "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0, as computed): "
         "chr1:19120-19320, model score 0.500"
     )
+    # a BED whose names are the coordinates: said once too
+    for name in ("chr1:19120-19320", "chr1_19120_19320"):
+        assert saliency_title(subject, "CTCF", True, name, "chr1", 19120, 19320, 0.5) == unnamed
 
 
 def test_unnamed_regions_are_titled_by_their_coordinates_alone(tmp_path, monkeypatch):
