@@ -6,12 +6,12 @@ those that have weights — name ``TF__variant``, tracks, metadata features, inp
 to fetch with its size and sha256 — ships with this package as ``factornet_core/data/catalogue.tsv``,
 whose header carries the original's licence notice.
 
-:func:`fetch` downloads a model's files (``urllib``; from the upstream raw-file URLs, or from a
-``mirror``: a folder, ``file://`` or ``http(s)://`` base that replaces the upstream base), checks
-each sha256, converts the folder with :func:`factornet_core.legacy.import_legacy` and keeps only the
+:func:`fetch` reads a model's files (``urllib``): downloads them from the upstream raw-file URLs or an
+``http(s)://`` ``mirror``, or copies them from a local one (a folder or ``file://`` URL; either kind
+replaces the upstream base); it checks each sha256, converts the folder with :func:`factornet_core.legacy.import_legacy` and keeps only the
 ``.keras`` file in the cache folder (:func:`default_cache_dir`). Each model appears complete or not at
-all (downloads go to a temporary folder, the ``.keras`` is written under a temporary name and renamed);
-a model already in the cache, converted from the same weights (sha256 in its card), is not downloaded
+all (the files go to a temporary folder, the ``.keras`` is written under a temporary name and renamed);
+a model already in the cache, converted from the same weights (sha256 in its card), is not fetched
 again.
 """
 
@@ -253,6 +253,13 @@ def _mirror_file(base: Path, entry: CatalogueEntry, file: SourceFile) -> Path:
     return flat
 
 
+def is_local_mirror(mirror: str | os.PathLike | None) -> bool:
+    """Whether :func:`fetch` copies from ``mirror`` (a folder or ``file://`` URL) rather than downloading
+    (upstream when None, or an ``http(s)://`` mirror). Raises :class:`FactorNetError` for a mirror that
+    is neither."""
+    return mirror is not None and _local_mirror(mirror) is not None
+
+
 def missing_from_mirror(entry: CatalogueEntry, mirror: str | os.PathLike | None) -> list[str]:
     """The model's files a local mirror (a folder or ``file://`` URL) lacks, as paths inside it; ``[]``
     for a complete local mirror, and for upstream or an ``http(s)://`` mirror (known only on download)."""
@@ -274,7 +281,10 @@ class NotInMirror(FactorNetError):
 
 
 def _download(url: str, target: Path, file: SourceFile, progress: FetchProgress) -> None:
-    """Stream ``url`` into ``target`` while hashing; a wrong sha256 deletes ``target`` and raises."""
+    """Stream ``url`` into ``target`` while hashing; a wrong sha256 deletes ``target`` and raises. Errors
+    name a ``file://`` source by its path and call its data a copy, not a download."""
+    local = url.startswith("file:")
+    source = urllib.request.url2pathname(urllib.parse.urlparse(url).path) if local else url
     digest = hashlib.sha256()
     try:
         with (
@@ -294,6 +304,10 @@ def _download(url: str, target: Path, file: SourceFile, progress: FetchProgress)
         if isinstance(exc, urllib.error.HTTPError) and exc.code == 404 and not url.startswith(UPSTREAM):
             raise NotInMirror(f"{url} (HTTP 404)") from None
         reason = getattr(exc, "reason", None) or exc
+        if local:
+            raise FactorNetError(
+                f"cannot copy {source} from the mirror ({reason}); check that it is a readable file"
+            ) from None
         advice = (
             "offline? point --mirror at a local or institutional copy"
             if url.startswith(UPSTREAM)
@@ -303,8 +317,9 @@ def _download(url: str, target: Path, file: SourceFile, progress: FetchProgress)
     if digest.hexdigest() != file.sha256:
         target.unlink(missing_ok=True)
         raise FactorNetError(
-            f"checksum mismatch for {file.name} from {url}: sha256 {digest.hexdigest()}, the catalogue says "
-            f"{file.sha256}; the download was deleted (a damaged or different file: check the mirror)"
+            f"checksum mismatch for {file.name} from {source}: sha256 {digest.hexdigest()}, the catalogue says "
+            f"{file.sha256}; the {'copy' if local else 'download'} was deleted (a damaged or different file: "
+            "check the mirror)"
         )
 
 
@@ -313,15 +328,16 @@ class FetchResult:
     """What :func:`fetch` did, per model name.
 
     ``fetched``: every requested model now in the cache (name → ``.keras`` path), of which
-    ``downloaded`` were downloaded and converted by this call (the others were already cached, with the
-    catalogue's weights sha256 in their card, and were skipped); ``not_in_mirror``: models the mirror
+    ``converted`` were fetched (downloaded, or copied from a local mirror: :func:`is_local_mirror`) and
+    converted by this call (the others were already cached, with the catalogue's weights sha256 in their
+    card, and were skipped); ``not_in_mirror``: models the mirror
     does not hold (name → the first missing file's path or URL); ``failed``: other failures (checksum
     mismatch, network, conversion) → reason; ``not_tried``: models left after a download error (the
     source is unreachable: each would wait for the same time-out).
     """
 
     fetched: dict[str, Path]
-    downloaded: list[str]
+    converted: list[str]
     failed: dict[str, str]
     not_in_mirror: dict[str, str] = field(default_factory=dict)
     not_tried: list[str] = field(default_factory=list)
@@ -339,13 +355,14 @@ def fetch(
     progress: FetchProgress | None = None,
     catalogue: Mapping[str, CatalogueEntry] | None = None,
 ) -> FetchResult:
-    """Download, verify (sha256), convert and cache catalogue models (``names=None``: all of them).
+    """Fetch (download, or copy from a local mirror), verify (sha256), convert and cache catalogue models
+    (``names=None``: all of them).
 
     Every model is tried; each ends up complete in ``dest`` or not at all. A model already cached is
-    skipped without touching the mirror; a model a local mirror lacks is not downloaded at all. Returns
+    skipped without touching the mirror; a model a local mirror lacks is not copied at all. Returns
     what was fetched and, for models that could not be (mirror lacks them, checksum mismatch, offline),
     the reason; the caller decides whether partial success is an error. Unknown names raise before any
-    download.
+    file is read.
     """
     from factornet_core.legacy import import_legacy
 
@@ -399,5 +416,5 @@ def fetch(
         finally:
             shutil.rmtree(work, ignore_errors=True)
         result.fetched[entry.name] = final
-        result.downloaded.append(entry.name)
+        result.converted.append(entry.name)
     return result

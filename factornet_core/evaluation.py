@@ -29,7 +29,7 @@ from factornet_core import __version__
 from factornet_core.atomic import OutputSet
 from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
-from factornet_core.figures import aupr_bars_figure, chromosome_label, curves_figure
+from factornet_core.figures import aupr_bars_figure, chromosome_label, curves_figure, save_png
 from factornet_core.intervals import label_bins, naming_hint, read_bed, read_labels
 from factornet_core.metrics import FDR_CUTOFFS, evaluate_scores, fdr_key, pr_curve_davis_goadrich, roc_curve
 from factornet_core.scores import read_predictions
@@ -268,7 +268,7 @@ def _write_outputs(prefix: str, report: dict, table: pd.DataFrame, figures: dict
         tmp[0].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
         table.to_csv(tmp[1], sep="\t", index=False, float_format="%.6f")
         for path, fig in zip(tmp[2:], figures.values()):
-            fig.savefig(path, format="png")
+            save_png(fig, path)
     return paths_out
 
 

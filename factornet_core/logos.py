@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from factornet_core.figures import save_png
 from factornet_core.wording import plural
 
 COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
@@ -83,13 +84,9 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> None:
-    fig.savefig(path, format="png")
-
-
 def save_pwm_logo(path: str | os.PathLike, pwm: np.ndarray, title: str = "") -> None:
     """:func:`pwm_logo_figure` written as a PNG."""
-    _save(pwm_logo_figure(pwm, title), path)
+    save_png(pwm_logo_figure(pwm, title), path)
 
 
 def pwm_logo_figure(pwm: np.ndarray, title: str = "") -> Figure:
@@ -250,7 +247,7 @@ def save_kernel_heatmap(
     subject: str = "",
 ) -> None:
     """:func:`kernel_heatmap_figure` written as a PNG."""
-    _save(kernel_heatmap_figure(table, track_names, q_max, subject), path)
+    save_png(kernel_heatmap_figure(table, track_names, q_max, subject), path)
 
 
 #: one colour per track in every interpretation figure
@@ -339,7 +336,7 @@ def footprints_figure(found, ic: np.ndarray, top: int = 8, subject: str = "") ->
 
 def save_footprints(path: str | os.PathLike, found, ic: np.ndarray, top: int = 8, subject: str = "") -> None:
     """:func:`footprints_figure` written as a PNG."""
-    _save(footprints_figure(found, ic, top, subject), path)
+    save_png(footprints_figure(found, ic, top, subject), path)
 
 
 ZOOM_BP = 200  # a saliency window longer than this gets an overview and a zoom on its most salient stretch

@@ -106,18 +106,45 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "region"
 
 
+def _given_name(value) -> str:
+    """A BED name column's value; ``""`` for none (``.``, empty, or no name column)."""
+    text = str(value)
+    return "" if text in (".", "", "nan") else text
+
+
 def _region_names(table: pd.DataFrame) -> list[str]:
     """File-safe, unique names: the BED name column when present, else ``chrom_start_end``."""
     names = []
     for row in table.itertuples(index=False):
-        given = str(row.name) if str(row.name) not in (".", "", "nan") else ""
-        names.append(safe_name(given or f"{row.chrom}_{row.start}_{row.end}"))
+        names.append(safe_name(_given_name(row.name) or f"{row.chrom}_{row.start}_{row.end}"))
     seen: dict[str, int] = {}
     out = []
     for name in names:
         seen[name] = seen.get(name, 0) + 1
         out.append(name if names.count(name) == 1 else f"{name}_{seen[name]}")
     return out
+
+
+def saliency_title(
+    subject: str, tf: str, positive_only: bool, name: str, chrom: str, start: int, end: int, score: float
+) -> str:
+    """The title of a region's saliency figure, each thing said once: ``"<subject>: CTCF saliency,
+    gradient × input (negatives drawn as 0): peak1 chr1:100-300, model score 0.912"``.
+
+    ``subject`` is :func:`~factornet_core.inputs.model_on_cell`; ``name`` the BED name of the region
+    (``""`` for none: an unnamed region is named by its coordinates alone, not by its file name, which
+    repeats them; so is a region whose name is its coordinates, ``chr1:100-300`` or ``chr1_100_300``);
+    ``start``/``end`` the region's 0-based half-open coordinates (bp); ``score`` the model's score of
+    the window, in [0, 1].
+    """
+    clipped = "negatives drawn as 0" + (", as computed" if positive_only else "")
+    region = f"{chrom}:{start}-{end}"
+    if name in (region, f"{chrom}_{start}_{end}"):
+        name = ""
+    return (
+        f"{subject}: {tf} saliency, gradient × input ({clipped}): "
+        f"{f'{name} {region}' if name else region}, model score {score:.3f}"
+    )
 
 
 def interpret_saliency(
@@ -250,6 +277,7 @@ def _write_region(
 ) -> dict:
     """Write one region's bedGraph, TSV and PNG; return its ``regions.tsv`` row."""
     from factornet_core import logos
+    from factornet_core.figures import save_png
 
     seq_len, track_names = card.seq_len, list(card.track_names)
     chrom, start = w.table["chrom"].iloc[i], int(w.start[i])
@@ -278,12 +306,13 @@ def _write_region(
         x[:, 4:],
         track_names,
         start,
-        f"{subject}: {tf} saliency, gradient × input (negatives drawn as 0{', as computed' if positive_only else ''}): "
-        f"{name} {chrom}:{region[0]}-{region[1]}, model score {w.scores[i]:.3f}",
+        saliency_title(
+            subject, tf, positive_only, _given_name(w.table["name"].iloc[i]), chrom, *region, w.scores[i]
+        ),
         region,
         hit,
     )
-    fig.savefig(tmp / f"saliency.{name}.png", format="png")
+    save_png(fig, tmp / f"saliency.{name}.png")
     peak = int(np.argmax(sal))
     return {
         "name": name,

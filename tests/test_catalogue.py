@@ -7,6 +7,7 @@ checksum, offline and name paths use a tiny fake mirror made here, so they run e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
@@ -132,7 +133,7 @@ def test_checksum_mismatch_deletes_the_download_and_names_the_file(tmp_path):
     )
     dest = tmp_path / "cache"
     result = cat.fetch(["XX__onePeak_DGF"], dest=dest, mirror=mirror, catalogue=catalogue)
-    assert result.fetched == {} and result.downloaded == []
+    assert result.fetched == {} and result.converted == []
     why = result.failed["XX__onePeak_DGF"]
     assert "checksum mismatch for final_model.hdf5" in why and "deleted" in why
     assert list(dest.iterdir()) == []  # no .keras, no download folder, no partial file
@@ -270,7 +271,7 @@ def test_fetch_converts_verifies_and_second_fetch_downloads_nothing(tmp_path):
     first = _Counter()
     result = cat.fetch(["EGR1__onePeak_DGF"], dest=dest, mirror=mirror, progress=first)
     path = dest / "EGR1__onePeak_DGF.keras"
-    assert result.fetched == {"EGR1__onePeak_DGF": path} and result.downloaded == ["EGR1__onePeak_DGF"]
+    assert result.fetched == {"EGR1__onePeak_DGF": path} and result.converted == ["EGR1__onePeak_DGF"]
     entry = cat.load_catalogue()["EGR1__onePeak_DGF"]
     assert sorted(first.files) == sorted(f.name for f in entry.files)
     assert first.bytes == sum(f.size for f in entry.files)
@@ -290,8 +291,75 @@ def test_fetch_converts_verifies_and_second_fetch_downloads_nothing(tmp_path):
     result = cat.fetch(
         ["EGR1__onePeak_DGF"], dest=dest, mirror=tmp_path / "empty-mirror-never-read", progress=again
     )
-    assert result.downloaded == [] and result.fetched == {"EGR1__onePeak_DGF": path}
+    assert result.converted == [] and result.fetched == {"EGR1__onePeak_DGF": path}
     assert again.files == [] and again.bytes == 0 and path.stat().st_mtime_ns == mtime
+
+
+@contextlib.contextmanager
+def _served(folder: Path):
+    """``folder`` over HTTP on 127.0.0.1 (a thread; the request log kept off stderr); yields the base URL."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.shared
+@needs_legacy_models
+@pytest.mark.parametrize("kind", ["folder", "file_url", "http"])
+def test_fetch_says_copied_from_a_local_mirror_downloaded_from_an_http_one(
+    tmp_path, capsys, monkeypatch, kind
+):
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    mirror = build_mirror(tmp_path / "mirror", ["EGR1__onePeak_DGF"])
+    dest = tmp_path / "cache"
+    with _served(mirror) if kind == "http" else contextlib.nullcontext() as url:
+        source = {"folder": str(mirror), "file_url": mirror.as_uri(), "http": url}[kind]
+        rc = main(
+            [
+                "models",
+                "fetch",
+                "EGR1__onePeak_DGF",
+                "--mirror",
+                source,
+                "--model-cache",
+                str(dest),
+                "--quiet",
+            ]
+        )
+    err = capsys.readouterr().err.strip().splitlines()
+    how = "downloaded from the mirror" if kind == "http" else "copied from the mirror"
+    assert rc == 0, err
+    assert err == [
+        f"EGR1__onePeak_DGF: {how}, sha256 verified, converted: {dest / 'EGR1__onePeak_DGF.keras'}"
+    ]
+
+
+def test_local_copy_errors_name_the_path_and_a_copy(tmp_path):
+    """A damaged file in a local mirror is named by its path, and what was deleted is a copy."""
+    catalogue, mirror = _fake_catalogue(tmp_path, {"chip.txt": b"XX\n"}, {"final_model.hdf5": b"damaged"})
+    result = cat.fetch(None, dest=tmp_path / "cache", mirror=mirror.as_uri(), catalogue=catalogue)
+    path = mirror / "models" / "XX" / "onePeak_DGF" / "final_model.hdf5"
+    why = result.failed["XX__onePeak_DGF"]
+    assert why.startswith(f"checksum mismatch for final_model.hdf5 from {path.resolve()}: sha256 ")
+    assert "the copy was deleted" in why and "download" not in why and "file://" not in why
+    assert cat.is_local_mirror(mirror) and cat.is_local_mirror(mirror.as_uri())
+    assert not cat.is_local_mirror(None) and not cat.is_local_mirror("https://example.org/fn")
 
 
 @pytest.mark.shared
@@ -312,7 +380,7 @@ def test_fetch_all_cli_from_a_folder_of_original_model_folders(tmp_path, capsys,
         "files there (models/TF/variant/FILE or TF__variant/FILE), or fetch them from the original repository "
         "by running the same command without --mirror; the other 13 models are in the cache"
     )
-    assert sum("downloaded, sha256 verified, converted" in line for line in err) == 13
+    assert sum("copied from the mirror, sha256 verified, converted" in line for line in err) == 13
     assert main(["models", "list", "--json"]) == 0
     cached = {r["name"] for r in json.loads(capsys.readouterr().out) if r["cached"]}
     assert cached == set(fetched)

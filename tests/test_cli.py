@@ -115,3 +115,69 @@ def test_unknown_option_is_reported_by_the_subcommand(argv, capsys):
     assert exc.value.code == 2
     assert err.strip().splitlines()[-1] == f"factornet {argv[0]}: error: unrecognized arguments: {argv[-1]}"
     assert err.startswith(f"usage: factornet {argv[0]} ")
+
+
+# ------------------------------------------------------------------- interpret: the cell type in titles
+@pytest.fixture(scope="module")
+def interpret_files(tmp_path_factory):
+    from test_motifs import planted_genome, save_small_model, small_model
+
+    tmp = tmp_path_factory.mktemp("interpret")
+    net, cfg = small_model()
+    model = save_small_model(net, cfg, tmp / "m.keras")
+    fasta, bw, bed, _, _ = planted_genome(tmp, n_sites=3, length=4000)
+    sheet = tmp / "samples.tsv"
+    sheet.write_text(f"cell_type\tkind\tname\tpath\nK562\ttrack\tDNASE\t{bw}\n")
+    return {"model": model, "fasta": fasta, "bw": bw, "bed": bed, "sheet": sheet}
+
+
+def _png_title(path) -> str:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.text["Title"]
+
+
+@pytest.mark.parametrize(
+    "cell_args, where",
+    [
+        (["--track", "DNASE={bw}", "--cell-name", "HepG2 (liver)"], "HepG2 (liver)"),
+        (["--track", "DNASE={bw}"], "tracks dnase.bw"),  # no name: the track files
+        (["--samplesheet", "{sheet}", "--cell", "K562"], "K562"),
+        (["--samplesheet", "{sheet}", "--cell", "K562", "--cell-name", "K-562 "], "K-562"),
+    ],
+)
+def test_interpret_motifs_titles_name_the_cell_type(interpret_files, tmp_path, cell_args, where):
+    f = interpret_files
+    out = tmp_path / "out"
+    argv = ["interpret", "motifs", "--model", str(f["model"]), "--genome", str(f["fasta"])]
+    argv += ["--regions", str(f["bed"]), "--out-dir", str(out)]
+    argv += [a.format(bw=f["bw"], sheet=f["sheet"]) for a in cell_args]
+    assert main(argv) == 0
+    subject = f"CTCF model m.keras in {where}: 3 regions of {f['bed'].name}"
+    assert _png_title(out / "kernels_heatmap.png").startswith(f"{subject} ")
+    assert _png_title(out / "kernel_track_profiles.png").startswith(f"{subject} ")
+    assert _png_title(out / "logos" / "kernel_00.png").startswith(f"{subject} kernel_00: IC ")
+
+
+def test_interpret_saliency_cell_name_titles_every_region(interpret_files, tmp_path):
+    f = interpret_files
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t1000\t1100\tpeak1\n")
+    out = tmp_path / "out"
+    argv = ["interpret", "saliency", "--model", str(f["model"]), "--genome", str(f["fasta"])]
+    argv += [
+        "--track",
+        f"DNASE={f['bw']}",
+        "--cell-name",
+        "HepG2",
+        "--regions",
+        str(bed),
+        "--out-dir",
+        str(out),
+    ]
+    assert main(argv) == 0
+    assert _png_title(out / "saliency.peak1.png").startswith(
+        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0): peak1 chr1:1000-1100, "
+        "model score "
+    )

@@ -62,6 +62,37 @@ def test_pr_prevalence_line_per_label_set():
     assert "CTCF K562" in texts[2] and "0.100" in texts[2] and "MAX K562" in texts[3]
 
 
+def _png_text(path) -> dict:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return dict(image.text)
+
+
+def test_png_title_chunk_is_the_figure_title_on_one_line(tmp_path):
+    from factornet_core.figures import _figure, save_png, write_learning_curves
+    from factornet_core.logos import save_pwm_logo
+
+    # a wrapped suptitle (non-Latin-1 × included) is one line; the PNG opens as an image
+    fig = _figure(4, 3)
+    fig.add_subplot(1, 2, 1).set_title("left")
+    fig.add_subplot(1, 2, 2).set_title("right")
+    fig.suptitle("CTCF model m.keras in\nHepG2: gradient × input")
+    save_png(fig, tmp_path / "sup.png")
+    assert _png_text(tmp_path / "sup.png")["Title"] == "CTCF model m.keras in HepG2: gradient × input"
+    # no suptitle: the only panel's title (the kernel logos)
+    save_pwm_logo(tmp_path / "logo.png", np.full((3, 4), 0.25), "subject\nkernel_00: IC 0.0 bits, 0 sites")
+    assert _png_text(tmp_path / "logo.png")["Title"] == "subject kernel_00: IC 0.0 bits, 0 sites"
+    # several untitled panels: no Title chunk rather than one panel's title
+    bare = _figure(4, 3)
+    bare.add_subplot(1, 2, 1).set_title("left")
+    bare.add_subplot(1, 2, 2)
+    save_png(bare, tmp_path / "bare.png")
+    assert "Title" not in _png_text(tmp_path / "bare.png")
+    write_learning_curves(HISTORY, tmp_path / "lc.png", "Learning curves: m.keras, CTCF in K562, seed 0")
+    assert _png_text(tmp_path / "lc.png")["Title"] == "Learning curves: m.keras, CTCF in K562, seed 0"
+
+
 @pytest.mark.parametrize(
     ("chroms", "label"),
     [

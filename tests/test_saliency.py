@@ -9,7 +9,7 @@ from test_motifs import PWM, SEQ_LEN, planted_genome, save_small_model, small_mo
 
 from factornet_core import dna
 from factornet_core.inputs import CellType
-from factornet_core.saliency import gradient_times_input, input_gradients, interpret_saliency
+from factornet_core.saliency import gradient_times_input, input_gradients, interpret_saliency, saliency_title
 
 
 def _random_inputs(n, length, n_tracks, seed=0):
@@ -127,8 +127,18 @@ def test_interpret_saliency_files(tmp_path, monkeypatch):
         model, CellType(fasta, {"DNASE": bw}), bed, out, positive_only=True, known=known, cell_name="HepG2"
     )
     assert res.tf == "CTCF"
-    assert len(titles) == 4 and titles[0].startswith("CTCF model m.keras in HepG2: CTCF saliency")
     assert res.regions["name"].tolist() == ["site_0", "site_1", "site_2", "site_3"]
+    # the BED name as given, the region's coordinates once, the window's score
+    expected = [
+        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0, as computed): "
+        f"site {i} chr1:{s - 5}-{s + 15}, model score {row.score:.3f}"
+        for i, (s, row) in enumerate(zip(starts, res.regions.itertuples()))
+    ]
+    assert titles == expected
+    from PIL import Image
+
+    with Image.open(out / "saliency.site_2.png") as png:
+        assert png.text["Title"] == expected[2]  # what Galaxy's test reads
     for row, s in zip(res.regions.itertuples(), starts):
         centre = (s - 5 + s + 15) // 2
         assert row.window_start == centre - SEQ_LEN // 2
@@ -146,6 +156,44 @@ def test_interpret_saliency_files(tmp_path, monkeypatch):
         np.testing.assert_allclose(per_base["saliency"], values, rtol=1e-5)
         assert per_base["DNASE"].iloc[s - row.window_start] == 5.0  # the planted DNase bump
         assert (out / f"saliency.{row.name}.png").stat().st_size > 1000
+
+
+def test_saliency_title_names_the_region_once():
+    subject = "CTCF model m.keras in HepG2"
+    named = saliency_title(subject, "CTCF", False, "peak1", "chr1", 19120, 19320, 0.91234)
+    assert named == (
+        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0): "
+        "peak1 chr1:19120-19320, model score 0.912"
+    )
+    # unnamed: its file name chr1_19120_19320 is not repeated before the coordinates
+    unnamed = saliency_title(subject, "CTCF", True, "", "chr1", 19120, 19320, 0.5)
+    assert unnamed == (
+        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0, as computed): "
+        "chr1:19120-19320, model score 0.500"
+    )
+    # a BED whose names are the coordinates: said once too
+    for name in ("chr1:19120-19320", "chr1_19120_19320"):
+        assert saliency_title(subject, "CTCF", True, name, "chr1", 19120, 19320, 0.5) == unnamed
+
+
+def test_unnamed_regions_are_titled_by_their_coordinates_alone(tmp_path, monkeypatch):
+    from factornet_core import logos
+
+    titles = []
+    draw = logos.saliency_figure
+    monkeypatch.setattr(logos, "saliency_figure", lambda *a, **k: titles.append(a[5]) or draw(*a, **k))
+    net, cfg = motif_head_model()
+    model = save_small_model(net, cfg, tmp_path / "m.keras")
+    fasta, bw, _, _, _ = planted_genome(tmp_path, n_sites=2, length=3000)
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t1000\t1100\nchr1\t2000\t2100\t.\n")  # no name column; name "."
+    res = interpret_saliency(model, CellType(fasta, {"DNASE": bw}), bed, tmp_path / "out")
+    assert res.regions["name"].tolist() == ["chr1_1000_1100", "chr1_2000_2100"]  # file names
+    assert [t.split(": ")[-1] for t in titles] == [
+        f"chr1:1000-1100, model score {res.regions['score'][0]:.3f}",
+        f"chr1:2000-2100, model score {res.regions['score'][1]:.3f}",
+    ]
+    assert not any("chr1_1000_1100" in t or "chr1_2000_2100" in t for t in titles)
 
 
 def _cli(argv, capsys):

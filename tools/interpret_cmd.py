@@ -72,8 +72,19 @@ def _shared(p) -> None:
     p.add_argument("--samplesheet", help="samplesheet TSV with the cell type's tracks")
     p.add_argument("--cell", help="cell type in the samplesheet whose tracks to use")
     p.add_argument("--track", action="append", default=[], metavar="NAME=BIGWIG", help="a track (repeatable)")
+    p.add_argument(
+        "--cell-name",
+        metavar="NAME",
+        help="the cell type's name in the figure titles (default: --cell, else the track files' names)",
+    )
     p.add_argument("--out-dir", required=True, help="output folder (written atomically)")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty --out-dir")
+
+
+def _cell_name(args) -> str | None:
+    """The cell type as the figure titles name it: ``--cell-name``, else ``--cell`` (None: the library
+    names it by its track files)."""
+    return (args.cell_name or "").strip() or args.cell
 
 
 def run_motifs(args) -> int:
@@ -96,7 +107,7 @@ def run_motifs(args) -> int:
         min_overlap=args.min_overlap,
         sequence_only=args.sequence_only,
         force=args.force,
-        cell_name=args.cell,
+        cell_name=_cell_name(args),
     )
     n_kernels = len(result.motifs.n_sites)
     firing = int((result.motifs.n_sites > 0).sum())
@@ -127,7 +138,7 @@ def run_saliency(args) -> int:
         max_regions=args.max_regions,
         known=args.known,
         force=args.force,
-        cell_name=args.cell,
+        cell_name=_cell_name(args),
     )
     print(
         f"wrote {args.out_dir}: saliency of {result.tf} for {plural(len(result.regions), 'region')}",

@@ -32,10 +32,10 @@ def register(sub) -> None:
         inner,
         "fetch",
         run_fetch,
-        help="download, verify and convert published models into the cache",
+        help="download (or copy from a local mirror), verify and convert published models into the cache",
         description="Download each model's released files (raw URLs of github.com/uci-cbcl/FactorNet, or the "
-        "same paths under --mirror), verify every sha256, convert with the legacy importer and keep MODEL.keras "
-        "in the cache. Atomic per model; a model already cached is not downloaded again (it is reported as "
+        "same paths under an http(s) --mirror; copied instead from a local one), verify every sha256, convert with the legacy importer and keep MODEL.keras "
+        "in the cache. Atomic per model; a model already cached is not fetched again (it is reported as "
         "skipped). Exit status 0 when every requested model is in the cache afterwards; 2 when any is not "
         "(not in the mirror, checksum mismatch, offline): one error line names each of those once and says "
         "what to do; the models fetched or already cached stay in the cache.",
@@ -133,16 +133,24 @@ def run_fetch(args) -> int:
     result = cat.fetch(
         None if args.all else args.names, dest=args.model_cache, mirror=args.mirror, progress=_Bar(args.quiet)
     )
+    how = _how_fetched(args.mirror)
     for name, path in result.fetched.items():
         state = (
-            "downloaded, sha256 verified, converted"
-            if name in result.downloaded
+            f"{how}, sha256 verified, converted"
+            if name in result.converted
             else "already cached (converted from the catalogue's weights, sha256 in its card), skipped"
         )
         print(f"{name}: {state}: {path}", file=sys.stderr)
     if result.missing:
         raise FactorNetError(fetch_failure(result, len(entries), args.mirror))
     return 0
+
+
+def _how_fetched(mirror) -> str:
+    """How the files of a model fetched now reached this machine, for its line on stderr."""
+    if mirror is None:
+        return "downloaded"
+    return "copied from the mirror" if cat.is_local_mirror(mirror) else "downloaded from the mirror"
 
 
 def fetch_failure(result: cat.FetchResult, n_requested: int, mirror) -> str:
