@@ -484,9 +484,15 @@ def _no_value(name: str, description: str) -> str:
             ["-profile", "test", "--interpret", "no"],
             "--interpret takes true or false, not 'no': give --interpret true or --interpret false",
         ),
+        (
+            ["-profile", "test", "--meta_values", "meta.txt"],
+            "--meta_values is read by -entry IMPUTE only (imported models with 'meta'); the models this workflow "
+            "trains project each cell type's expression rows of the samplesheet: leave --meta_values out",
+        ),
     ],
 )
 def test_parameter_errors_stop_the_run_before_any_task(tmp_path, args, message):
+    (tmp_path / "meta.txt").write_text("0.5\n")
     run = nextflow("run", str(PIPELINE), "-stub-run", "--outdir", "out", *args, cwd=tmp_path)
     assert run.returncode != 0
     assert message in run.stdout.splitlines(), run.stdout
