@@ -52,8 +52,8 @@ workflow {
     if (params.meta_values) {
         // the models trained here carry their PCA basis: --meta-values would replace every target cell
         // type's projected expression with one file's values (factornet_core.inputs.Metadata.for_model)
-        error("--meta_values is read by -entry IMPUTE only (imported models with 'meta'); the models this workflow "
-            + "trains project each cell type's expression rows of the samplesheet: leave --meta_values out")
+        error("--meta_values is read by -entry IMPUTE only (imported models with 'meta'); the models this workflow " +
+            "trains project each cell type's expression rows of the samplesheet: leave --meta_values out")
     }
     if (params.simulate) {
         FACTORNET_SIMULATE(Channel.of([id: 'simulated', seed: params.seed]))

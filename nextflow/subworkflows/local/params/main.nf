@@ -25,8 +25,8 @@ def checkParams(schema) {
         def value = params[name]
         if (property.type != 'boolean' && value == true) {
             def description = property.description.replaceAll(/\.$/, '')
-            error("--${name} has no value (Nextflow reads a bare --${name}, and --${name} '', as true): "
-                + "give it one, or leave the flag out. --${name}: ${description}")
+            error("--${name} has no value (Nextflow reads a bare --${name}, and --${name} '', as true): " +
+                "give it one, or leave the flag out. --${name}: ${description}")
         }
         if (property.type == 'boolean' && value != null && !(value instanceof Boolean)) {
             error("--${name} takes true or false, not '${value}': give --${name} true or --${name} false")
