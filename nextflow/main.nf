@@ -16,6 +16,7 @@ nextflow.enable.dsl = 2
 include { FACTORNET_SIMULATE } from './modules/local/factornet/simulate/main'
 include { FACTORNET          } from './workflows/factornet'
 include { FACTORNET_IMPUTE_CELL } from './workflows/impute'
+include { checkParams           } from './subworkflows/local/params/main'
 
 /*
  * [ fasta, [ index files beside it ] ]: the .fai (and .gzi for bgzip) are staged with the FASTA when present.
@@ -30,10 +31,6 @@ def genomeWithIndex(fasta) {
  */
 def referenceFiles(List names) {
     return names.collectEntries { name ->
-        if (params[name] == true) {
-            // `--blacklist` with no value (or an empty one) reaches the pipeline as true
-            error("--${name} needs a path (or false for none)")
-        }
         [name, params[name] ? file(params[name], checkIfExists: true) : []]
     }
 }
@@ -51,6 +48,13 @@ def publishSoftwareVersions() {
 }
 
 workflow {
+    checkParams(file("${projectDir}/nextflow_schema.json"))
+    if (params.meta_values) {
+        // the models trained here carry their PCA basis: --meta-values would replace every target cell
+        // type's projected expression with one file's values (factornet_core.inputs.Metadata.for_model)
+        error("--meta_values is read by -entry IMPUTE only (imported models with 'meta'); the models this workflow " +
+            "trains project each cell type's expression rows of the samplesheet: leave --meta_values out")
+    }
     if (params.simulate) {
         FACTORNET_SIMULATE(Channel.of([id: 'simulated', seed: params.seed]))
         ch_samplesheet = FACTORNET_SIMULATE.out.samplesheet.map { _meta, sheet -> sheet }
@@ -81,6 +85,7 @@ workflow {
  * or comma-separated paths) → one prediction file (a column per model) → binding-site calls (narrowPeak).
  */
 workflow IMPUTE {
+    checkParams(file("${projectDir}/nextflow_schema.json"))
     if (!params.input || !params.genome || !params.impute_cell || !params.models) {
         error("-entry IMPUTE needs --input SAMPLESHEET.tsv, --genome GENOME.fa, --impute_cell CELL and --models 'DIR/*.keras'")
     }

@@ -14,6 +14,7 @@
  * re-runs only the tasks that read them under -resume.
  */
 include { SAMPLESHEET               } from '../subworkflows/local/samplesheet/main'
+include { csvParam                  } from '../subworkflows/local/params/main'
 include { FACTORNET_PREPARE         } from '../modules/local/factornet/prepare/main'
 include { FACTORNET_BIN             } from '../modules/local/factornet/bin/main'
 include { FACTORNET_TRAIN           } from '../modules/local/factornet/train/main'
@@ -23,13 +24,6 @@ include { FACTORNET_BAG             } from '../modules/local/factornet/bag/main'
 include { FACTORNET_EVALUATE        } from '../modules/local/factornet/evaluate/main'
 include { FACTORNET_BASELINE        } from '../modules/local/factornet/baseline/main'
 include { FACTORNET_INTERPRETMOTIFS } from '../modules/local/factornet/interpretmotifs/main'
-
-/*
- * A comma-separated parameter as a list (null or '' → []).
- */
-def csvParam(value) {
-    return value == null || value == true ? [] : value.toString().tokenize(',').collect { v -> v.trim() }.findAll { v -> v }
-}
 
 /*
  * The rows a process needs: [ rows without paths (cell_type, kind, name), their files ], in the same order.

@@ -7,6 +7,7 @@
  * Every model sees each window once per shard task (factornet impute reads it once for all of them).
  */
 include { parseSamplesheet } from '../subworkflows/local/samplesheet/main'
+include { csvParam         } from '../subworkflows/local/params/main'
 include { FACTORNET_IMPUTE } from '../modules/local/factornet/impute/main'
 include { FACTORNET_MERGE  } from '../modules/local/factornet/merge/main'
 include { FACTORNET_CALL   } from '../modules/local/factornet/call/main'
@@ -15,7 +16,7 @@ include { FACTORNET_CALL   } from '../modules/local/factornet/call/main'
  * Chromosome shards: --predict_chroms, else one per chromosome of the genome index, else one shard (null).
  */
 def imputeShards(index) {
-    def listed = params.predict_chroms ? params.predict_chroms.toString().tokenize(',').collect { c -> c.trim() } : []
+    def listed = csvParam(params.predict_chroms)
     def fai = (index instanceof List ? index : [index]).find { f -> f.name.endsWith('.fai') }
     def chroms = listed ?: (fai ? fai.readLines().findAll { l -> l.trim() }.collect { l -> l.tokenize('\t')[0] } : [])
     return chroms ? chroms.collect { c -> [c] } : [null]

@@ -156,7 +156,8 @@ def test_pipeline_parses_contract_samplesheet(tmp_path):
         ),
         (["--tfs", "REST"], "TF 'REST' (--tfs) has no conservative peaks in the training cell types K562"),
         (
-            ["--train_cells", "K562,HepG2", "--target_cells", ""],
+            # false unsets stub_params' --target_cells (the default: every cell type not trained on)
+            ["--train_cells", "K562,HepG2", "--target_cells", "false"],
             "every cell type in the samplesheet is a training",
         ),
     ],

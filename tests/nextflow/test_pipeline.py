@@ -439,6 +439,87 @@ def test_impute_entry_stub_run(tmp_path):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
+# --------------------------------------------------------------------------------------------- parameters
+
+
+def _no_value(name: str, description: str) -> str:
+    """checkParams's line for a non-boolean parameter that Nextflow made true."""
+    return (
+        f"--{name} has no value (Nextflow reads a bare --{name}, and --{name} '', as true): "
+        f"give it one, or leave the flag out. --{name}: {description}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # the empty string is Nextflow's true: it must not reach factornet train as `--exclude-chroms true`
+        (
+            ["-profile", "test", "--exclude_chroms", ""],
+            _no_value(
+                "exclude_chroms", "Chromosomes never trained on (e.g. the test chromosomes), comma-separated"
+            ),
+        ),
+        # a bare flag followed by another flag
+        (
+            ["-profile", "test", "--train_args", "--seeds", "1"],
+            _no_value(
+                "train_args",
+                "Any other factornet train flags (no files: files are parameters of their own), "
+                "e.g. '-m --lstm-units 64'",
+            ),
+        ),
+        # a bare flag at the end; a number parameter
+        (
+            ["-profile", "test", "--epochs"],
+            _no_value("epochs", "Maximum epochs (default: the factornet train default)"),
+        ),
+        (
+            ["-entry", "IMPUTE", "--impute_cell", ""],
+            _no_value(
+                "impute_cell", "Cell type to impute: its track (and expression) rows of --input are used"
+            ),
+        ),
+        (
+            ["-profile", "test", "--interpret", "no"],
+            "--interpret takes true or false, not 'no': give --interpret true or --interpret false",
+        ),
+        (
+            ["-profile", "test", "--meta_values", "meta.txt"],
+            "--meta_values is read by -entry IMPUTE only (imported models with 'meta'); the models this workflow "
+            "trains project each cell type's expression rows of the samplesheet: leave --meta_values out",
+        ),
+    ],
+)
+def test_parameter_errors_stop_the_run_before_any_task(tmp_path, args, message):
+    (tmp_path / "meta.txt").write_text("0.5\n")
+    run = nextflow("run", str(PIPELINE), "-stub-run", "--outdir", "out", *args, cwd=tmp_path)
+    assert run.returncode != 0
+    assert message in run.stdout.splitlines(), run.stdout
+    assert "Submitted process" not in run.stdout
+    assert not list((tmp_path / "work").glob("*/*")), "a task started"
+
+
+def test_false_unsets_a_list_parameter(tmp_path):
+    """--baselines false (the command line's way to say none; it used to run a baseline method 'false'):
+    no BASELINE task, the model's prediction evaluated alone."""
+    run = nextflow(
+        "run", str(PIPELINE), "-profile", "test", "-stub-run", "--outdir", "out", "--seeds", "1",
+        "--predict_chroms", "chr1", "--interpret", "false", "--baselines", "false", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    submitted = sorted(re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout))
+    assert submitted == [
+        "FACTORNET:FACTORNET_BIN (CTCF)",
+        "FACTORNET:FACTORNET_EVALUATE (CTCF.CellB)",
+        "FACTORNET:FACTORNET_EVALUATE (CTCF.seed1.CellB)",
+        "FACTORNET:FACTORNET_MERGE (CTCF.seed1.CellB)",
+        "FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)",
+        "FACTORNET:FACTORNET_TRAIN (CTCF.seed1)",
+        "FACTORNET_SIMULATE (simulated)",
+    ]
+
+
 # --------------------------------------------------------------------------------------------- real run
 
 
@@ -588,7 +669,7 @@ def test_chromosome_naming_error_is_the_tasks_one_line(tmp_path):
         ["bash", str(LAUNCHER), "run", str(PIPELINE), "-profile", "test", "--simulate", "false",
          "--input", str(sim.samplesheet), "--genome", str(genome), "--outdir", "out", "--blacklist", "false",
          "--train_cells", "CellA", "--target_cells", "CellB", "--seeds", "1", "--valid_chroms", "2",
-         "--exclude_chroms", "false", "--predict_chroms", "1", "--baselines", "", "--interpret", "false"],
+         "--exclude_chroms", "false", "--predict_chroms", "1", "--baselines", "false", "--interpret", "false"],
         cwd=tmp_path, env=_env_with_factornet(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=600,
     )  # fmt: skip
@@ -610,5 +691,9 @@ def test_schema_documents_every_parameter():
     block = config[start : config.index("\n}\n", start)]
     declared = set(re.findall(r"^\s+(\w+)\s+=", block, re.M))
     schema = json.loads((ROOT / "nextflow" / "nextflow_schema.json").read_text())
-    documented = {name for group in schema["$defs"].values() for name in group["properties"]}
-    assert declared == documented
+    properties = {name: p for group in schema["$defs"].values() for name, p in group["properties"].items()}
+    assert declared == set(properties)
+    # main.nf's checkParams reads each parameter's type and quotes its description
+    for name, prop in properties.items():
+        assert prop["type"] in {"string", "integer", "number", "boolean"}, name
+        assert prop["description"].strip(), name
