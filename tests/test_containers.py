@@ -35,7 +35,7 @@ APPTAINER_DEF = CONTAINERS / "factornet.def"
 ENV_YML = CONTAINERS / "environment.yml"
 IMAGE = "ghcr.io/factornet-suite/factornet"
 # What Galaxy and Nextflow run on a CPU: the BioContainers image Bioconda builds from recipes/factornet
-# (tests/test_recipe.py checks the build string against the rendered recipe).
+# (tests/test_bioconda_recipe.py checks the build string against the rendered recipe).
 BIOCONTAINER = "quay.io/biocontainers/factornet"
 # The images Bioconda builds every BioContainer with (bioconda-utils): a conda env made in `create-env`, copied into
 # the minimal busybox base.
