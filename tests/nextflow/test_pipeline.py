@@ -369,13 +369,15 @@ def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stdout
     submitted = re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout)
-    assert [s for s in submitted if "PREPARE" in s] == ["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
+    assert [s for s in submitted if "PREPARE" in s] == [
+        "FACTORNET:PREPARE_TRACKS:FACTORNET_PREPARE (CellB.DNASE)"
+    ]
     assert "FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)" in submitted
     assert sorted(p.name for p in (tmp_path / "out" / "tracks").iterdir()) == [
         "CellB.DNASE.bw",
         "CellB.DNASE.bw.qc.json",
     ]
-    prepare = _task_dirs(tmp_path)["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
+    prepare = _task_dirs(tmp_path)["FACTORNET:PREPARE_TRACKS:FACTORNET_PREPARE (CellB.DNASE)"]
     assert (
         _staged(prepare, "blacklist/test_blacklist.bed")
         == ROOT / "nextflow" / "assets" / "test_blacklist.bed"
@@ -439,6 +441,58 @@ def test_impute_entry_stub_run(tmp_path):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
+def test_impute_entry_stub_run_prepares_the_cells_bam_rows(tmp_path):
+    """-entry IMPUTE from alignments: the impute cell's two DNASE BAM replicates are pooled by one PREPARE task
+    (another cell type's BAMs are not prepared), and its bigWig is the DNASE track every IMPUTE shard reads,
+    next to the cell's MAPABILITY track row."""
+    (tmp_path / "genome.fa").write_text(">chr1\nACGT\n>chr2\nACGT\n")
+    (tmp_path / "genome.fa.fai").write_text("chr1\t4\t6\t4\t5\nchr2\t4\t17\t4\t5\n")
+    for name in ("new.rep1.bam", "new.rep2.bam", "map.bw", "K562.bam"):
+        (tmp_path / name).write_bytes(b"stub")
+    (tmp_path / "sheet.tsv").write_text(
+        "cell_type\tkind\tname\tpath\n"
+        "NewCell\tbam\tDNASE\tnew.rep1.bam\nNewCell\tbam\tDNASE\tnew.rep2.bam\n"
+        "NewCell\ttrack\tMAPABILITY\tmap.bw\nK562\tbam\tDNASE\tK562.bam\n"
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "CTCF.keras").write_bytes(b"stub")
+    (tmp_path / "black.bed").write_text("chr1\t0\t2\n")
+    run = nextflow("run", str(PIPELINE), "-entry", "IMPUTE", "-stub-run", "--input", "sheet.tsv", "--genome",
+                   "genome.fa", "--impute_cell", "NewCell", "--models", "models/CTCF.keras", "--outdir", "out",
+                   "--blacklist", "black.bed", "--max_cpus", "2", "--max_memory", "4.GB", cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    submitted = sorted(re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout))
+    assert submitted == [
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_CALL (NewCell)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (NewCell.chr1)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (NewCell.chr2)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_MERGE (NewCell)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:PREPARE_TRACKS:FACTORNET_PREPARE (NewCell.DNASE)",
+    ]
+    tasks = _task_dirs(tmp_path)
+    prepare = tasks["IMPUTE:FACTORNET_IMPUTE_CELL:PREPARE_TRACKS:FACTORNET_PREPARE (NewCell.DNASE)"]
+    staged = sorted(_staged(prepare, str(f.relative_to(prepare))) for f in prepare.glob("inputs/f*/*"))
+    assert staged == [(tmp_path / "new.rep1.bam").resolve(), (tmp_path / "new.rep2.bam").resolve()]
+    assert _staged(prepare, "blacklist/black.bed") == (tmp_path / "black.bed").resolve()
+    prepared = (prepare / "NewCell.DNASE.bw").resolve()
+    assert sorted(p.name for p in (tmp_path / "out" / "tracks").iterdir()) == [
+        "NewCell.DNASE.bw",
+        "NewCell.DNASE.bw.qc.json",
+    ]
+    for chrom in ("chr1", "chr2"):
+        impute = tasks[f"IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (NewCell.{chrom})"]
+        _check_task_samplesheet(
+            impute,
+            [("NewCell", "track", "DNASE", "NewCell.DNASE.bw"), ("NewCell", "track", "MAPABILITY", "map.bw")],
+        )
+        # the task's command writes the DNASE row with the prepared bigWig, staged from the PREPARE task
+        (dnase,) = re.findall(
+            r"'NewCell\ttrack\tDNASE\t(inputs/f\d+/NewCell\.DNASE\.bw)'", (impute / ".command.sh").read_text()
+        )
+        assert _staged(impute, dnase) == prepared
+        assert not list(impute.glob("inputs/f*/*.bam"))
+
+
 # --------------------------------------------------------------------------------------------- parameters
 
 
@@ -477,7 +531,9 @@ def _no_value(name: str, description: str) -> str:
         (
             ["-entry", "IMPUTE", "--impute_cell", ""],
             _no_value(
-                "impute_cell", "Cell type to impute: its track (and expression) rows of --input are used"
+                "impute_cell",
+                "Cell type to impute: its track and expression rows of --input are used, "
+                "and its bam/fragments rows are made into tracks",
             ),
         ),
         (
