@@ -540,6 +540,29 @@ def _no_value(name: str, description: str) -> str:
             ["-profile", "test", "--interpret", "no"],
             "--interpret takes true or false, not 'no': give --interpret true or --interpret false",
         ),
+        # an unknown parameter (Nextflow would keep it in params and run on with the defaults): a dash spelling,
+        # a typo, one in a -params-file, one of -entry IMPUTE, and one with no known parameter near it
+        (
+            ["-profile", "test", "--exclude-chroms", "chr1"],
+            "--exclude-chroms is not a parameter of this pipeline: did you mean --exclude_chroms?",
+        ),
+        (
+            ["-profile", "test", "--epoch", "3"],
+            "--epoch is not a parameter of this pipeline: did you mean --epochs?",
+        ),
+        (
+            ["-profile", "test", "-params-file", "params.json"],
+            "--lstm_unit is not a parameter of this pipeline: did you mean --lstm_units?",
+        ),
+        (
+            ["-entry", "IMPUTE", "--impute-cell", "HepG2"],
+            "--impute-cell is not a parameter of this pipeline: did you mean --impute_cell?",
+        ),
+        (
+            ["-profile", "test", "--xyzzy", "1"],
+            "--xyzzy is not a parameter of this pipeline (command line, -params-file or a config's params): "
+            "leave it out; the parameters are listed in nextflow/README.md and nextflow/nextflow_schema.json",
+        ),
         (
             ["-profile", "test", "--meta_values", "meta.txt"],
             "--meta_values is read by -entry IMPUTE only (imported models with 'meta'); the models this workflow "
@@ -549,6 +572,7 @@ def _no_value(name: str, description: str) -> str:
 )
 def test_parameter_errors_stop_the_run_before_any_task(tmp_path, args, message):
     (tmp_path / "meta.txt").write_text("0.5\n")
+    (tmp_path / "params.json").write_text('{"lstm_unit": 8}\n')
     run = nextflow("run", str(PIPELINE), "-stub-run", "--outdir", "out", *args, cwd=tmp_path)
     assert run.returncode != 0
     assert message in run.stdout.splitlines(), run.stdout
