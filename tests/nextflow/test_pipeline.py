@@ -726,6 +726,80 @@ def test_test_profile_dag_and_versions(test_profile_run):
     assert versions.count(f"    factornet: {version}\n") == len(PIPELINE_PROCESSES), versions
 
 
+def _bigwig_values(path: Path) -> dict[str, list]:
+    """Chromosome -> the bigWig's (start, end, value) intervals, with its chromosome sizes."""
+    import pyBigWig
+
+    with pyBigWig.open(str(path)) as bw:
+        return {c: (size, bw.intervals(c)) for c, size in bw.chroms().items()}
+
+
+@pytest.mark.slow
+def test_impute_entry_from_bams_equals_the_cli(test_profile_run, tmp_path):
+    """-entry IMPUTE for real, from a cell type's two DNASE BAMs and its MAPABILITY track (a test-profile model):
+    PREPARE's track equals `factornet prepare` on the same BAMs by the command line, and the imputed scores equal
+    `factornet impute` on that track (so the prepared bigWig, not some other file, is what IMPUTE read)."""
+    from factornet_core.simulate import simulate_dataset
+
+    sim = simulate_dataset(
+        tmp_path / "data", seed=2, n_chroms=2, chrom_length=20_000, n_cells=2, tfs=("CTCF",), reads="single"
+    )
+    bams = [tmp_path / "data" / f"{cell}.DNASE.bam" for cell in ("CellA", "CellB")]
+    sheet = tmp_path / "data" / "bams.tsv"
+    sheet.write_text(
+        "cell_type\tkind\tname\tpath\n"
+        + "".join(f"NewCell\tbam\tDNASE\t{b.name}\n" for b in bams)
+        + "NewCell\ttrack\tMAPABILITY\tMAPABILITY.bw\n"
+    )
+    model = test_profile_run / "out" / "models" / "CTCF.seed1.keras"
+    run = subprocess.run(
+        ["bash", str(LAUNCHER), "run", str(PIPELINE), "-entry", "IMPUTE", "--input", str(sheet),
+         "--genome", str(sim.genome), "--impute_cell", "NewCell", "--models", str(model), "--predict_chroms", "chr1",
+         "--outdir", "out", "--max_cpus", "2", "--max_memory", "4.GB"],
+        cwd=tmp_path, env=_env_with_factornet(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    assert re.findall(r"Submitted process > \S+:(FACTORNET_\w+ \([^)]*\))", run.stdout) == [
+        "FACTORNET_PREPARE (NewCell.DNASE)",
+        "FACTORNET_IMPUTE (NewCell.chr1)",
+        "FACTORNET_MERGE (NewCell)",
+        "FACTORNET_CALL (NewCell)",
+    ]
+    cli = tmp_path / "cli"
+    cli.mkdir()
+    factornet = _factornet()
+    subprocess.run(
+        [factornet, "prepare", *[a for b in bams for a in ("--bam", str(b))], "--genome", str(sim.genome),
+         "-o", str(cli / "NewCell.DNASE.bw"), "--quiet"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    prepared = tmp_path / "out" / "tracks" / "NewCell.DNASE.bw"
+    values = _bigwig_values(prepared)
+    assert values == _bigwig_values(cli / "NewCell.DNASE.bw")
+    assert sorted(values) == ["chr1", "chr2"] and all(intervals for _size, intervals in values.values())
+    # the same reads counted the same way (the paper's 1x normalisation, prepare's default); paths differ
+    qc, cli_qc = (
+        json.loads(p.with_name(p.name + ".qc.json").read_text()) for p in (prepared, cli / "NewCell.DNASE.bw")
+    )
+    assert [Path(f).name for f in qc.pop("inputs")] == [b.name for b in bams]
+    assert [Path(f).name for f in cli_qc.pop("inputs")] == [b.name for b in bams]
+    assert {k: v for k, v in qc.items() if k != "output"} == {
+        k: v for k, v in cli_qc.items() if k != "output"
+    }
+    assert (qc["source"], qc["assay"], qc["normalization"]["rule"]) == ("bam", "dnase", "1x")
+    subprocess.run(
+        [factornet, "impute", "--models", str(model), "--genome", str(sim.genome),
+         "--track", f"DNASE={cli / 'NewCell.DNASE.bw'}", "--track", f"MAPABILITY={tmp_path / 'data' / 'MAPABILITY.bw'}",
+         "--chroms", "chr1", "--out", str(cli / "impute.tsv.gz"), "--quiet"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    merged = _read_gz(tmp_path / "out" / "predictions" / "NewCell.tsv.gz")
+    assert merged.startswith(b"chr\tstart\tstop\tCTCF\n")
+    assert merged == _read_gz(cli / "impute.tsv.gz")
+    assert len(merged.decode().splitlines()) - 1 == (20_000 - 200) // 50 + 1  # chr1's 200/50 grid
+
+
 @pytest.mark.slow
 def test_chromosome_naming_error_is_the_tasks_one_line(tmp_path):
     """A genome in '1' naming against bigWigs in 'chr1' naming: TRAIN fails with factornet's one-line error in the
