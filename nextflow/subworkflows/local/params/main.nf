@@ -58,9 +58,8 @@ def checkParams(schema) {
  */
 def unknownParamLine(String name, Collection known, commandLine) {
     def dashed = name.replaceAll(/([A-Z])/) { _all, c -> "-${c.toLowerCase()}" }
-    def typed = dashed != name && commandLine && commandLine =~ /(^|\s)--${java.util.regex.Pattern.quote(dashed)}(=|\s|$)/
-        ? dashed
-        : name
+    def onCommandLine = commandLine?.tokenize()?.any { t -> t == "--${dashed}" || t.startsWith("--${dashed}=") }
+    def typed = dashed != name && onCommandLine ? dashed : name
     def closest = closestParam(name, known)
     return closest
         ? "--${typed} is not a parameter of this pipeline: did you mean --${closest}?"
