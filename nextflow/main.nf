@@ -81,8 +81,9 @@ workflow {
 }
 
 /*
- * -entry IMPUTE: one cell type's tracks (--input samplesheet rows of --impute_cell) + many models (--models, a glob
- * or comma-separated paths) → one prediction file (a column per model) → binding-site calls (narrowPeak).
+ * -entry IMPUTE: one cell type's tracks (--input samplesheet rows of --impute_cell; bam/fragments rows are made into
+ * tracks first, as in the default workflow) + many models (--models, a glob or comma-separated paths) → one
+ * prediction file (a column per model) → binding-site calls (narrowPeak).
  */
 workflow IMPUTE {
     checkParams(file("${projectDir}/nextflow_schema.json"))

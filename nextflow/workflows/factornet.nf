@@ -15,7 +15,7 @@
  */
 include { SAMPLESHEET               } from '../subworkflows/local/samplesheet/main'
 include { csvParam                  } from '../subworkflows/local/params/main'
-include { FACTORNET_PREPARE         } from '../modules/local/factornet/prepare/main'
+include { PREPARE_TRACKS            } from '../subworkflows/local/prepare_tracks/main'
 include { FACTORNET_BIN             } from '../modules/local/factornet/bin/main'
 include { FACTORNET_TRAIN           } from '../modules/local/factornet/train/main'
 include { FACTORNET_PREDICT         } from '../modules/local/factornet/predict/main'
@@ -96,21 +96,8 @@ workflow FACTORNET {
 
     // ---------------------------------------------------------------- PREPARE: alignments → track bigWig
     // per cell type × track named only by bam/fragments rows (a track row of the same name wins)
-    ch_prepare = SAMPLESHEET.out.sheet.flatMap { _meta, rows, _files ->
-        rows.findAll { r -> r.kind in ['bam', 'fragments'] && !rows.any { t -> t.kind == 'track' && t.cell_type == r.cell_type && t.name == r.name } }
-            .groupBy { r -> [r.cell_type, r.name] }
-            .collect { key, rs -> [[id: "${key[0]}.${key[1]}".toString(), cell: key[0], track: key[1], kind: rs[0].kind, assay: params.assay], rs.collect { r -> r.path }] }
-    }
-    FACTORNET_PREPARE(ch_prepare, ch_genome, refs.blacklist)
-    ch_prepared = FACTORNET_PREPARE.out.bigwig
-        .map { meta, bw -> [cell_type: meta.cell, kind: 'track', name: meta.track, path: bw] }
-        .toList()
-    ch_sheet = SAMPLESHEET.out.sheet
-        .combine(ch_prepared.map { prepared -> [prepared] })
-        .map { meta, rows, _files, prepared ->
-            def all = rows.findAll { r -> !(r.kind in ['bam', 'fragments']) } + prepared
-            [meta, all, all.collect { r -> r.path }]
-        }
+    PREPARE_TRACKS(SAMPLESHEET.out.sheet, ch_genome, refs.blacklist)
+    ch_sheet = PREPARE_TRACKS.out.sheet
 
     ch_plan = ch_sheet.map { meta, rows, _files -> [meta, rows, planRun(meta, rows)] }
 

@@ -1,12 +1,15 @@
 /*
  * Impute TF binding in one cell type with many models (e.g. the published FactorNet models):
  *
- *   samplesheet rows of --impute_cell (tracks, expression) + models ─ IMPUTE (per chromosome shard)
+ *   samplesheet rows of --impute_cell ── PREPARE (per track given as bam/fragments rows only: alignments → bigWig)
+ *   tracks, expression + models ─ IMPUTE (per chromosome shard)
  *        └─ MERGE (the shards, in genome order) ─ CALL (narrowPeak, one name per TF column)
  *
- * Every model sees each window once per shard task (factornet impute reads it once for all of them).
+ * Every model sees each window once per shard task (factornet impute reads it once for all of them). Only the
+ * impute cell type's rows are read: other cell types' alignments are not prepared.
  */
-include { parseSamplesheet } from '../subworkflows/local/samplesheet/main'
+include { SAMPLESHEET      } from '../subworkflows/local/samplesheet/main'
+include { PREPARE_TRACKS   } from '../subworkflows/local/prepare_tracks/main'
 include { csvParam         } from '../subworkflows/local/params/main'
 include { FACTORNET_IMPUTE } from '../modules/local/factornet/impute/main'
 include { FACTORNET_MERGE  } from '../modules/local/factornet/merge/main'
@@ -31,12 +34,18 @@ workflow FACTORNET_IMPUTE_CELL {
     refs           // Map of reference files, each a file or [] (not given): blacklist, gtf, cpg, annotation_beds, meta_values
 
     main:
-    ch_rows = ch_samplesheet.map { sheet ->
-        def (meta, rows, _files) = parseSamplesheet(sheet)
+    SAMPLESHEET(ch_samplesheet)
+    ch_cell_sheet = SAMPLESHEET.out.sheet.map { meta, rows, _files ->
         if (!(cell in meta.cell_types)) {
             error("--impute_cell '${cell}' is not in the samplesheet (it has: ${meta.cell_types.join(', ')})")
         }
-        def sel = rows.findAll { r -> r.cell_type == cell && r.kind in ['track', 'expression'] }
+        def own = rows.findAll { r -> r.cell_type == cell }
+        [meta, own, own.collect { r -> r.path }]
+    }
+    // the cell type's bam/fragments rows made into track bigWigs (a track row of the same name wins)
+    PREPARE_TRACKS(ch_cell_sheet, ch_genome, refs.blacklist)
+    ch_rows = PREPARE_TRACKS.out.sheet.map { _meta, rows, _files ->
+        def sel = rows.findAll { r -> r.kind in ['track', 'expression'] }
         [sel.collect { r -> [cell_type: r.cell_type, kind: r.kind, name: r.name] }, sel.collect { r -> r.path }]
     }
     ch_impute = ch_rows
@@ -63,6 +72,7 @@ workflow FACTORNET_IMPUTE_CELL {
     FACTORNET_CALL(FACTORNET_MERGE.out.predictions, refs.blacklist)
 
     emit:
+    tracks      = PREPARE_TRACKS.out.bigwig       // channel: [ val(meta), path(<cell>.<track>.bw) ], the prepared tracks
     predictions = FACTORNET_MERGE.out.predictions // channel: [ val(meta), path(predictions.tsv.gz) ]
     peaks       = FACTORNET_CALL.out.peaks        // channel: [ val(meta), path(calls.narrowPeak) ]
 }

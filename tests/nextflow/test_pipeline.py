@@ -369,13 +369,15 @@ def test_stub_run_prepares_tracks_given_as_bam_rows(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stdout
     submitted = re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout)
-    assert [s for s in submitted if "PREPARE" in s] == ["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
+    assert [s for s in submitted if "PREPARE" in s] == [
+        "FACTORNET:PREPARE_TRACKS:FACTORNET_PREPARE (CellB.DNASE)"
+    ]
     assert "FACTORNET:FACTORNET_PREDICT (CTCF.seed1.CellB.chr1)" in submitted
     assert sorted(p.name for p in (tmp_path / "out" / "tracks").iterdir()) == [
         "CellB.DNASE.bw",
         "CellB.DNASE.bw.qc.json",
     ]
-    prepare = _task_dirs(tmp_path)["FACTORNET:FACTORNET_PREPARE (CellB.DNASE)"]
+    prepare = _task_dirs(tmp_path)["FACTORNET:PREPARE_TRACKS:FACTORNET_PREPARE (CellB.DNASE)"]
     assert (
         _staged(prepare, "blacklist/test_blacklist.bed")
         == ROOT / "nextflow" / "assets" / "test_blacklist.bed"
@@ -439,6 +441,58 @@ def test_impute_entry_stub_run(tmp_path):
         assert f'FACTORNET_{process}":\n    factornet: stub\n' in versions
 
 
+def test_impute_entry_stub_run_prepares_the_cells_bam_rows(tmp_path):
+    """-entry IMPUTE from alignments: the impute cell's two DNASE BAM replicates are pooled by one PREPARE task
+    (another cell type's BAMs are not prepared), and its bigWig is the DNASE track every IMPUTE shard reads,
+    next to the cell's MAPABILITY track row."""
+    (tmp_path / "genome.fa").write_text(">chr1\nACGT\n>chr2\nACGT\n")
+    (tmp_path / "genome.fa.fai").write_text("chr1\t4\t6\t4\t5\nchr2\t4\t17\t4\t5\n")
+    for name in ("new.rep1.bam", "new.rep2.bam", "map.bw", "K562.bam"):
+        (tmp_path / name).write_bytes(b"stub")
+    (tmp_path / "sheet.tsv").write_text(
+        "cell_type\tkind\tname\tpath\n"
+        "NewCell\tbam\tDNASE\tnew.rep1.bam\nNewCell\tbam\tDNASE\tnew.rep2.bam\n"
+        "NewCell\ttrack\tMAPABILITY\tmap.bw\nK562\tbam\tDNASE\tK562.bam\n"
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "CTCF.keras").write_bytes(b"stub")
+    (tmp_path / "black.bed").write_text("chr1\t0\t2\n")
+    run = nextflow("run", str(PIPELINE), "-entry", "IMPUTE", "-stub-run", "--input", "sheet.tsv", "--genome",
+                   "genome.fa", "--impute_cell", "NewCell", "--models", "models/CTCF.keras", "--outdir", "out",
+                   "--blacklist", "black.bed", "--max_cpus", "2", "--max_memory", "4.GB", cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    submitted = sorted(re.findall(r"Submitted process > (\S+ \([^)]*\))", run.stdout))
+    assert submitted == [
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_CALL (NewCell)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (NewCell.chr1)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (NewCell.chr2)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_MERGE (NewCell)",
+        "IMPUTE:FACTORNET_IMPUTE_CELL:PREPARE_TRACKS:FACTORNET_PREPARE (NewCell.DNASE)",
+    ]
+    tasks = _task_dirs(tmp_path)
+    prepare = tasks["IMPUTE:FACTORNET_IMPUTE_CELL:PREPARE_TRACKS:FACTORNET_PREPARE (NewCell.DNASE)"]
+    staged = sorted(_staged(prepare, str(f.relative_to(prepare))) for f in prepare.glob("inputs/f*/*"))
+    assert staged == [(tmp_path / "new.rep1.bam").resolve(), (tmp_path / "new.rep2.bam").resolve()]
+    assert _staged(prepare, "blacklist/black.bed") == (tmp_path / "black.bed").resolve()
+    prepared = (prepare / "NewCell.DNASE.bw").resolve()
+    assert sorted(p.name for p in (tmp_path / "out" / "tracks").iterdir()) == [
+        "NewCell.DNASE.bw",
+        "NewCell.DNASE.bw.qc.json",
+    ]
+    for chrom in ("chr1", "chr2"):
+        impute = tasks[f"IMPUTE:FACTORNET_IMPUTE_CELL:FACTORNET_IMPUTE (NewCell.{chrom})"]
+        _check_task_samplesheet(
+            impute,
+            [("NewCell", "track", "DNASE", "NewCell.DNASE.bw"), ("NewCell", "track", "MAPABILITY", "map.bw")],
+        )
+        # the task's command writes the DNASE row with the prepared bigWig, staged from the PREPARE task
+        (dnase,) = re.findall(
+            r"'NewCell\ttrack\tDNASE\t(inputs/f\d+/NewCell\.DNASE\.bw)'", (impute / ".command.sh").read_text()
+        )
+        assert _staged(impute, dnase) == prepared
+        assert not list(impute.glob("inputs/f*/*.bam"))
+
+
 # --------------------------------------------------------------------------------------------- parameters
 
 
@@ -477,12 +531,37 @@ def _no_value(name: str, description: str) -> str:
         (
             ["-entry", "IMPUTE", "--impute_cell", ""],
             _no_value(
-                "impute_cell", "Cell type to impute: its track (and expression) rows of --input are used"
+                "impute_cell",
+                "Cell type to impute: its track and expression rows of --input are used, "
+                "and its bam/fragments rows are made into tracks",
             ),
         ),
         (
             ["-profile", "test", "--interpret", "no"],
             "--interpret takes true or false, not 'no': give --interpret true or --interpret false",
+        ),
+        # an unknown parameter (Nextflow would keep it in params and run on with the defaults): a dash spelling,
+        # a typo, one in a -params-file, one of -entry IMPUTE, and one with no known parameter near it
+        (
+            ["-profile", "test", "--exclude-chroms", "chr1"],
+            "--exclude-chroms is not a parameter of this pipeline: did you mean --exclude_chroms?",
+        ),
+        (
+            ["-profile", "test", "--epoch", "3"],
+            "--epoch is not a parameter of this pipeline: did you mean --epochs?",
+        ),
+        (
+            ["-profile", "test", "-params-file", "params.json"],
+            "--lstm_unit is not a parameter of this pipeline: did you mean --lstm_units?",
+        ),
+        (
+            ["-entry", "IMPUTE", "--impute-cell", "HepG2"],
+            "--impute-cell is not a parameter of this pipeline: did you mean --impute_cell?",
+        ),
+        (
+            ["-profile", "test", "--xyzzy", "1"],
+            "--xyzzy is not a parameter of this pipeline (command line, -params-file or a config's params): "
+            "leave it out; the parameters are listed in nextflow/README.md and nextflow/nextflow_schema.json",
         ),
         (
             ["-profile", "test", "--meta_values", "meta.txt"],
@@ -493,6 +572,7 @@ def _no_value(name: str, description: str) -> str:
 )
 def test_parameter_errors_stop_the_run_before_any_task(tmp_path, args, message):
     (tmp_path / "meta.txt").write_text("0.5\n")
+    (tmp_path / "params.json").write_text('{"lstm_unit": 8}\n')
     run = nextflow("run", str(PIPELINE), "-stub-run", "--outdir", "out", *args, cwd=tmp_path)
     assert run.returncode != 0
     assert message in run.stdout.splitlines(), run.stdout
@@ -644,6 +724,80 @@ def test_test_profile_dag_and_versions(test_profile_run):
         [_factornet(), "--version"], capture_output=True, text=True, check=True
     ).stdout.split()[-1]
     assert versions.count(f"    factornet: {version}\n") == len(PIPELINE_PROCESSES), versions
+
+
+def _bigwig_values(path: Path) -> dict[str, list]:
+    """Chromosome -> the bigWig's (start, end, value) intervals, with its chromosome sizes."""
+    import pyBigWig
+
+    with pyBigWig.open(str(path)) as bw:
+        return {c: (size, bw.intervals(c)) for c, size in bw.chroms().items()}
+
+
+@pytest.mark.slow
+def test_impute_entry_from_bams_equals_the_cli(test_profile_run, tmp_path):
+    """-entry IMPUTE for real, from a cell type's two DNASE BAMs and its MAPABILITY track (a test-profile model):
+    PREPARE's track equals `factornet prepare` on the same BAMs by the command line, and the imputed scores equal
+    `factornet impute` on that track (so the prepared bigWig, not some other file, is what IMPUTE read)."""
+    from factornet_core.simulate import simulate_dataset
+
+    sim = simulate_dataset(
+        tmp_path / "data", seed=2, n_chroms=2, chrom_length=20_000, n_cells=2, tfs=("CTCF",), reads="single"
+    )
+    bams = [tmp_path / "data" / f"{cell}.DNASE.bam" for cell in ("CellA", "CellB")]
+    sheet = tmp_path / "data" / "bams.tsv"
+    sheet.write_text(
+        "cell_type\tkind\tname\tpath\n"
+        + "".join(f"NewCell\tbam\tDNASE\t{b.name}\n" for b in bams)
+        + "NewCell\ttrack\tMAPABILITY\tMAPABILITY.bw\n"
+    )
+    model = test_profile_run / "out" / "models" / "CTCF.seed1.keras"
+    run = subprocess.run(
+        ["bash", str(LAUNCHER), "run", str(PIPELINE), "-entry", "IMPUTE", "--input", str(sheet),
+         "--genome", str(sim.genome), "--impute_cell", "NewCell", "--models", str(model), "--predict_chroms", "chr1",
+         "--outdir", "out", "--max_cpus", "2", "--max_memory", "4.GB"],
+        cwd=tmp_path, env=_env_with_factornet(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    assert re.findall(r"Submitted process > \S+:(FACTORNET_\w+ \([^)]*\))", run.stdout) == [
+        "FACTORNET_PREPARE (NewCell.DNASE)",
+        "FACTORNET_IMPUTE (NewCell.chr1)",
+        "FACTORNET_MERGE (NewCell)",
+        "FACTORNET_CALL (NewCell)",
+    ]
+    cli = tmp_path / "cli"
+    cli.mkdir()
+    factornet = _factornet()
+    subprocess.run(
+        [factornet, "prepare", *[a for b in bams for a in ("--bam", str(b))], "--genome", str(sim.genome),
+         "-o", str(cli / "NewCell.DNASE.bw"), "--quiet"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    prepared = tmp_path / "out" / "tracks" / "NewCell.DNASE.bw"
+    values = _bigwig_values(prepared)
+    assert values == _bigwig_values(cli / "NewCell.DNASE.bw")
+    assert sorted(values) == ["chr1", "chr2"] and all(intervals for _size, intervals in values.values())
+    # the same reads counted the same way (the paper's 1x normalisation, prepare's default); paths differ
+    qc, cli_qc = (
+        json.loads(p.with_name(p.name + ".qc.json").read_text()) for p in (prepared, cli / "NewCell.DNASE.bw")
+    )
+    assert [Path(f).name for f in qc.pop("inputs")] == [b.name for b in bams]
+    assert [Path(f).name for f in cli_qc.pop("inputs")] == [b.name for b in bams]
+    assert {k: v for k, v in qc.items() if k != "output"} == {
+        k: v for k, v in cli_qc.items() if k != "output"
+    }
+    assert (qc["source"], qc["assay"], qc["normalization"]["rule"]) == ("bam", "dnase", "1x")
+    subprocess.run(
+        [factornet, "impute", "--models", str(model), "--genome", str(sim.genome),
+         "--track", f"DNASE={cli / 'NewCell.DNASE.bw'}", "--track", f"MAPABILITY={tmp_path / 'data' / 'MAPABILITY.bw'}",
+         "--chroms", "chr1", "--out", str(cli / "impute.tsv.gz"), "--quiet"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    merged = _read_gz(tmp_path / "out" / "predictions" / "NewCell.tsv.gz")
+    assert merged.startswith(b"chr\tstart\tstop\tCTCF\n")
+    assert merged == _read_gz(cli / "impute.tsv.gz")
+    assert len(merged.decode().splitlines()) - 1 == (20_000 - 200) // 50 + 1  # chr1's 200/50 grid
 
 
 @pytest.mark.slow
