@@ -117,7 +117,7 @@ def _parse_intervals(
         for key, col in extra.items():
             more[key].append(to_float(fields[col]) if len(fields) > col else np.nan)
     if not chroms and not allow_empty:
-        raise FactorNetError(f"{path}: no intervals in {what} file")
+        raise FactorNetError(f"{path}: no intervals in {what} file; give a file with at least one interval")
     return pd.DataFrame(
         {
             "chrom": pd.Series(chroms, dtype=object),
