@@ -185,7 +185,8 @@ def refuse_duplicate_bins(
         where, earlier = f"{path}:{row + first_line}", f"first at line {twin + first_line}"
     raise FactorNetError(
         f"{where}: {what} {r['chrom']}:{r['start']}-{r['end']} is given twice ({earlier}): each {what} "
-        "must appear once, or it is counted twice; remove the repeats (e.g. 'sort -u')"
+        "must appear once, or it is counted twice; keep one line per bin (where the repeats' values differ, "
+        "find out which is right: the file may join two runs)"
     )
 
 
