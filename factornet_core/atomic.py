@@ -10,7 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from factornet_core.errors import FactorNetError
@@ -131,3 +131,46 @@ def atomic_folder(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_not_inputs(
+    outputs: Iterable[str | os.PathLike],
+    inputs: Mapping[str, str | os.PathLike | Iterable[str | os.PathLike] | None],
+    what: str,
+) -> None:
+    """Refuse, before any work, an output file that is one of the inputs (writing it would destroy it).
+
+    For outputs whose names are only known once the inputs are read (``--out-prefix`` gives
+    ``PREFIX.<TF>.narrowPeak``, ``--bigwig-out`` gives ``PREFIX.<TF>.bw``): the actual file names are
+    compared, so an input that merely starts with the prefix (``mycell.impute.tsv.gz`` for
+    ``--out-prefix mycell``) is no collision.
+
+    Parameters
+    ----------
+    outputs : the files the run will write.
+    inputs : option label (``'--predictions'``) → path, several paths, or None (not given).
+    what : the output option, named in the advice (``'--out-prefix'``).
+
+    Raises
+    ------
+    FactorNetError
+        An output that is an input: the same path, or the same file through a link.
+    """
+    given = []
+    for label, value in inputs.items():
+        items = [value] if isinstance(value, (str, os.PathLike)) else list(value or ())
+        given += [(label, str(p)) for p in items if os.path.isfile(p)]
+    for out in outputs:
+        for label, path in given:
+            if os.path.realpath(out) == os.path.realpath(path) or _same_file(out, path):
+                raise FactorNetError(
+                    f"output {str(out)!r} of {what} is input {label} ({path}): writing it would destroy "
+                    f"the input; choose another {what}"
+                )
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -210,7 +210,7 @@ def _fit_gbm(s: BaselineSettings, genome, track_names, track, lo, samplesheet, b
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from factornet_core import binning
-    from factornet_core.samplesheet import read_samplesheet
+    from factornet_core.samplesheet import naming_rows, read_samplesheet
     from factornet_core.tracks import TrackSet
 
     sheet = read_samplesheet(samplesheet)
@@ -229,7 +229,8 @@ def _fit_gbm(s: BaselineSettings, genome, track_names, track, lo, samplesheet, b
         c: binning.PeakFiles(sheet.cells[c].conservative[s.tf], sheet.cells[c].relaxed.get(s.tf))
         for c in s.train_cells
     }
-    bins, labels, _ = binning.label_chromosomes(sizes, peaks, chroms)
+    with naming_rows(sheet):  # an empty or malformed peak file is told by its samplesheet row
+        bins, labels, _ = binning.label_chromosomes(sizes, peaks, chroms)
     blacklisted = intervals.overlap_mask(bins, black)
     rng = np.random.default_rng(s.seed)
     xs, ys = [], []

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import intervals
-from factornet_core.atomic import OutputSet
+from factornet_core.atomic import OutputSet, check_not_inputs
 from factornet_core.errors import FactorNetError
 
 NARROWPEAK_COLUMNS = intervals.NARROWPEAK_COLUMNS
@@ -277,6 +277,10 @@ def call(
         raise FactorNetError(
             f"{predictions}: no column for {', '.join(missing)} (the file has {', '.join(names)})"
         )
+    finals = {tf: Path(f"{out_prefix}.{tf}.narrowPeak") for tf in chosen} if out is None else {}
+    calibrations = calibration.values() if isinstance(calibration, Mapping) else calibration
+    given = {"PREDICTIONS": predictions, "--blacklist": blacklist, "--calibration": calibrations}
+    check_not_inputs(finals.values(), given, "--out-prefix")
     black = np.zeros(len(bins), dtype=bool)
     if blacklist is not None:
         regions = intervals.read_bed(blacklist, what="blacklist BED", allow_empty=True)
@@ -309,7 +313,6 @@ def call(
             outputs.append(Path(out))
         else:
             for tf, table in tables.items():
-                final = Path(f"{out_prefix}.{tf}.narrowPeak")
-                intervals.write_narrowpeak(outs.path(final), table)
-                outputs.append(final)
+                intervals.write_narrowpeak(outs.path(finals[tf]), table)
+                outputs.append(finals[tf])
     return CallResult(thresholds, {tf: len(t) for tf, t in tables.items()}, outputs)

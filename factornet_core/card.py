@@ -258,7 +258,8 @@ def _motif_init_summary(training: Mapping, version: str) -> str | None:
     columns = src.get("columns_used")
     if isinstance(columns, Sequence) and len(columns) == 2:
         text += (
-            f"; its central columns {columns[0]}–{columns[1]} of {src.get('width')} (wider than the kernels)"
+            f"; its central columns {columns[0]}–{columns[1]} (1-based) of {src.get('width')} (wider than "
+            "the kernels)"
         )
     return f"kernels 0/1 from {text}"
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import __version__
-from factornet_core.atomic import OutputSet
+from factornet_core.atomic import OutputSet, check_not_inputs
 from factornet_core.calling import CALIBRATION_STEP, fdr_grid
 from factornet_core.errors import FactorNetError
 from factornet_core.figures import aupr_bars_figure, chromosome_label, curves_figure, save_png
@@ -260,6 +260,10 @@ def _score_targets(targets: list, models: list[str], loaded: list, bins: pd.Data
     return out
 
 
+#: the files ``evaluate`` writes, ``PREFIX<suffix>``
+OUTPUT_SUFFIXES = (".metrics.json", ".metrics.tsv", ".pr.png", ".roc.png", ".aupr.png")
+
+
 def _write_outputs(prefix: str, report: dict, table: pd.DataFrame, figures: dict) -> list[Path]:
     """Write the JSON report, the TSV table and the figures, all or nothing."""
     paths_out = [Path(prefix + s) for s in (".metrics.json", ".metrics.tsv", *figures)]
@@ -308,6 +312,12 @@ def evaluate(
     paths = [predictions] if isinstance(predictions, (str, os.PathLike)) else list(predictions)
     if not paths:
         raise FactorNetError("no prediction files to evaluate")
+    labels_given = labels.values() if isinstance(labels, Mapping) else labels
+    check_not_inputs(
+        [f"{out_prefix}{s}" for s in OUTPUT_SUFFIXES],
+        {"--predictions": paths, "--labels": labels_given, "--peaks": peaks, "--relaxed": relaxed},
+        "--out-prefix",
+    )
     models = _model_names(paths, name)
     loaded, bins, columns = _load_predictions(paths, tf)
     # (tf, cell, codes, labelled-not-predicted, source) for each scored column

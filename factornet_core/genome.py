@@ -14,7 +14,7 @@ import pyfaidx
 
 from factornet_core import dna, sidecars, textio
 from factornet_core.errors import FactorNetError
-from factornet_core.intervals import MAX_COORD
+from factornet_core.intervals import MAX_COORD, unknown_chromosome
 
 N_CODE = 4
 
@@ -90,7 +90,7 @@ class Genome:
         """
         size = self.chrom_sizes.get(chrom)
         if size is None:
-            raise FactorNetError(f"chromosome {chrom!r} is not in genome {self.path.name}")
+            raise unknown_chromosome(chrom, self.chrom_sizes, f"{self.path.name}: chromosome")
         out = np.full(end - start, N_CODE, dtype=np.uint8)
         lo, hi = max(start, 0), min(end, size)
         if hi > lo:

@@ -42,6 +42,7 @@ from factornet_core.predict import (
     ScoreBigWigs,
     apply_model,
     bin_groups,
+    check_bigwig_names,
     grid_count,
     write_chrom,
 )
@@ -298,6 +299,7 @@ def impute(
         raise FactorNetError("impute writes every model's TFs with a header: --tf and --dream do not apply")
     progress = progress or Progress()
     plans, skipped = plan_models(models, cell, skip_incompatible)
+    check_bigwig_names(options, [c for p in plans for c in p.columns], [p.path for p in plans], cell)
     # one reader per window length and per set of track normalisations (a track read raw for one
     # model and scaled for another cannot share one read)
     by_length: dict[tuple, list[ModelPlan]] = {}

@@ -207,10 +207,9 @@ class CellData:
         """Regions (``chrom, start, end``) must lie inside the genome and on every track."""
         unknown = sorted(set(table["chrom"]) - set(self.chrom_sizes))
         if unknown:
-            raise FactorNetError(
-                f"{path}: {what} chromosome {unknown[0]!r} is not in the genome "
-                f"({len(unknown)} unknown in all): {what}s must lie inside the genome"
-            )
+            err = intervals.unknown_chromosome(unknown[0], self.chrom_sizes, f"{path}: {what} chromosome")
+            more = f"; {len(unknown)} unknown in all" if len(unknown) > 1 else ""
+            raise FactorNetError(f"{err}{more}: {what}s must lie inside the genome")
         intervals.check_in_genome(table, self.chrom_sizes, path, what=what)
         self.check_chroms(list(table["chrom"]))
 

@@ -117,7 +117,7 @@ def _parse_intervals(
         for key, col in extra.items():
             more[key].append(to_float(fields[col]) if len(fields) > col else np.nan)
     if not chroms and not allow_empty:
-        raise FactorNetError(f"{path}: no intervals in {what} file")
+        raise FactorNetError(f"{path}: no intervals in {what} file; give a file with at least one interval")
     return pd.DataFrame(
         {
             "chrom": pd.Series(chroms, dtype=object),
@@ -185,7 +185,8 @@ def refuse_duplicate_bins(
         where, earlier = f"{path}:{row + first_line}", f"first at line {twin + first_line}"
     raise FactorNetError(
         f"{where}: {what} {r['chrom']}:{r['start']}-{r['end']} is given twice ({earlier}): each {what} "
-        "must appear once, or it is counted twice; remove the repeats (e.g. 'sort -u')"
+        "must appear once, or it is counted twice; keep one line per bin (where the repeats' values differ, "
+        "find out which is right: the file may join two runs)"
     )
 
 

@@ -20,6 +20,7 @@ The rules (:func:`choose_motif`, called before training opens any input):
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ def choose_motif(
 def _not_in_file(motif_file, name: str, named: bool, available: list[str]) -> str:
     """The error for a MEME file without the motif: the file, a few of its motifs, the fixes."""
     what = f"motif {name!r}" if named else f"motif for TF {name!r}"
-    fixes = f"name one of its motifs with -mo NAME (e.g. -mo {shlex.quote(available[0])})"
+    fixes = f"name one of its motifs with -mo NAME (e.g. -mo {shlex.quote(_closest(name, available))})"
     if named:
         fixes += f", or drop --motif-file to look {name!r} up among the packaged motifs and JASPAR"
     else:
@@ -100,6 +101,16 @@ def _not_in_file(motif_file, name: str, named: bool, available: list[str]) -> st
         f"--motif-file {str(motif_file)!r} has no {what} (it has {plural(available, 'motif')}: "
         f"{some(available)}): {fixes}"
     )
+
+
+def _closest(name: str, available: list[str]) -> str:
+    """The example to suggest for ``name``: the first motif whose name contains it (``CTCFL_f1`` for
+    CTCF), else the most similar name (case ignored), not merely the file's first motif."""
+    containing = [a for a in available if name.upper() in a.upper()]
+    if containing:
+        return containing[0]
+    upper = {a.upper(): a for a in reversed(available)}  # the first of names equal but for case
+    return upper[difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.0)[0]]
 
 
 def _missing(tf: str, err: FactorNetError) -> MotifInit:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import fastpredict, intervals
-from factornet_core.atomic import OutputSet
+from factornet_core.atomic import OutputSet, check_not_inputs
 from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
 from factornet_core.inputs import CellInputs, CellType, PathLike
@@ -141,6 +141,7 @@ def predict(
         sizes = {c: inputs.chrom_sizes[c] for c, _ in groups}
         total = sum(len(idx) if idx is not None else grid_count(sizes[c], card) for c, idx in groups)
         out_tfs = [tfs[i] for i in columns]
+        check_bigwig_names(options, out_tfs, [model_path], cell)
         t0 = time.perf_counter()
         n_black = 0
         progress.start(total)
@@ -260,6 +261,28 @@ def apply_model(net, inputs, batch_size: int) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
+def bigwig_names(prefix: str, columns: Sequence[str]) -> list[Path]:
+    """The score bigWigs of ``--bigwig-out PREFIX``: ``PREFIX.<column>.bw``, one per column."""
+    return [Path(f"{prefix}.{column}.bw") for column in columns]
+
+
+def check_bigwig_names(options: PredictOptions, columns: Sequence[str], models, cell) -> None:
+    """Refuse, before any work, a ``--bigwig-out`` bigWig that is one of the inputs (models, genome,
+    tracks, bins, blacklist, expression, metadata); raises FactorNetError naming both."""
+    if options.bigwig_prefix is None:
+        return
+    inputs = {
+        "--model": models,
+        "--genome": cell.genome,
+        "--track": list(cell.tracks.values()),
+        "--bins": options.bins_bed,
+        "--blacklist": options.blacklist,
+        "--expression": cell.expression,
+        "--meta-values": cell.meta_values,
+    }
+    check_not_inputs(bigwig_names(options.bigwig_prefix, columns), inputs, "--bigwig-out")
+
+
 class ScoreBigWigs:
     """One bigWig per TF (:class:`~factornet_core.tracks.BigWigWriter`); a bin's score covers its
     central ``stride`` bp so grid bins tile the genome."""
@@ -268,8 +291,8 @@ class ScoreBigWigs:
         self.offset = (card.bin_size - card.bin_stride) // 2
         self.span = card.bin_stride
         self.writers: list[BigWigWriter] = []
-        for tf in tfs:
-            self.writers.append(BigWigWriter(outs.path(Path(f"{prefix}.{tf}.bw")), sizes, chunk=WRITE_ROWS))
+        for path in bigwig_names(prefix, tfs):
+            self.writers.append(BigWigWriter(outs.path(path), sizes, chunk=WRITE_ROWS))
 
     def add(self, chrom: str, starts: np.ndarray, scores: np.ndarray) -> None:
         order = np.argsort(starts, kind="stable")

@@ -25,7 +25,9 @@ Which cell types, TF(s), peaks, tracks and expression a run uses is decided in o
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +77,20 @@ class CellType:
 class Samplesheet:
     path: Path
     cells: dict[str, CellType]
+    #: absolute path → (its first row, ``samplesheet S:LINE (cell C, KIND NAME, 'path as written')``,
+    #: and the path as written there)
+    origins: dict[Path, tuple[str, str]] = field(default_factory=dict)
+
+    def name_rows(self, message: str) -> str:
+        """``message`` about a listed file, told by its samplesheet row: ``/abs/empty.bed: no intervals``
+        → ``samplesheet ss.tsv:4 (cell CellA, conservative CTCF, 'empty.bed'): no intervals``; other
+        messages unchanged."""
+        for file, (origin, rel) in self.origins.items():
+            if message.startswith(f"{file}: "):
+                return f"{origin}: {message[len(str(file)) + 2 :]}"
+            if str(file) in message:  # e.g. '/abs/c.bed:2: line needs 3 columns' → 'c.bed:2: ...'
+                return f"{origin}: {message.replace(str(file), rel)}"
+        return message
 
     @property
     def track_names(self) -> list[str]:
@@ -128,6 +144,7 @@ def read_samplesheet(
     col = {name: header.index(name) for name in COLUMNS}
     cells: dict[str, CellType] = {}
     seen: set[tuple[str, ...]] = set()
+    origins: dict[Path, tuple[str, str]] = {}
     for lineno, line in lines[1:]:
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) < len(header):
@@ -149,6 +166,7 @@ def read_samplesheet(
             raise FactorNetError(
                 f"{where}: file {rel!r} does not exist (paths are relative to the samplesheet)"
             )
+        origins.setdefault(file, (f"{where} (cell {cell}, {kind} {name}, {rel!r})", rel))
         entry = cells.setdefault(cell, CellType(cell))
         if kind == "track":
             entry.tracks[name] = file
@@ -160,9 +178,22 @@ def read_samplesheet(
             entry.expression = file
         else:
             getattr(entry, kind)[name] = file
-    sheet = Samplesheet(path, cells)
+    sheet = Samplesheet(path, cells, origins)
     _check_consistent(sheet, need_tracks)
     return sheet
+
+
+@contextlib.contextmanager
+def naming_rows(sheet: Samplesheet | None) -> Iterator[None]:
+    """Re-raise a FactorNetError about a file ``sheet`` lists (empty, malformed, on unknown chromosomes)
+    with that file's samplesheet row (:meth:`Samplesheet.name_rows`); nothing when ``sheet`` is None."""
+    try:
+        yield
+    except FactorNetError as exc:
+        told = sheet.name_rows(str(exc)) if sheet is not None else str(exc)
+        if told == str(exc):
+            raise
+        raise FactorNetError(told) from exc
 
 
 def _check_consistent(sheet: Samplesheet, need_tracks: bool = True) -> None:

@@ -214,7 +214,7 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def read_predictions(
-    path: str | os.PathLike, dream_tf: str | None = None
+    path: str | os.PathLike, dream_tf: str | None = None, allow_empty: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read a prediction file (header or DREAM layout, plain or gzip).
 
@@ -225,7 +225,8 @@ def read_predictions(
 
     Raises :class:`FactorNetError` naming ``file:line`` for malformed lines, non-numeric or too large
     coordinates, missing/NaN or out-of-range scores, a bin given twice (it would be counted twice by
-    every metric, bag and call), text that is not UTF-8, and for truncated gzip files.
+    every metric, bag and call), text that is not UTF-8, and for truncated gzip files; for a file with
+    no bin (only the header) unless ``allow_empty`` (a shard of a contig shorter than a bin).
     """
     path = Path(path)
     if not path.is_file():
@@ -233,6 +234,11 @@ def read_predictions(
     names, skip = _layout(path, dream_tf)
     table = _read_table(path, ["chrom", "start", "end", *names], skip)
     offset = skip + 1  # file line of table row 0
+    if table.empty and not allow_empty:
+        raise FactorNetError(
+            f"{path}: no bins in the predictions file (only the header): nothing to use; give the output "
+            "of a 'factornet predict' or 'impute' run that scored some bins"
+        )
     starts, ends = _checked_bins(path, table, offset)
     scores = {name: _checked_scores(path, table[name], name, offset) for name in names}
     bins = pd.DataFrame({"chrom": table["chrom"].astype(str), "start": starts, "end": ends})
@@ -380,7 +386,7 @@ def merge_shards(
     pieces = []  # (chrom, path, bins, scores)
     names: list[str] | None = None
     for path in paths:
-        bins, scores = read_predictions(path)
+        bins, scores = read_predictions(path, allow_empty=True)  # a contig shorter than a bin
         if names is None:
             names = list(scores.columns)
         scores = align_tf_columns(names, scores, path)
@@ -409,10 +415,15 @@ def merge_shards(
                 f"{cur[2]['start'].min()}-{cur[2]['start'].max()}): each bin must come from one shard"
             )
     if not pieces:
-        empty = pd.DataFrame({"chrom": pd.Series([], dtype=str), "start": [], "end": []}).astype(
-            {"start": np.int64, "end": np.int64}
+        where = (
+            "the shard (only its header)"
+            if len(paths) == 1
+            else f"any of the {len(paths)} shards (only headers)"
         )
-        return empty, pd.DataFrame({n: np.zeros(0, np.float32) for n in names})
+        raise FactorNetError(
+            f"no bins in {where}: nothing to merge; give the shards of a 'factornet predict' or 'impute' run "
+            "that scored some bins"
+        )
     bins = pd.concat([p[2] for p in pieces], ignore_index=True)
     scores = pd.concat([p[3] for p in pieces], ignore_index=True)
     dup = bins.duplicated(["chrom", "start", "end"]).to_numpy()

@@ -125,7 +125,10 @@ class TrackSet:
         for j, (handle, sizes) in enumerate(zip(self._handles, self.chrom_sizes)):
             size = sizes.get(chrom)
             if size is None:
-                raise FactorNetError(f"bigWig {self.paths[j].name} lacks chromosome {chrom!r}")
+                hint = naming_hint([chrom], sizes, "the bigWig")
+                raise FactorNetError(
+                    f"bigWig {self.paths[j].name} lacks chromosome {chrom!r}{'; ' + hint if hint else ''}"
+                )
             lo, hi = max(start, 0), min(end, size)
             if hi > lo:
                 values = np.nan_to_num(

@@ -37,7 +37,14 @@ from factornet_core.card import Features, ModelCard, make_card
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
 from factornet_core.motifinit import choose_motif
-from factornet_core.samplesheet import Samplesheet, Selection, read_samplesheet, select_multi_task, select_tf
+from factornet_core.samplesheet import (
+    Samplesheet,
+    Selection,
+    naming_rows,
+    read_samplesheet,
+    select_multi_task,
+    select_tf,
+)
 from factornet_core.sampling import TrainingSamples, training_samples
 from factornet_core.tracks import TrackSet
 from factornet_core.validation import NaturalScorer
@@ -178,7 +185,8 @@ def train(
     with resume.ResumeFolder(_resume_dir(out_path), _resume_settings(s)) as checkpoints:
         run = _open_run(samplesheet, genome_path, s, blacklist)
         try:
-            meta, meta_names, pca = _metadata(run.selection, s, annotations)
+            with naming_rows(run.selection.sheet):
+                meta, meta_names, pca = _metadata(run.selection, s, annotations)
             cfg = _model_config(s, run.selection, len(meta_names))
             if motif.notice:  # once the inputs are known good: no note before an input error
                 progress.notice(motif.notice)
@@ -236,39 +244,45 @@ def _open_run(samplesheet, genome_path, s: TrainSettings, blacklist) -> _Run:
     genome = Genome(genome_path)
     run = _Run(None, genome, [], [], [], [], None)
     try:
-        sizes = genome.chrom_sizes
-        run.selection = _select(sheet, s)
-        run.valid_chroms, run.train_chroms = _choose_chroms(sizes, s)
-        used = {c: sizes[c] for c in [*run.train_chroms, *run.valid_chroms]}
-        rules = tracknorm.resolve(s.track_norms, run.selection.sheet.track_names)
-        for name in run.selection.all_cells:
-            run.tracksets.append(TrackSet(run.selection.tracks(name), rules))
-            run.tracksets[-1].check_chroms(used)
-            run.tracksets[-1].check_range(*_value_limit(s))
-            # each cell type scaled from its own bigWigs over the chromosomes trained and validated on
-            run.tracksets[-1].fix_scales(used, lambda: tracknorm.effective_length(genome, list(used)))
-            run.readers.append(WindowReader(genome, run.tracksets[-1], s.seq_len))
-        black = None
-        if blacklist is not None:
-            black = intervals.read_bed(blacklist, what="blacklist BED", allow_empty=True)
-            black = intervals.check_in_genome(black, sizes, blacklist, "blacklist")
-        run.samples = training_samples(
-            run.selection,
-            sizes,
-            run.train_chroms,
-            run.valid_chroms,
-            black,
-            negatives=s.negatives,
-            seed=s.seed,
-            valid_max=s.valid_max,
-            open_negatives=s.open_negatives,
-            open_track=s.open_track,
-            valid_negatives=s.valid_negatives,
-        )
+        with naming_rows(sheet):  # a listed file's fault is told by its samplesheet row
+            _fill_run(run, sheet, genome, s, blacklist)
     except BaseException:
         run.close()
         raise
     return run
+
+
+def _fill_run(run: _Run, sheet: Samplesheet, genome: Genome, s: TrainSettings, blacklist) -> None:
+    """Select the cell types, open and check their tracks, read the blacklist, draw the samples."""
+    sizes = genome.chrom_sizes
+    run.selection = _select(sheet, s)
+    run.valid_chroms, run.train_chroms = _choose_chroms(sizes, s)
+    used = {c: sizes[c] for c in [*run.train_chroms, *run.valid_chroms]}
+    rules = tracknorm.resolve(s.track_norms, run.selection.sheet.track_names)
+    for name in run.selection.all_cells:
+        run.tracksets.append(TrackSet(run.selection.tracks(name), rules))
+        run.tracksets[-1].check_chroms(used)
+        run.tracksets[-1].check_range(*_value_limit(s))
+        # each cell type scaled from its own bigWigs over the chromosomes trained and validated on
+        run.tracksets[-1].fix_scales(used, lambda: tracknorm.effective_length(genome, list(used)))
+        run.readers.append(WindowReader(genome, run.tracksets[-1], s.seq_len))
+    black = None
+    if blacklist is not None:
+        black = intervals.read_bed(blacklist, what="blacklist BED", allow_empty=True)
+        black = intervals.check_in_genome(black, sizes, blacklist, "blacklist")
+    run.samples = training_samples(
+        run.selection,
+        sizes,
+        run.train_chroms,
+        run.valid_chroms,
+        black,
+        negatives=s.negatives,
+        seed=s.seed,
+        valid_max=s.valid_max,
+        open_negatives=s.open_negatives,
+        open_track=s.open_track,
+        valid_negatives=s.valid_negatives,
+    )
 
 
 FLOAT16_MAX = 65504.0

@@ -144,7 +144,7 @@ def test_cli_empty_bed(tmp_path, sizes, capsys):
     cons = tmp_path / "c.bed.gz"
     cons.write_bytes(gzip.compress(b""))
     line = _run_bad(tmp_path, ["--chrom-sizes", str(sizes)], cons, capsys)
-    assert line.endswith(f"{cons}: no intervals in narrowPeak file")
+    assert line.endswith(f"{cons}: no intervals in narrowPeak file; give a file with at least one interval")
 
 
 def test_cli_truncated_gzip(tmp_path, sizes, capsys):

@@ -185,3 +185,71 @@ def test_call_bad_input_one_line_exit_2_no_output(predictions, tmp_path, capsys)
     rc = main(["call", str(predictions), "--fdr", "0.1", "-o", str(out)])
     assert rc == 2 and "--fdr needs --calibration" in _err(capsys)[0]
     assert list(p.name for p in tmp_path.glob("x.narrowPeak*")) == []
+
+
+def _readme_commands(*names: str) -> list[list[str]]:
+    """The README's ``factornet evaluate|call`` commands (continuation lines joined) that use one of
+    ``names``, as argument lists without the leading ``factornet``."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text().replace("\\\n", " ")
+    commands = [
+        shlex.split(line) for line in text.splitlines() if re.match(r"\s*factornet (evaluate|call) ", line)
+    ]
+    return [c[1:] for c in commands if any(n in arg for arg in c for n in names)]
+
+
+def test_readme_impute_call_commands_run_as_written(tmp_path, monkeypatch, capsys, make_bed):
+    """README's impute step 4 and 'Choosing the threshold': --out-prefix mycell with the input
+    mycell.impute.tsv.gz writes mycell.<TF>.narrowPeak, which touches no input (it was refused once)."""
+    bins, scores = _track()
+    scores = {"FOXA1": scores["CTCF"], "HNF4A": scores["MAX"]}
+    write_predictions(tmp_path / "mycell.impute.tsv.gz", bins, scores)
+    write_predictions(tmp_path / "other_cell.impute.tsv.gz", bins, scores)
+    make_bed([("chr1", 160, 170)], name="wgEncodeDacMapabilityConsensusExcludable.bed.gz")
+    peaks = [("chr1", 150, 350), ("chr1", 900, 1100), ("chr2", 50, 250)]  # bound: bins 3, 18, 21
+    make_bed(peaks, name="other_cell.FOXA1.narrowPeak")
+    commands = _readme_commands("mycell", "other_cell")
+    assert [c[0] for c in commands] == ["call", "evaluate", "call"]
+    monkeypatch.chdir(tmp_path)
+    before = (tmp_path / "mycell.impute.tsv.gz").read_bytes()
+    rc = main(commands[0])
+    assert rc == 0, capsys.readouterr().err
+    assert [r[:3] for r in _rows(tmp_path / "mycell.FOXA1.narrowPeak")] == [
+        ["chr1", "200", "400"],  # bin 150-350 (0.875) is blacklisted (chr1:160-170)
+        ["chr1", "500", "850"],
+        ["chr1", "900", "1100"],
+        ["chr2", "50", "250"],
+    ]
+    assert [r[:3] for r in _rows(tmp_path / "mycell.HNF4A.narrowPeak")] == [["chr2", "250", "450"]]
+    for command in commands[1:]:
+        rc = main(command)
+        assert rc == 0, capsys.readouterr().err
+    # ranked: 1.0 B, 0.875 B, 0.75 B, 0.625 U (bins 2 and 4 are ambiguous) → FDR 0.1 at 0.75
+    assert "FOXA1: 3 calls at score >= 0.75" in capsys.readouterr().err
+    assert [r[:3] for r in _rows(tmp_path / "mycell.FOXA1.narrowPeak")] == [
+        ["chr1", "150", "350"],
+        ["chr1", "900", "1100"],
+        ["chr2", "50", "250"],
+    ]
+    assert (tmp_path / "mycell.impute.tsv.gz").read_bytes() == before
+
+
+def test_call_out_prefix_naming_an_input_is_refused(predictions, tmp_path, capsys, make_bed):
+    """A real collision: --out-prefix x writes x.CTCF.narrowPeak, which is the --blacklist."""
+    black = make_bed([("chr1", 160, 170)], name="x.CTCF.narrowPeak")
+    before = black.read_bytes()
+    rc = main(["call", str(predictions), "--threshold", "0.5", "--blacklist", str(black),
+               "--out-prefix", str(tmp_path / "x")])  # fmt: skip
+    err = _err(capsys)
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(
+        f"factornet call: error: output '{tmp_path}/x.CTCF.narrowPeak' of --out-prefix is input --blacklist"
+    )
+    assert err[0].endswith("writing it would destroy the input; choose another --out-prefix")
+    assert black.read_bytes() == before and not (tmp_path / "x.MAX.narrowPeak").exists()
+    # the prefix spelled like the input: pred.tsv.gz.CTCF.narrowPeak, nothing of the input is touched
+    assert main(["call", str(predictions), "--threshold", "0.5", "--out-prefix", str(predictions)]) == 0
+    assert (tmp_path / "pred.tsv.gz.CTCF.narrowPeak").is_file()

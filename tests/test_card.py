@@ -109,7 +109,7 @@ SHA = "8b5df38ad5447e66c6c1389ca86df6b3e67b2fe12876881e5e193988f3d86117"
             {"motif_init": True, "motif_source": {"source": "jaspar", "release": "JASPAR2026", "collection": "CORE",
                                                   "matrix_id": "MA0139.2", "name": "CTCF", "version": 2,
                                                   "width": 15, "sha256": SHA, "columns_used": [3, 12]}},
-            "kernels 0/1 from JASPAR MA0139.2 CTCF (JASPAR2026); its central columns 3–12 of 15 (wider than "
+            "kernels 0/1 from JASPAR MA0139.2 CTCF (JASPAR2026); its central columns 3–12 (1-based) of 15 (wider than "
             "the kernels)",
         ),
         (

@@ -181,3 +181,16 @@ def test_interpret_saliency_cell_name_titles_every_region(interpret_files, tmp_p
         "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0): peak1 chr1:1000-1100, "
         "model score "
     )
+
+
+def test_no_motif_init_help_says_the_motif_is_the_default():
+    """It read as if random kernels were the default ('... instead of from the TF's motif (the default)')."""
+    from factornet_tools.cli import build_parser
+
+    parser = build_parser(["train"])
+    train = parser.get_default("_subparsers")["train"]
+    (action,) = [a for a in train._actions if "--no-motif-init" in a.option_strings]
+    assert (
+        action.help
+        == "single-task: start every kernel at random (by default kernels 0/1 start from the TF's motif)"
+    )

@@ -62,16 +62,16 @@ def test_distinct_output_passes_the_guard(tmp_path, capsys):
 
 
 def test_prefix_output_that_would_write_over_an_input_is_refused(tmp_path, capsys):
-    """--bigwig-out trk writes trk.<TF>.bw: an input track named trk.CTCF.bw would be replaced."""
-    track = tmp_path / "trk.CTCF.bw"
-    track.write_bytes(b"a bigWig, as far as the guard cares")
-    model = tmp_path / "m.keras"
-    model.write_bytes(b"model")
-    rc, err = _run(capsys, "predict", "--model", model, "--genome", model, "--track", f"DNASE={track}",
-                   "-o", tmp_path / "p.tsv.gz", "--bigwig-out", tmp_path / "trk")  # fmt: skip
+    """evaluate --out-prefix ev writes ev.metrics.tsv: labels named so would be replaced."""
+    pred = _pred(tmp_path / "p.tsv.gz")
+    labels = tmp_path / "ev.metrics.tsv"
+    labels.write_text("chr\tstart\tstop\tCellC\nchr1\t0\t200\tU\nchr1\t50\t250\tB\n")
+    before = labels.read_bytes()
+    rc, err = _run(capsys, "evaluate", "--predictions", pred, "--labels", labels, "--cell", "CellC",
+                   "--out-prefix", tmp_path / "ev")  # fmt: skip
     assert rc == 2 and err.count("\n") == 1
-    assert "output --bigwig-out" in err and "is a prefix of input --track (trk.CTCF.bw)" in err
-    assert track.read_bytes() == b"a bigWig, as far as the guard cares"
+    assert f"output '{tmp_path}/ev.metrics.tsv' of --out-prefix is input --labels" in err
+    assert labels.read_bytes() == before and not (tmp_path / "ev.metrics.json").exists()
 
 
 def test_prefix_output_spelled_like_an_input_is_allowed(tmp_path, capsys):

@@ -93,6 +93,15 @@ def test_tracks_in_card_order_and_windows(tmp_path, files):
         assert inputs.meta("chr1", np.array([0, 50])) is None  # no metadata input
         with pytest.raises(FactorNetError, match="region chromosome 'chr2' is not in the genome"):
             inputs.data.check_regions(pd.DataFrame({"chrom": ["chr2"], "start": [0], "end": [10]}), "r.bed")
+        # '1' for 'chr1' (interpret saliency/motifs regions): the one chr1-vs-1 hint, as everywhere
+        with pytest.raises(FactorNetError) as err:
+            inputs.data.check_regions(
+                pd.DataFrame({"chrom": ["1", "2"], "start": [0, 0], "end": [9, 9]}), "r.bed"
+            )
+        assert str(err.value) == (
+            "r.bed: region chromosome '1' is not in the genome: in the genome it is 'chr1': the files use "
+            "different chromosome naming (chr1 vs 1); 2 unknown in all: regions must lie inside the genome"
+        )
 
 
 def test_meta_values_become_every_bins_row(tmp_path, files):

@@ -319,3 +319,17 @@ def test_write_narrowpeak_writes_whole_number_fields_as_integers_and_refuses_fra
     with pytest.raises(ValueError, match="field start holds non-integer"):
         write_narrowpeak(tmp_path / "bad.narrowPeak", table)
     assert not (tmp_path / "bad.narrowPeak").exists()
+
+
+def test_a_repeated_bin_is_refused_with_advice_that_also_fits_differing_scores():
+    """'sort -u' was suggested, which keeps both lines when their scores differ."""
+    from factornet_core.intervals import refuse_duplicate_bins
+
+    table = pd.DataFrame({"chrom": ["chr1", "chr1", "chr1"], "start": [0, 50, 0], "end": [200, 250, 200]})
+    with pytest.raises(FactorNetError) as err:
+        refuse_duplicate_bins(table, "p.tsv", "bin", first_line=2)
+    assert str(err.value) == (
+        "p.tsv:4: bin chr1:0-200 is given twice (first at line 2): each bin must appear once, or it is counted "
+        "twice; keep one line per bin (where the repeats' values differ, find out which is right: the file may "
+        "join two runs)"
+    )

@@ -28,8 +28,13 @@ def test_a_motif_file_without_the_tfs_motif_is_an_error_with_its_motifs_and_the_
         choose_motif("CTCF", motif_file=str(path))
     assert str(err.value) == (
         f"--motif-file {str(path)!r} has no motif for TF 'CTCF' (it has 2 motifs: GABPA_f1, REST_f1): name "
-        "one of its motifs with -mo NAME (e.g. -mo GABPA_f1), or start from random kernels with --no-motif-init"
-    )
+        "one of its motifs with -mo NAME (e.g. -mo REST_f1), or start from random kernels with --no-motif-init"
+    )  # REST_f1: the most similar name to CTCF (t, f), not the file's first motif
+    like = tmp_path / "like.meme"
+    ctcfl = read_meme(packaged_motifs_path())["CTCF_f2"]
+    write_meme(like, [*_packaged("GABPA_f1", "REST_f1"), Motif("CTCFL_f1", "CTCFL", ctcfl.pwm)])
+    with pytest.raises(FactorNetError, match=r"\(e\.g\. -mo CTCFL_f1\)"):
+        choose_motif("CTCF", motif_file=str(like))
     many = tmp_path / "many.meme"
     write_meme(many, list(read_meme(packaged_motifs_path()).values())[1:])  # all but CTCF_f2
     with pytest.raises(

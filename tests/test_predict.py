@@ -168,3 +168,23 @@ def test_bad_input_one_line_no_output(setup, tmp_path, capsys, extra, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("factornet predict: error:") and message in err[0], err
     assert not out.exists() and not list(tmp_path.glob(".bad*"))
+
+
+def test_bigwig_out_is_refused_only_for_a_real_collision(tmp_path):
+    """--bigwig-out mycell writes mycell.<TF>.bw: the README's track mycell.DGF.bw is no collision for
+    a FOXA1 model, but is one for a model with a DGF column (refused, before any work)."""
+    from factornet_core.errors import FactorNetError
+    from factornet_core.inputs import CellType
+    from factornet_core.predict import PredictOptions, check_bigwig_names
+
+    track = tmp_path / "mycell.DGF.bw"
+    track.write_bytes(b"bigWig")
+    cell = CellType(tmp_path / "hg19.fa", {"DGF": track})
+    options = PredictOptions(bigwig_prefix=str(tmp_path / "mycell"))
+    check_bigwig_names(options, ["FOXA1", "MAX"], [tmp_path / "m.keras"], cell)
+    with pytest.raises(FactorNetError) as err:
+        check_bigwig_names(options, ["FOXA1", "DGF"], [tmp_path / "m.keras"], cell)
+    assert str(err.value) == (
+        f"output '{track}' of --bigwig-out is input --track ({track}): writing it would destroy the input; "
+        "choose another --bigwig-out"
+    )

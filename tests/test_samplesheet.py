@@ -282,3 +282,32 @@ def test_cell_inputs_overrides_and_errors(tmp_path):
         cell_inputs(None, "A")
     with pytest.raises(FactorNetError, match="no tracks"):
         cell_inputs(None, None)
+
+
+def test_a_listed_files_fault_names_its_samplesheet_row(tmp_path, capsys):
+    """`factornet bin` on a samplesheet whose peak file is empty, or malformed: the error names the
+    samplesheet line, cell type, kind, TF and the path as written there (not only the absolute path)."""
+    from factornet_tools.cli import main
+
+    (tmp_path / "chrom.sizes").write_text("chr1\t1000\n")
+    (tmp_path / "ok.bed").write_text("chr1\t100\t300\n")
+    (tmp_path / "peaks").mkdir()
+    (tmp_path / "peaks" / "empty.bed").write_text("")
+    (tmp_path / "bad.bed").write_text("chr1\t0\t10\nchr1\t20\n")
+    sheet = tmp_path / "ss.tsv"
+    for broken, message in [
+        (
+            "peaks/empty.bed",
+            "'peaks/empty.bed'): no intervals in narrowPeak file; give a file with at least one interval",
+        ),
+        ("bad.bed", "'bad.bed'): bad.bed:2: narrowPeak line needs at least 3 columns (chrom, start, end)"),
+    ]:
+        sheet.write_text(
+            f"cell_type\tkind\tname\tpath\nCellA\tconservative\tCTCF\tok.bed\nCellB\tconservative\tCTCF\t{broken}\n"
+        )
+        rc = main(["bin", "--samplesheet", str(sheet), "--chrom-sizes", str(tmp_path / "chrom.sizes"),
+                   "--out-labels", str(tmp_path / "l.tsv")])  # fmt: skip
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and not (tmp_path / "l.tsv").exists()
+        assert err.startswith(f"factornet bin: error: samplesheet {sheet}:3 (cell CellB, conservative CTCF, ")
+        assert err.rstrip().endswith(message)

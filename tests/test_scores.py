@@ -189,3 +189,44 @@ def test_read_chrom_order_errors(tmp_path):
     assert read_chrom_order("chr1, chr2 chr3") == ["chr1", "chr2", "chr3"]
     with pytest.raises(FactorNetError, match="twice"):
         read_chrom_order("chr1,chr1")
+
+
+HEADER_ONLY = "chr\tstart\tstop\tCTCF\n"
+NO_BINS = "no bins in the predictions file (only the header): nothing to use; give the output of a"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["call", "{h}", "--threshold", "0.5", "-o", "{out}"],
+        ["bag", "{h}", "{p}", "--out", "{out}"],
+        ["evaluate", "--predictions", "{h}", "--labels", "{labels}", "--out-prefix", "{out}"],
+    ],
+    ids=["call", "bag", "evaluate"],
+)
+def test_header_only_predictions_are_an_error(tmp_path, capsys, argv):
+    """call once wrote an empty narrowPeak with 'CTCF: 0 calls at score >= inf' and exit 0."""
+    files = {
+        "h": _write_text(tmp_path / "h.tsv", HEADER_ONLY, gz=False),
+        "p": _write_text(tmp_path / "p.tsv", HEADER_ONLY + "chr1\t0\t200\t0.5\n", gz=False),
+        "labels": _write_text(tmp_path / "l.tsv", "chr\tstart\tstop\tCellC\nchr1\t0\t200\tB\n", gz=False),
+        "out": tmp_path / "out",
+    }
+    assert main([a.format(**files) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"factornet {argv[0]}: error: {files['h']}: {NO_BINS}")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("out")] == []
+
+
+def test_merge_header_only_shards(tmp_path, capsys):
+    """A header-only shard (a contig shorter than a bin) merges with the others; only headers is an error."""
+    h = _write_text(tmp_path / "h.tsv", HEADER_ONLY, gz=False)
+    p = _write_text(tmp_path / "p.tsv", HEADER_ONLY + "chr1\t0\t200\t0.5\n", gz=False)
+    bins, scores = merge_shards([h, p])
+    assert bins.values.tolist() == [["chr1", 0, 200]] and scores["CTCF"].tolist() == [0.5]
+    with pytest.raises(FactorNetError) as err:
+        merge_shards([h, h])
+    assert str(err.value).startswith("no bins in any of the 2 shards (only headers): nothing to merge")
+    assert main(["merge", str(h), "--out", str(tmp_path / "m.tsv")]) == 2
+    assert "error: no bins in the shard (only its header): nothing to merge" in capsys.readouterr().err
+    assert not (tmp_path / "m.tsv").exists()

@@ -58,6 +58,12 @@ def test_check_chroms_missing_without_hint_and_size_mismatch(make_bigwig):
             ts.check_chroms({"chr1": 120})
         with pytest.raises(FactorNetError, match="lacks chromosome 'chr2'"):
             ts.read("chr2", 0, 10)
+        with pytest.raises(FactorNetError) as err:
+            ts.read("1", 0, 10)
+        assert str(err.value) == (
+            "bigWig t.bw lacks chromosome '1'; in the bigWig it is 'chr1': the files use different "
+            "chromosome naming (chr1 vs 1)"
+        )
 
 
 def test_missing_and_unreadable_files(tmp_path):

@@ -230,7 +230,7 @@ def test_motif_initialisation_sets_first_kernels(sim, tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "rest.keras")]) == 0
     assert (
         "motif init     kernels 0/1 from REST_f1 (shipped with factornet "
-        f"{card.factornet_version}); its central columns 2–21 of 22 (wider than the kernels)\n"
+        f"{card.factornet_version}); its central columns 2–21 (1-based) of 22 (wider than the kernels)\n"
     ) in capsys.readouterr().out
 
 

@@ -7,7 +7,7 @@ import sys
 from factornet_core import FactorNetError
 from factornet_core.binning import PeakFiles, run_bin
 from factornet_core.genome import Genome, read_chrom_sizes
-from factornet_core.samplesheet import read_samplesheet, select_tf
+from factornet_core.samplesheet import naming_rows, read_samplesheet, select_tf
 from factornet_core.wording import plural
 from factornet_tools import common
 
@@ -49,11 +49,12 @@ def run(args) -> int:
     else:
         common.require_files(args.chrom_sizes, what="chromosome sizes")
         sizes = read_chrom_sizes(args.chrom_sizes)
-    peaks = {}
+    peaks, sheet = {}, None
     if args.samplesheet and args.conservative:
         raise FactorNetError("give either --samplesheet or --conservative, not both")
     if args.samplesheet:
-        chosen = select_tf(read_samplesheet(args.samplesheet, need_tracks=False), args.tf)
+        sheet = read_samplesheet(args.samplesheet, need_tracks=False)
+        chosen = select_tf(sheet, args.tf)
         peaks = {c: PeakFiles(*chosen.peaks(c, chosen.tfs[0])) for c in chosen.cells}
     elif args.conservative:
         common.require_files(args.conservative, args.relaxed, what="peaks")
@@ -61,16 +62,17 @@ def run(args) -> int:
     common.require_files(args.blacklist, what="blacklist")
     if args.bin_size < 1 or args.stride < 1:
         raise FactorNetError("--bin-size and --stride must be positive")
-    result = run_bin(
-        sizes,
-        peaks,
-        args.out_labels,
-        args.out_bins,
-        chroms=common.parse_chroms(args.chroms),
-        blacklist=args.blacklist,
-        bin_size=args.bin_size,
-        stride=args.stride,
-    )
+    with naming_rows(sheet):  # an empty or malformed peak file is told by its samplesheet row
+        result = run_bin(
+            sizes,
+            peaks,
+            args.out_labels,
+            args.out_bins,
+            chroms=common.parse_chroms(args.chroms),
+            blacklist=args.blacklist,
+            bin_size=args.bin_size,
+            stride=args.stride,
+        )
     print(f"{plural(result.n_bins, 'bin')}, {result.n_blacklisted} blacklisted", file=sys.stderr)
     for cell, counts in result.counts.items():
         print(f"{cell}: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr)

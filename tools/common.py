@@ -243,10 +243,13 @@ def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
     """Refuse, before any work, an output that would destroy an input or another output.
 
     - a file output that is one of the inputs (the same file, through links too);
-    - a prefix output (``--out-prefix``, ``--bigwig-out``: files ``PREFIX.*``) under which an input lies,
-      e.g. ``--bigwig-out trk`` with an input track ``trk.CTCF.bw``;
     - an output folder that holds an input;
     - two outputs of one run given the same path.
+
+    Prefix outputs (``--out-prefix``, ``--bigwig-out``) are not compared here: their file names
+    (``PREFIX.<TF>.narrowPeak``) are known only once the inputs are read, and the library compares
+    those real names (:func:`factornet_core.atomic.check_not_inputs`), so an input that merely starts
+    with the prefix is no collision.
 
     Inputs are every other option value naming an existing file; ``NAME=PATH`` values (``--track``)
     count by their path. Raises FactorNetError naming both options.
@@ -272,13 +275,12 @@ def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
                         "one would overwrite the other; give each its own path"
                     )
                 outputs[real] = dest
+            if _is_prefix_dest(dest):
+                continue  # its files' names (PREFIX.<TF>...) are checked by the library once known
             for in_dest, in_real in inputs:
-                if _is_prefix_dest(dest):
-                    hit, what = in_real.startswith(real + "."), "is a prefix of"
-                else:
-                    inside = os.path.isdir(real) and in_real.startswith(real.rstrip(os.sep) + os.sep)
-                    hit = in_real == real or inside or _same_file(in_real, real)
-                    what = "is inside" if inside else "is the same file as"
+                inside = os.path.isdir(real) and in_real.startswith(real.rstrip(os.sep) + os.sep)
+                hit = in_real == real or inside or _same_file(in_real, real)
+                what = "is inside" if inside else "is the same file as"
                 if hit:
                     raise FactorNetError(
                         f"output {_flag(dest)} {str(out)!r} {what} input {_flag(in_dest)} "

@@ -150,7 +150,7 @@ def _motif_args(g) -> None:
         "--no-motif-init",
         dest="motif_init",
         action="store_false",
-        help="single-task: start every kernel at random instead of from the TF's motif (the default)",
+        help="single-task: start every kernel at random (by default kernels 0/1 start from the TF's motif)",
     )
     g.add_argument(
         "--motif-file",
