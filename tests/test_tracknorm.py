@@ -125,11 +125,74 @@ def test_a_rewritten_bigwig_is_never_scaled_with_its_old_factor(toy, make_bigwig
     assert tracknorm.bigwig_normalization(bw, "minmax", IN_USE).scale == 1 / 16
 
 
+# ------------------------------------------------------------- what the statistic covers (sharding)
+@pytest.fixture
+def shared_toy(make_fasta, make_bigwig):
+    """GENOME plus chr4 (only in the genome) and a bigWig with chrUn (only in the bigWig): the scale
+    covers chr1, chr2 and chr3 — not chr4's 5 non-N bases, not chrUn's 1000."""
+    genome = make_fasta({**GENOME, "chr4": "ACGTA"}, name="g4.fa")
+    signal = {"chr1": CHR1, "chr2": CHR2, "chr3": [100.0] + [NAN] * 9, "chrUn": [1000.0, NAN]}
+    bw = make_bigwig({c: np.array(v) for c, v in signal.items()}, name="shared.bw")
+    return genome, bw
+
+
+@pytest.mark.parametrize(
+    "rule, scale",
+    [
+        ("1x", 31 / 124),  # G = 16 + 5 + 10 non-N bases; sum = 24 + 100
+        ("minmax:99", 1 / 100),  # non-zero per-base values 1 1 2 2 4 6 8 100
+        ("minmax:75", 1 / 6),  # 75 % of 8 bases: the 6th value
+    ],
+)
+@pytest.mark.parametrize("read", [["chr1"], ["chr3"], ["chr3", "chr1"], ["chr1", "chr2", "chr3"]])
+def test_the_scale_covers_every_shared_chromosome_whatever_a_run_reads(shared_toy, rule, scale, read):
+    """Old definition (the chromosomes read): chr1 alone gave 1x 16/16, minmax:99 1/8, minmax:75 1/4."""
+    genome, bw = shared_toy
+    data = CellData(CellType(genome, {"DNASE": bw}), ["DNASE"], 10, 2, {"DNASE": rule})
+    try:
+        data.check_chroms(read)
+        assert data.trackset.norms[0].scale == pytest.approx(scale, rel=1e-15)
+    finally:
+        data.close()
+
+
+def test_shared_chromosomes_and_their_refusals(make_bigwig):
+    genome = {"chr1": 20, "chr2": 10, "chr3": 10}
+    assert tracknorm.shared_chroms(genome, {"chr2": 10, "chrUn": 5, "chr1": 20}, "a.bw") == {
+        "chr1": 20,
+        "chr2": 10,
+    }
+    with pytest.raises(
+        FactorNetError, match=r"a\.bw \(track 'DNASE'\) gives chr2 length 11, the genome says 10"
+    ):
+        tracknorm.shared_chroms(genome, {"chr1": 20, "chr2": 11}, "a.bw", "DNASE")
+    with pytest.raises(FactorNetError, match="shares no chromosome with the genome \\(it has 1, 2\\)"):
+        tracknorm.shared_chroms(genome, {"1": 20, "2": 10}, "a.bw", "DNASE")
+
+
+def test_runs_across_the_10_mb_steps_are_counted_once_and_nan_is_zero(tmp_path):
+    """One pass, 10 Mb at a time: a run over a step boundary counts its own bases only; a NaN run (which
+    poisons libBigWig's sum) counts as 0 in the 1x total."""
+    path = tmp_path / "long.bw"
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader([("big", 25_000_000), ("nan", 100)])
+    bw.addEntries(["big", "big"], [9_999_990, 20_000_000], ends=[10_000_010, 20_000_001], values=[3.0, 5.0])
+    bw.addEntries(["nan", "nan"], [0, 10], ends=[5, 12], values=[NAN, 7.0])
+    bw.close()
+    chroms = {"big": 25_000_000, "nan": 100}
+    values, weights = tracknorm.bigwig_distribution(path, chroms)
+    assert values.tolist() == [3.0, 5.0, 7.0] and weights.tolist() == [20.0, 1.0, 2.0]
+    assert tracknorm.bigwig_total(path, chroms) == 3 * 20 + 5 + 7 * 2
+    assert tracknorm.bigwig_total(path, {"nan": 100, "absent": 5}) == 14.0
+
+
 # -------------------------------------------------------------------------------------- data path
 @pytest.mark.parametrize(
     "rule, want",
     [
-        ("1x", np.array([1, 1, 2, 0, 4, 0, 0, 0, 8, 0]) * (21 / 24)),
+        # every chromosome genome and bigWig share (chr3 too, though only chr1 and chr2 are read):
+        # G = 16 + 5 + 10 non-N bases, sum = 24 + 100
+        ("1x", np.array([1, 1, 2, 0, 4, 0, 0, 0, 8, 0]) * (31 / 124)),
         ("minmax:50", [0.5, 0.5, 1, 0, 1, 0, 0, 0, 1, 0]),  # raw / 2, clipped at 1
         ("none", [1, 1, 2, 0, 4, 0, 0, 0, 8, 0]),
     ],
