@@ -13,6 +13,7 @@ import pytest
 from factornet_core import normalize, tracknorm
 from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
+from factornet_core.genome import Genome
 from factornet_core.inputs import CellData, CellType
 from factornet_core.modelfile import load_model, read_card
 from factornet_core.simulate import simulate_dataset
@@ -88,8 +89,6 @@ def test_a_track_given_twice_or_unknown_is_refused():
 # ------------------------------------------------------------------------------------ scale factors
 def test_scale_factors_by_hand(toy):
     genome, bw = toy
-    from factornet_core.genome import Genome
-
     with Genome(genome) as g:
         assert tracknorm.effective_length(g, ["chr1", "chr2"]) == 21
         # total over chr1+chr2 = 1+1+2+4+8+2+6 = 24; G = 16 + 5 non-N bases
@@ -298,6 +297,7 @@ def _predict(sim, model, dnase, out):
 def test_a_1x_model_predicts_a_cell_at_three_times_the_depth_identically(trained, tmp_path):
     sim, model, dnase3 = trained
     assert read_card(model).track_norms == {"DNASE": "1x", "MAPABILITY": "none"}
+    assert read_card(model).training["track_norm_scope"] == "chromosomes shared by genome and bigWig"
     plain = _predict(sim, model, sim.dnase["CellB"], tmp_path / "b.tsv")
     deep = _predict(sim, model, dnase3, tmp_path / "b3.tsv")
     np.testing.assert_allclose(deep, plain, rtol=0, atol=1e-6)
@@ -376,3 +376,114 @@ def test_impute_scales_each_model_by_its_own_card(trained, tmp_path):
     )
     np.testing.assert_allclose(got["CTCF.raw"], _predict(sim, raw, dnase3, tmp_path / "r.tsv"), atol=1e-6)
     assert np.max(np.abs(got["CTCF.raw"] - got["CTCF.scaled"])) > 1e-3
+
+
+# ------------------------------------------------------------------------ sharded runs, one scale
+def _cell_args(sim, cell):
+    return ["--genome", str(sim.genome), "--track", f"DNASE={sim.dnase[cell]}"] + [
+        "--track",
+        f"MAPABILITY={sim.mapability}",
+    ]
+
+
+@pytest.mark.parametrize("rule", ["1x", "minmax:99"])
+def test_predict_per_chromosome_then_merge_equals_one_run(trained, tmp_path, rule):
+    """Nextflow's fan-out: one predict per chromosome, merged, must equal one predict over both (the
+    old per-run scale made chr1 alone differ from chr1 within the two-chromosome run)."""
+    from factornet_core.scores import read_predictions
+
+    sim, model, _ = trained
+    if rule != "1x":
+        model = _with_card(model, tmp_path / "minmax.keras", track_norms={"DNASE": rule})
+    base = ["predict", "--model", str(model), *_cell_args(sim, "CellC"), "--quiet"]
+    shards = [tmp_path / f"{c}.tsv.gz" for c in ("chr2", "chr1")]
+    for shard in shards:
+        assert main([*base, "--chroms", shard.name.split(".")[0], "-o", str(shard)]) == 0
+    merged, whole = tmp_path / "merged.tsv.gz", tmp_path / "whole.tsv.gz"
+    fai = f"{sim.genome}.fai"
+    assert main(["merge", *map(str, shards), "--out", str(merged), "--chrom-order", fai]) == 0
+    assert main([*base, "--chroms", "chr1,chr2", "-o", str(whole)]) == 0
+    bins_m, got = read_predictions(merged)
+    bins_w, want = read_predictions(whole)
+    assert len(bins_w) > 2000 and list(bins_m["chrom"].unique()) == ["chr1", "chr2"]
+    np.testing.assert_array_equal(bins_m.to_numpy(), bins_w.to_numpy())
+    np.testing.assert_array_equal(got["CTCF"], want["CTCF"])
+
+
+def test_train_predict_impute_interpret_scale_a_cell_type_alike(trained, tmp_path, monkeypatch):
+    """One call path (tracknorm.cell_normalization) and one statistic for every command, whatever
+    chromosomes each reads: training (chr1, validation chr2) scales CellB as predict on chr2, impute
+    on chr1 and interpret on one chr1 / chr2 region do."""
+    sim, _, _ = trained
+    seen: list[tuple[str, str, tuple, float]] = []
+    real = tracknorm.cell_normalization
+    command = ""
+
+    def spy(path, rule, genome, bigwig_sizes, track=""):
+        norm = real(path, rule, genome, bigwig_sizes, track)
+        shared = tracknorm.shared_chroms(genome.chrom_sizes, bigwig_sizes, path)
+        seen.append((command, Path(path).name, tuple(shared), norm.scale))
+        return norm
+
+    monkeypatch.setattr(tracknorm, "cell_normalization", spy)
+    model, cell = tmp_path / "m.keras", _cell_args(sim, "CellB")
+    (tmp_path / "r1.bed").write_text("chr1\t20000\t20200\tr1\n")
+    (tmp_path / "r2.bed").write_text("chr2\t30000\t30200\tr2\n")
+    runs = {
+        "train": [
+            "train",
+            "--samplesheet",
+            str(sim.samplesheet),
+            "--genome",
+            str(sim.genome),
+            "-o",
+            str(model),
+        ]
+        + ["-f", "CTCF", "-e", "1", "-s", "1", "-L", "300", "-w", "12", "-k", "8", "-r", "4", "-d", "8"]
+        + ["-v", "chr2", "--track-norm", "DNASE=1x", "--quiet"],
+        "predict": [
+            "predict",
+            "--model",
+            str(model),
+            *cell,
+            "--chroms",
+            "chr2",
+            "-o",
+            str(tmp_path / "p.tsv"),
+        ],
+        "impute": [
+            "impute",
+            "--models",
+            str(model),
+            *cell,
+            "--chroms",
+            "chr1",
+            "-o",
+            str(tmp_path / "i.tsv"),
+        ],
+        "saliency": [
+            "interpret",
+            "saliency",
+            "--model",
+            str(model),
+            *cell,
+            "--regions",
+            str(tmp_path / "r1.bed"),
+        ]
+        + ["--out-dir", str(tmp_path / "sal")],
+        "motifs": ["interpret", "motifs", "--model", str(model), *cell, "--regions", str(tmp_path / "r2.bed")]
+        + ["--out-dir", str(tmp_path / "mot")],
+    }
+    for command, argv in runs.items():
+        tracknorm.clear_cache()  # each command computes its own factor
+        assert main(argv) == 0, command
+    cellb = [s for s in seen if s[1] == Path(sim.dnase["CellB"]).name]
+    assert [s[0] for s in cellb] == list(runs)  # every command, through the one call path
+    assert {s[2] for s in cellb} == {("chr1", "chr2")}
+    assert len({s[3] for s in cellb}) == 1, cellb
+    with Genome(sim.genome) as genome:
+        g = tracknorm.effective_length(genome, ["chr1", "chr2"])
+    bw = pyBigWig.open(str(sim.dnase["CellB"]))
+    total = sum(np.nansum(bw.values(c, 0, n, numpy=True)) for c, n in bw.chroms().items())
+    bw.close()
+    assert cellb[0][3] == pytest.approx(g / total, rel=1e-12)
