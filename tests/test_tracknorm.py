@@ -21,7 +21,7 @@ from factornet_core.tracks import TrackSet
 from factornet_tools.cli import main
 
 NAN = np.nan
-# chr1: 16 non-N bases, chr2: 5 non-N bases, chr3: not in use (its 100 must not count)
+# chr1: 16 non-N bases, chr2: 5 non-N bases, chr3: 10 (left out where IN_USE is passed explicitly)
 GENOME = {"chr1": "ACGTACGTNNNNACGTACGT", "chr2": "NNNNNACGTA", "chr3": "ACGTACGTAC"}
 CHR1 = [1, 1, 2, 0, 4, 0, 0, 0, 8] + [NAN] * 11
 CHR2 = [2, 6] + [NAN] * 8
@@ -96,7 +96,7 @@ def test_scale_factors_by_hand(toy):
             bw, "1x", IN_USE, lambda: tracknorm.effective_length(g, ["chr1", "chr2"])
         )
     assert one.scale == 21 / 24 and one.clip is None and one.total_signal == 24
-    # non-zero per-base values sorted: 1 1 2 2 4 6 8 → 50th percentile 2, 99th 8 (chr3's 100 not in use)
+    # non-zero per-base values sorted: 1 1 2 2 4 6 8 → 50th percentile 2, 99th 8 (chr3's 100 not in IN_USE)
     half = tracknorm.bigwig_normalization(bw, "minmax:50", IN_USE)
     assert (half.scale, half.clip, half.percentile_value) == (0.5, 1.0, 2.0)
     top = tracknorm.bigwig_normalization(bw, "minmax", IN_USE)
