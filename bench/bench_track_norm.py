@@ -10,7 +10,8 @@ Per seed ``s`` (data and model):
    background in absolute terms, so peaks stand 0.4× as high over it); ``CellD`` is an ordinary
    held-out cell (control: normalising should not hurt it);
 2. for each rule, train single-task CTCF on CellA + CellB (``DEMO_ARCH``, ``--epochs`` epochs, validation
-   chr2, chr3 never seen) with ``--track-norm DNASE=<rule>`` (``none`` = no option);
+   chr2, chr3's labels never seen) with ``--track-norm DNASE=<rule>`` (``none`` = no option); each
+   cell type's scale covers all three chromosomes (every one the genome and its bigWig share);
 3. predict CellC and CellD on chr3 (blacklist applied) and score auPR against the simulator's labels.
 
 Prints one table (mean ± sd over seeds) and writes every number to ``<work>/bench_track_norm.json``.

@@ -18,7 +18,12 @@ Versions
 
 * card version 3 — adds ``track_norms``: track name → the normalisation applied to that track per
   cell type (``none``, ``1x``, ``minmax:P``; :mod:`factornet_core.tracknorm`). Older cards read as
-  ``none`` for every track — what they were trained with.
+  ``none`` for every track — what they were trained with. A rule's statistic covers every chromosome
+  the genome and the cell type's bigWig share (``training.track_norm_scope`` says so); development
+  builds before that scaled over the chromosomes each run read (no ``track_norm_scope``), a definition
+  that was never shard-stable and is not kept: such a model is read with today's, which differs from
+  its training scale by the depth's variation between chromosomes (1-2 % on simulated data); no
+  released factornet wrote card version 3, so the version is not bumped.
 
 Older cards are read and upgraded in memory; the file is not rewritten.
 

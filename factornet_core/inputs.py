@@ -162,8 +162,8 @@ class CellData:
     seq_len : window length in bp; bins are centred in their window.
     bin_size : bin length in bp.
     track_norms : track name → normalisation rule (a card's ``track_norms``). The scale factors are
-        fixed from this cell type's own bigWigs over the chromosomes passed to :meth:`check_chroms`
-        (or :meth:`check_regions`), which must be called before windows are read.
+        fixed from this cell type's own bigWigs over every chromosome each shares with the genome, by
+        :meth:`check_chroms` (or :meth:`check_regions`), which must be called before windows are read.
     """
 
     def __init__(
@@ -196,12 +196,11 @@ class CellData:
 
     def check_chroms(self, chroms: Sequence[str]) -> None:
         """Every track must cover these genome chromosomes, with the genome's lengths; then each
-        normalised track's scale factor is fixed over exactly these chromosomes (the ones in use)."""
-        from factornet_core import tracknorm
-
+        normalised track's scale factor is fixed over every chromosome its bigWig shares with the
+        genome, NOT over ``chroms`` (:meth:`factornet_core.tracks.TrackSet.fix_scales`)."""
         used = {c: self.chrom_sizes[c] for c in dict.fromkeys(chroms)}
         self.trackset.check_chroms(used)
-        self.trackset.fix_scales(used, lambda: tracknorm.effective_length(self.genome, list(used)))
+        self.trackset.fix_scales(self.genome)
 
     def check_regions(self, table, path: PathLike, what: str = "region") -> None:
         """Regions (``chrom, start, end``) must lie inside the genome and on every track."""

@@ -71,21 +71,20 @@ class TrackSet:
                         f"the genome says {size}: built for another assembly?"
                     )
 
-    def fix_scales(
-        self, chroms: Mapping[str, int], effective_size=None
-    ) -> dict[str, normalize.Normalization]:
-        """Fix each track's scale factor from its own bigWig over ``chroms`` (the chromosomes in use).
-
-        Parameters
-        ----------
-        chroms : chromosome name → length (bp).
-        effective_size : ``G`` (bases) for ``1x`` rules, or a function returning it (called only when
-            a track uses ``1x``; see :func:`factornet_core.tracknorm.effective_length`).
+    def fix_scales(self, genome) -> dict[str, normalize.Normalization]:
+        """Fix each track's scale factor from its own bigWig over every chromosome it shares with
+        ``genome`` (a :class:`factornet_core.genome.Genome`), whatever chromosomes are read later
+        (:func:`factornet_core.tracknorm.cell_normalization`), so sharded runs scale as one run.
 
         Returns
         -------
         track name → the :class:`~factornet_core.normalize.Normalization` now applied by :meth:`read`
         (tracks with rule ``none`` are left out).
+
+        Raises
+        ------
+        FactorNetError
+            A shared chromosome of another length, no shared chromosome, or no signal to scale.
         """
         from factornet_core import tracknorm
 
@@ -94,8 +93,8 @@ class TrackSet:
             if rule == "none":
                 self.norms[j] = None
                 continue
-            self.norms[j] = out[name] = tracknorm.bigwig_normalization(
-                path, rule, chroms, effective_size, name
+            self.norms[j] = out[name] = tracknorm.cell_normalization(
+                path, rule, genome, self.chrom_sizes[j], name
             )
         self._scaled = True
         return out

@@ -263,8 +263,9 @@ def _fill_run(run: _Run, sheet: Samplesheet, genome: Genome, s: TrainSettings, b
         run.tracksets.append(TrackSet(run.selection.tracks(name), rules))
         run.tracksets[-1].check_chroms(used)
         run.tracksets[-1].check_range(*_value_limit(s))
-        # each cell type scaled from its own bigWigs over the chromosomes trained and validated on
-        run.tracksets[-1].fix_scales(used, lambda: tracknorm.effective_length(genome, list(used)))
+        # each cell type scaled from its own bigWigs over every chromosome they share with the
+        # genome: the definition predict applies, whatever chromosomes are trained on
+        run.tracksets[-1].fix_scales(genome)
         run.readers.append(WindowReader(genome, run.tracksets[-1], s.seq_len))
     black = None
     if blacklist is not None:
@@ -457,6 +458,8 @@ def _build_card(
             "train_chroms": list(run.train_chroms),
             "valid_chroms": list(run.valid_chroms),
             "cells": list(run.selection.cells),
+            # what each cell type's track-norm statistic covered (tracknorm.SCOPE)
+            "track_norm_scope": tracknorm.SCOPE,
             "best_epoch": best["epoch"],
             "epochs_run": len(history),
             "stopped_early": stopped,

@@ -13,6 +13,7 @@ import pytest
 from factornet_core import normalize, tracknorm
 from factornet_core.card import ModelCard
 from factornet_core.errors import FactorNetError
+from factornet_core.genome import Genome
 from factornet_core.inputs import CellData, CellType
 from factornet_core.modelfile import load_model, read_card
 from factornet_core.simulate import simulate_dataset
@@ -20,7 +21,7 @@ from factornet_core.tracks import TrackSet
 from factornet_tools.cli import main
 
 NAN = np.nan
-# chr1: 16 non-N bases, chr2: 5 non-N bases, chr3: not in use (its 100 must not count)
+# chr1: 16 non-N bases, chr2: 5 non-N bases, chr3: 10 (left out where IN_USE is passed explicitly)
 GENOME = {"chr1": "ACGTACGTNNNNACGTACGT", "chr2": "NNNNNACGTA", "chr3": "ACGTACGTAC"}
 CHR1 = [1, 1, 2, 0, 4, 0, 0, 0, 8] + [NAN] * 11
 CHR2 = [2, 6] + [NAN] * 8
@@ -88,8 +89,6 @@ def test_a_track_given_twice_or_unknown_is_refused():
 # ------------------------------------------------------------------------------------ scale factors
 def test_scale_factors_by_hand(toy):
     genome, bw = toy
-    from factornet_core.genome import Genome
-
     with Genome(genome) as g:
         assert tracknorm.effective_length(g, ["chr1", "chr2"]) == 21
         # total over chr1+chr2 = 1+1+2+4+8+2+6 = 24; G = 16 + 5 non-N bases
@@ -97,7 +96,7 @@ def test_scale_factors_by_hand(toy):
             bw, "1x", IN_USE, lambda: tracknorm.effective_length(g, ["chr1", "chr2"])
         )
     assert one.scale == 21 / 24 and one.clip is None and one.total_signal == 24
-    # non-zero per-base values sorted: 1 1 2 2 4 6 8 → 50th percentile 2, 99th 8 (chr3's 100 not in use)
+    # non-zero per-base values sorted: 1 1 2 2 4 6 8 → 50th percentile 2, 99th 8 (chr3's 100 not in IN_USE)
     half = tracknorm.bigwig_normalization(bw, "minmax:50", IN_USE)
     assert (half.scale, half.clip, half.percentile_value) == (0.5, 1.0, 2.0)
     top = tracknorm.bigwig_normalization(bw, "minmax", IN_USE)
@@ -125,11 +124,74 @@ def test_a_rewritten_bigwig_is_never_scaled_with_its_old_factor(toy, make_bigwig
     assert tracknorm.bigwig_normalization(bw, "minmax", IN_USE).scale == 1 / 16
 
 
+# ------------------------------------------------------------- what the statistic covers (sharding)
+@pytest.fixture
+def shared_toy(make_fasta, make_bigwig):
+    """GENOME plus chr4 (only in the genome) and a bigWig with chrUn (only in the bigWig): the scale
+    covers chr1, chr2 and chr3 — not chr4's 5 non-N bases, not chrUn's 1000."""
+    genome = make_fasta({**GENOME, "chr4": "ACGTA"}, name="g4.fa")
+    signal = {"chr1": CHR1, "chr2": CHR2, "chr3": [100.0] + [NAN] * 9, "chrUn": [1000.0, NAN]}
+    bw = make_bigwig({c: np.array(v) for c, v in signal.items()}, name="shared.bw")
+    return genome, bw
+
+
+@pytest.mark.parametrize(
+    "rule, scale",
+    [
+        ("1x", 31 / 124),  # G = 16 + 5 + 10 non-N bases; sum = 24 + 100
+        ("minmax:99", 1 / 100),  # non-zero per-base values 1 1 2 2 4 6 8 100
+        ("minmax:75", 1 / 6),  # 75 % of 8 bases: the 6th value
+    ],
+)
+@pytest.mark.parametrize("read", [["chr1"], ["chr3"], ["chr3", "chr1"], ["chr1", "chr2", "chr3"]])
+def test_the_scale_covers_every_shared_chromosome_whatever_a_run_reads(shared_toy, rule, scale, read):
+    """Old definition (the chromosomes read): chr1 alone gave 1x 16/16, minmax:99 1/8, minmax:75 1/4."""
+    genome, bw = shared_toy
+    data = CellData(CellType(genome, {"DNASE": bw}), ["DNASE"], 10, 2, {"DNASE": rule})
+    try:
+        data.check_chroms(read)
+        assert data.trackset.norms[0].scale == pytest.approx(scale, rel=1e-15)
+    finally:
+        data.close()
+
+
+def test_shared_chromosomes_and_their_refusals(make_bigwig):
+    genome = {"chr1": 20, "chr2": 10, "chr3": 10}
+    assert tracknorm.shared_chroms(genome, {"chr2": 10, "chrUn": 5, "chr1": 20}, "a.bw") == {
+        "chr1": 20,
+        "chr2": 10,
+    }
+    with pytest.raises(
+        FactorNetError, match=r"a\.bw \(track 'DNASE'\) gives chr2 length 11, the genome says 10"
+    ):
+        tracknorm.shared_chroms(genome, {"chr1": 20, "chr2": 11}, "a.bw", "DNASE")
+    with pytest.raises(FactorNetError, match="shares no chromosome with the genome \\(it has 1, 2\\)"):
+        tracknorm.shared_chroms(genome, {"1": 20, "2": 10}, "a.bw", "DNASE")
+
+
+def test_runs_across_the_10_mb_steps_are_counted_once_and_nan_is_zero(tmp_path):
+    """One pass, 10 Mb at a time: a run over a step boundary counts its own bases only; a NaN run (which
+    poisons libBigWig's sum) counts as 0 in the 1x total."""
+    path = tmp_path / "long.bw"
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader([("big", 25_000_000), ("nan", 100)])
+    bw.addEntries(["big", "big"], [9_999_990, 20_000_000], ends=[10_000_010, 20_000_001], values=[3.0, 5.0])
+    bw.addEntries(["nan", "nan"], [0, 10], ends=[5, 12], values=[NAN, 7.0])
+    bw.close()
+    chroms = {"big": 25_000_000, "nan": 100}
+    values, weights = tracknorm.bigwig_distribution(path, chroms)
+    assert values.tolist() == [3.0, 5.0, 7.0] and weights.tolist() == [20.0, 1.0, 2.0]
+    assert tracknorm.bigwig_total(path, chroms) == 3 * 20 + 5 + 7 * 2
+    assert tracknorm.bigwig_total(path, {"nan": 100, "absent": 5}) == 14.0
+
+
 # -------------------------------------------------------------------------------------- data path
 @pytest.mark.parametrize(
     "rule, want",
     [
-        ("1x", np.array([1, 1, 2, 0, 4, 0, 0, 0, 8, 0]) * (21 / 24)),
+        # every chromosome genome and bigWig share (chr3 too, though only chr1 and chr2 are read):
+        # G = 16 + 5 + 10 non-N bases, sum = 24 + 100
+        ("1x", np.array([1, 1, 2, 0, 4, 0, 0, 0, 8, 0]) * (31 / 124)),
         ("minmax:50", [0.5, 0.5, 1, 0, 1, 0, 0, 0, 1, 0]),  # raw / 2, clipped at 1
         ("none", [1, 1, 2, 0, 4, 0, 0, 0, 8, 0]),
     ],
@@ -235,6 +297,7 @@ def _predict(sim, model, dnase, out):
 def test_a_1x_model_predicts_a_cell_at_three_times_the_depth_identically(trained, tmp_path):
     sim, model, dnase3 = trained
     assert read_card(model).track_norms == {"DNASE": "1x", "MAPABILITY": "none"}
+    assert read_card(model).training["track_norm_scope"] == "chromosomes shared by genome and bigWig"
     plain = _predict(sim, model, sim.dnase["CellB"], tmp_path / "b.tsv")
     deep = _predict(sim, model, dnase3, tmp_path / "b3.tsv")
     np.testing.assert_allclose(deep, plain, rtol=0, atol=1e-6)
@@ -313,3 +376,114 @@ def test_impute_scales_each_model_by_its_own_card(trained, tmp_path):
     )
     np.testing.assert_allclose(got["CTCF.raw"], _predict(sim, raw, dnase3, tmp_path / "r.tsv"), atol=1e-6)
     assert np.max(np.abs(got["CTCF.raw"] - got["CTCF.scaled"])) > 1e-3
+
+
+# ------------------------------------------------------------------------ sharded runs, one scale
+def _cell_args(sim, cell):
+    return ["--genome", str(sim.genome), "--track", f"DNASE={sim.dnase[cell]}"] + [
+        "--track",
+        f"MAPABILITY={sim.mapability}",
+    ]
+
+
+@pytest.mark.parametrize("rule", ["1x", "minmax:99"])
+def test_predict_per_chromosome_then_merge_equals_one_run(trained, tmp_path, rule):
+    """Nextflow's fan-out: one predict per chromosome, merged, must equal one predict over both (the
+    old per-run scale made chr1 alone differ from chr1 within the two-chromosome run)."""
+    from factornet_core.scores import read_predictions
+
+    sim, model, _ = trained
+    if rule != "1x":
+        model = _with_card(model, tmp_path / "minmax.keras", track_norms={"DNASE": rule})
+    base = ["predict", "--model", str(model), *_cell_args(sim, "CellC"), "--quiet"]
+    shards = [tmp_path / f"{c}.tsv.gz" for c in ("chr2", "chr1")]
+    for shard in shards:
+        assert main([*base, "--chroms", shard.name.split(".")[0], "-o", str(shard)]) == 0
+    merged, whole = tmp_path / "merged.tsv.gz", tmp_path / "whole.tsv.gz"
+    fai = f"{sim.genome}.fai"
+    assert main(["merge", *map(str, shards), "--out", str(merged), "--chrom-order", fai]) == 0
+    assert main([*base, "--chroms", "chr1,chr2", "-o", str(whole)]) == 0
+    bins_m, got = read_predictions(merged)
+    bins_w, want = read_predictions(whole)
+    assert len(bins_w) > 2000 and list(bins_m["chrom"].unique()) == ["chr1", "chr2"]
+    np.testing.assert_array_equal(bins_m.to_numpy(), bins_w.to_numpy())
+    np.testing.assert_array_equal(got["CTCF"], want["CTCF"])
+
+
+def test_train_predict_impute_interpret_scale_a_cell_type_alike(trained, tmp_path, monkeypatch):
+    """One call path (tracknorm.cell_normalization) and one statistic for every command, whatever
+    chromosomes each reads: training (chr1, validation chr2) scales CellB as predict on chr2, impute
+    on chr1 and interpret on one chr1 / chr2 region do."""
+    sim, _, _ = trained
+    seen: list[tuple[str, str, tuple, float]] = []
+    real = tracknorm.cell_normalization
+    command = ""
+
+    def spy(path, rule, genome, bigwig_sizes, track=""):
+        norm = real(path, rule, genome, bigwig_sizes, track)
+        shared = tracknorm.shared_chroms(genome.chrom_sizes, bigwig_sizes, path)
+        seen.append((command, Path(path).name, tuple(shared), norm.scale))
+        return norm
+
+    monkeypatch.setattr(tracknorm, "cell_normalization", spy)
+    model, cell = tmp_path / "m.keras", _cell_args(sim, "CellB")
+    (tmp_path / "r1.bed").write_text("chr1\t20000\t20200\tr1\n")
+    (tmp_path / "r2.bed").write_text("chr2\t30000\t30200\tr2\n")
+    runs = {
+        "train": [
+            "train",
+            "--samplesheet",
+            str(sim.samplesheet),
+            "--genome",
+            str(sim.genome),
+            "-o",
+            str(model),
+        ]
+        + ["-f", "CTCF", "-e", "1", "-s", "1", "-L", "300", "-w", "12", "-k", "8", "-r", "4", "-d", "8"]
+        + ["-v", "chr2", "--track-norm", "DNASE=1x", "--quiet"],
+        "predict": [
+            "predict",
+            "--model",
+            str(model),
+            *cell,
+            "--chroms",
+            "chr2",
+            "-o",
+            str(tmp_path / "p.tsv"),
+        ],
+        "impute": [
+            "impute",
+            "--models",
+            str(model),
+            *cell,
+            "--chroms",
+            "chr1",
+            "-o",
+            str(tmp_path / "i.tsv"),
+        ],
+        "saliency": [
+            "interpret",
+            "saliency",
+            "--model",
+            str(model),
+            *cell,
+            "--regions",
+            str(tmp_path / "r1.bed"),
+        ]
+        + ["--out-dir", str(tmp_path / "sal")],
+        "motifs": ["interpret", "motifs", "--model", str(model), *cell, "--regions", str(tmp_path / "r2.bed")]
+        + ["--out-dir", str(tmp_path / "mot")],
+    }
+    for command, argv in runs.items():
+        tracknorm.clear_cache()  # each command computes its own factor
+        assert main(argv) == 0, command
+    cellb = [s for s in seen if s[1] == Path(sim.dnase["CellB"]).name]
+    assert [s[0] for s in cellb] == list(runs)  # every command, through the one call path
+    assert {s[2] for s in cellb} == {("chr1", "chr2")}
+    assert len({s[3] for s in cellb}) == 1, cellb
+    with Genome(sim.genome) as genome:
+        g = tracknorm.effective_length(genome, ["chr1", "chr2"])
+    bw = pyBigWig.open(str(sim.dnase["CellB"]))
+    total = sum(np.nansum(bw.values(c, 0, n, numpy=True)) for c, n in bw.chroms().items())
+    bw.close()
+    assert cellb[0][3] == pytest.approx(g / total, rel=1e-12)

@@ -58,8 +58,9 @@ def _data_args(p) -> None:
         metavar="NAME=RULE",
         help="normalise track NAME per cell type from that cell's own bigWig, in training and in every "
         "later predict/impute/interpret (the rule goes into the model card): none (raw values, the default), "
-        "1x (mean 1 per non-N base over the chromosomes in use) or minmax[:PERCENTILE] (divide by the "
-        "percentile, default 99, of the non-zero values, clip to 1); repeatable, one per track",
+        "1x (mean 1 per non-N base) or minmax[:PERCENTILE] (divide by the percentile, default 99, of the "
+        "non-zero values, clip to 1), each over every chromosome the genome and the bigWig share, not "
+        "just those a run reads (so --chroms shards merge to one run's scores); repeatable, one per track",
     )
     p.add_argument("--blacklist", help="BED of regions never sampled")
 
