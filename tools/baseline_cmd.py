@@ -47,9 +47,16 @@ def register(sub) -> None:
     p.add_argument("--dream", action="store_true", help="headerless single-TF ENCODE-DREAM layout")
     g = p.add_argument_group("gbm training (as 'factornet train')")
     g.add_argument("--train-cells", help="training cell types, comma-separated (required by gbm)")
-    g.add_argument("--train-chroms", help="training chromosomes (default: all but -v and --exclude-chroms)")
-    g.add_argument("-v", "--valid-chroms", default="", help="chromosomes kept out of training")
-    g.add_argument("--exclude-chroms", default="", help="chromosomes never used (e.g. test chromosomes)")
+    g.add_argument(
+        "--train-chroms",
+        help="training chromosomes, comma-separated (default: all but -v and --exclude-chroms)",
+    )
+    g.add_argument(
+        "-v", "--valid-chroms", default="", help="chromosomes kept out of training, comma-separated"
+    )
+    g.add_argument(
+        "--exclude-chroms", default="", help="chromosomes never used, comma-separated (e.g. test chromosomes)"
+    )
     g.add_argument("--max-negatives", type=int, default=500_000, help="unbound training bins kept per cell")
     g.add_argument("-s", "--seed", type=int, default=0, help="random seed (negative sampling, boosting)")
     p.add_argument("-o", "--out", required=True, help="predictions TSV to write (.gz compresses)")

@@ -39,6 +39,52 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return text + " (default: %(default)s)"
 
 
+#: Namespace attribute (removed after parsing) holding what each single-value option was given, by dest.
+_GIVEN = "_factornet_given"
+
+
+def _refuse_repeat(action: argparse.Action, namespace: argparse.Namespace, values) -> None:
+    """Record that ``action`` was given ``values``; raise ``argparse.ArgumentError`` if it already was.
+
+    argparse's ``store`` keeps the last of two values silently (``--exclude-chroms chr3 --exclude-chroms
+    chr1`` holds out chr1 only): a silent wrong result, refused here for every single-value option."""
+    given = namespace.__dict__.setdefault(_GIVEN, {})
+    if action.dest in given:
+        shown = lambda v: " ".join(map(str, v)) if isinstance(v, list) else str(v)  # noqa: E731
+        if action.nargs in ("+", "*") or isinstance(action.nargs, int):
+            fix = f"give all its values after one {action.option_strings[-1]}"
+        else:
+            fix = "give it once" + ("; lists are comma-separated" if "comma" in (action.help or "") else "")
+        raise argparse.ArgumentError(
+            action, f"given twice ({shown(given[action.dest])}, then {shown(values)}): {fix}"
+        )
+    given[action.dest] = values
+
+
+class _StoreOnce(argparse._StoreAction):
+    """``store`` for an option that takes one value (or one list): given twice is an error, not
+    last-one-wins. Options meant to repeat say so with ``action="append"``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.option_strings:
+            _refuse_repeat(self, namespace, values)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of every subcommand: a single-value option given twice is a usage error (exit 2)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extra = super().parse_known_args(args, namespace)
+        parsed.__dict__.pop(_GIVEN, None)
+        return parsed, extra
+
+
 def add_subparser(
     sub: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], **kwargs
 ) -> argparse.ArgumentParser:
@@ -59,6 +105,7 @@ class _DeprecatedAlias(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         print(f"{parser.prog}: warning: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        _refuse_repeat(self, namespace, values)
         setattr(namespace, self.dest, values)
 
 
