@@ -320,3 +320,55 @@ def test_nextflow_train_and_baseline_args_do_not_repeat_the_script_options():
         own = set(_FLAG.findall(script))
         assert not ext & own, f"{block.group(1)}: ext.args repeat {sorted(ext & own)}"
         assert all(len(re.findall(rf"\"{f} ", block.group(2))) <= 1 for f in ext), block.group(1)
+
+
+# ------------------------------------------------------------------ one cell type's tracks, given once
+def _cell_argv(sub: str, tmp_path: Path) -> list[str]:
+    """Arguments every command taking a cell type's tracks needs, with files that exist (content unread:
+    the track options are refused first)."""
+    files = {n: tmp_path / n for n in ("m.keras", "g.fa", "r.bed")}
+    for path in files.values():
+        path.write_text("x\n")
+    common = ["--genome", files["g.fa"]]
+    return [str(a) for a in {
+        "predict": ["predict", "--model", files["m.keras"], *common, "--out", tmp_path / "o.tsv"],
+        "impute": ["impute", "--models", files["m.keras"], *common, "--out", tmp_path / "o.tsv"],
+        "motifs": ["interpret", "motifs", "--model", files["m.keras"], *common, "--regions", files["r.bed"], "--out-dir", tmp_path / "o"],
+        "saliency": ["interpret", "saliency", "--model", files["m.keras"], *common, "--regions", files["r.bed"], "--out-dir", tmp_path / "o"],
+        "baseline": ["baseline", "--method", "accessibility", "--tf", "CTCF", *common, "--out", tmp_path / "o.tsv"],
+    }[sub]]  # fmt: skip
+
+
+@pytest.mark.parametrize("sub", ["predict", "impute", "motifs", "saliency", "baseline"])
+def test_a_track_name_given_twice_is_refused(tmp_path, capsys, sub):
+    """``--track DNASE=a --track MAPABILITY=m --track DNASE=b`` ran on b with exit 0; now refused, naming it."""
+    a, m, b = (tmp_path / n for n in ("a.bw", "m.bw", "b.bw"))
+    for path in (a, m, b):
+        path.write_bytes(b"bw")
+    argv = _cell_argv(sub, tmp_path) + [
+        "--track",
+        f"DNASE={a}",
+        "--track",
+        f"MAPABILITY={m}",
+        "--track",
+        f"DNASE={b}",
+    ]
+    rc, err = _run(capsys, *argv)
+    assert rc == 2 and err.count("\n") == 1
+    assert f"error: --track DNASE is given twice ({str(a)!r}, then {str(b)!r}): " in err
+    assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("sub", ["predict", "impute", "motifs", "saliency", "baseline"])
+def test_tracks_from_a_samplesheet_and_from_track_are_refused_together(tmp_path, capsys, sub):
+    """``--samplesheet S --cell CellC --track DNASE=CellB.bw`` silently replaced CellC's DNASE by CellB's."""
+    c, b = tmp_path / "CellC.bw", tmp_path / "CellB.bw"
+    c.write_bytes(b"bw")
+    b.write_bytes(b"bw")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(f"cell_type\tkind\tname\tpath\nCellC\ttrack\tDNASE\t{c}\n")
+    argv = _cell_argv(sub, tmp_path) + ["--samplesheet", sheet, "--cell", "CellC", "--track", f"DNASE={b}"]
+    rc, err = _run(capsys, *argv)
+    assert rc == 2 and err.count("\n") == 1
+    assert "error: --track DNASE and --samplesheet/--cell CellC both give the cell type's tracks: " in err
+    assert "or all by --track NAME=BIGWIG, not both" in err

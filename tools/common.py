@@ -149,7 +149,8 @@ def parse_chroms(text: str | None) -> list[str] | None:
 
 def cell_inputs(args) -> tuple[dict[str, str], str | None]:
     """Tracks (name → bigWig) and the expression table of one cell type, from ``--samplesheet``/``--cell``
-    and/or repeated ``--track NAME=BIGWIG`` (rules: :func:`factornet_core.samplesheet.cell_inputs`)."""
+    or repeated ``--track NAME=BIGWIG`` (rules: :func:`factornet_core.samplesheet.cell_inputs`).
+    Raises FactorNetError on a malformed ``--track`` or a track name given twice."""
     from factornet_core.samplesheet import cell_inputs as resolve
 
     tracks: dict[str, str] = {}
@@ -157,6 +158,11 @@ def cell_inputs(args) -> tuple[dict[str, str], str | None]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise FactorNetError(f"--track expects NAME=BIGWIG, got {item!r}")
+        if name in tracks:
+            raise FactorNetError(
+                f"--track {name} is given twice ({tracks[name]!r}, then {path!r}): a track name is one signal; "
+                "give each name once"
+            )
         require_files(path, what=f"track {name}")
         tracks[name] = path
     return resolve(args.samplesheet, args.cell, tracks, getattr(args, "expression", None))
@@ -190,7 +196,7 @@ def add_cell_type_args(parser: argparse.ArgumentParser, models: str = "a model")
         action="append",
         default=[],
         metavar="NAME=BIGWIG",
-        help="a track given directly (repeatable)",
+        help="a track given directly, instead of --samplesheet/--cell (repeatable, one per name)",
     )
     parser.add_argument(
         "--expression", help=f"expression table for {models} trained with -m (default: from the samplesheet)"
