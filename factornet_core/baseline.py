@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import intervals
+from factornet_core.chromsplit import split_chromosomes
 from factornet_core.errors import FactorNetError
 
 METHODS = ("pwm", "accessibility", "pwm_x_accessibility", "gbm")
@@ -40,8 +41,9 @@ GBM_PARAMS = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31, "earl
 
 @dataclass
 class BaselineSettings:
-    """What ``factornet baseline`` can be told. Chromosome choice for ``gbm`` follows ``train``:
-    ``train_chroms`` (default: every genome chromosome not in ``valid_chroms`` or ``exclude_chroms``)."""
+    """What ``factornet baseline`` can be told. Chromosome choice for ``gbm`` follows ``train``
+    (:func:`factornet_core.chromsplit.split_chromosomes`): ``train_chroms`` (default: every genome
+    chromosome not in ``valid_chroms`` or ``exclude_chroms``); a chromosome in two roles is refused."""
 
     method: str
     tf: str
@@ -192,19 +194,6 @@ def _read_blacklist(blacklist, sizes) -> pd.DataFrame | None:
     return intervals.check_in_genome(black, sizes, blacklist, what="blacklist")
 
 
-def _gbm_chroms(sizes: Mapping[str, int], s: BaselineSettings) -> list[str]:
-    for c in [*(s.train_chroms or []), *s.valid_chroms, *s.exclude_chroms]:
-        if c not in sizes:
-            raise intervals.unknown_chromosome(c, sizes)
-    if s.train_chroms:
-        chosen = [c for c in s.train_chroms if c not in s.valid_chroms]
-    else:
-        chosen = [c for c in sizes if c not in s.valid_chroms and c not in s.exclude_chroms]
-    if not chosen:
-        raise FactorNetError("no training chromosomes left after removing validation/excluded ones")
-    return chosen
-
-
 def _fit_gbm(s: BaselineSettings, genome, track_names, track, lo, samplesheet, black, result):
     """Fit the classifier on the training cells' B/U bins (labelling of :mod:`factornet_core.binning`)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -215,7 +204,7 @@ def _fit_gbm(s: BaselineSettings, genome, track_names, track, lo, samplesheet, b
 
     sheet = read_samplesheet(samplesheet)
     sizes = genome.chrom_sizes
-    chroms = _gbm_chroms(sizes, s)
+    chroms, _ = split_chromosomes(sizes, s.valid_chroms, s.exclude_chroms, s.train_chroms)
     for cell in s.train_cells:
         entry = sheet.cell(cell)
         if s.tf not in entry.conservative:
