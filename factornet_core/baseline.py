@@ -29,6 +29,7 @@ import pandas as pd
 from factornet_core import intervals
 from factornet_core.chromsplit import split_chromosomes
 from factornet_core.errors import FactorNetError
+from factornet_core.predict import Progress
 
 METHODS = ("pwm", "accessibility", "pwm_x_accessibility", "gbm")
 NEEDS_MOTIF = ("pwm", "pwm_x_accessibility", "gbm")
@@ -95,6 +96,7 @@ def run_baseline(
     blacklist: str | os.PathLike | None = None,
     dream: bool = False,
     also: Mapping[str, str | os.PathLike] | None = None,
+    progress: Progress | None = None,
 ) -> BaselineResult:
     """Score the bins of one cell type (``tracks``: name → bigWig) and write ``out_path`` atomically.
 
@@ -107,6 +109,7 @@ def run_baseline(
         ``pwm_x_accessibility`` and ``gbm``.
     samplesheet : needed by ``gbm`` (the training cell types' tracks and peaks).
     chroms, bins_bed, blacklist, dream : as in ``factornet predict``.
+    progress : hooks told the number of target bins to score (not blacklisted), then each chunk scored.
 
     Raises
     ------
@@ -147,10 +150,13 @@ def run_baseline(
     model = None
     if "gbm" in outputs:
         model = _fit_gbm(s, genome, track_names, track, lo, samplesheet, black, result)
+    progress = progress or Progress()
     with TrackSet(tracks) as target:
         target.check_chroms({c: sizes[c] for c in bins["chrom"].unique()})
         keep = ~blacklisted
-        x = features_for_bins(genome, target, track_names.index(track), bins.loc[keep], lo)
+        progress.start(int(keep.sum()))
+        x = features_for_bins(genome, target, track_names.index(track), bins.loc[keep], lo, progress)
+        progress.finish()
     genome.close()
     for method, path in outputs.items():
         raw = np.zeros(len(bins), dtype=np.float64)
@@ -257,11 +263,17 @@ def _one_thread():
 
 # --------------------------------------------------------------------------------------------- features
 def features_for_bins(
-    genome, trackset, track_index: int, bins: pd.DataFrame, lo: np.ndarray | None
+    genome,
+    trackset,
+    track_index: int,
+    bins: pd.DataFrame,
+    lo: np.ndarray | None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Features ``(n_bins, n_features) float64`` (columns as :func:`feature_names`) for ``bins``
     (``chrom, start, end``, 200 bp), in the given row order. Without a motif (``lo`` None) the motif
-    columns are 0 and the footprint is taken at the bin centre."""
+    columns are 0 and the footprint is taken at the bin centre. ``progress.advance(n)`` after each chunk
+    of ``n`` bins."""
     n_tracks = len(trackset)
     n_feat = 6 + n_tracks - 1
     out = np.zeros((len(bins), n_feat), dtype=np.float64)
@@ -294,6 +306,8 @@ def features_for_bins(
             out[rows, 5] = footprint_depth(acc, hit, width, FOOTPRINT_FLANK)
             for j, k in enumerate(others):
                 out[rows, 6 + j] = window_mean(cums[k], rel, rel + intervals.BIN_SIZE)
+            if progress is not None:
+                progress.advance(len(rows))
     return out
 
 

@@ -43,7 +43,7 @@ def test_output_that_is_an_input_is_refused_and_input_kept(tmp_path, capsys, lin
     rc, err = _run(capsys, "bag", a, b, "--out", out)
     assert rc == 2
     assert err.count("\n") == 1 and err.startswith("factornet bag: error: output --out")
-    assert "is the same file as input --predictions" in err
+    assert "is the same file as input PRED (a.tsv.gz)" in err  # positional: named as in the usage line
     assert a.read_bytes() == before
 
 
@@ -164,10 +164,12 @@ def test_one_file_given_twice_to_a_pooling_option_is_refused(tmp_path, capsys):
         assert cli.main(["bag", str(a), str(other), "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert (
-            err.startswith("factornet bag: error: --predictions is given the same file twice")
+            err.startswith("factornet bag: error: the PRED inputs are given the same file twice")
             and "\n" not in err
         )
         assert not out.exists()
+    assert cli.main(["merge", str(a), str(copy), "--out", str(tmp_path / "m.tsv")]) == 2
+    assert "factornet merge: error: the SHARD inputs are given the same file twice" in capsys.readouterr().err
     b = tmp_path / "b.tsv"
     b.write_text("chr\tstart\tstop\tCTCF\nchr1\t0\t200\t0.7\n")  # same size as a, other bytes: not a copy
     assert cli.main(["bag", str(a), str(b), "--out", str(tmp_path / "ok.tsv")]) == 0

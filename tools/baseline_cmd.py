@@ -64,6 +64,7 @@ def register(sub) -> None:
     g.add_argument("--max-negatives", type=int, default=500_000, help="unbound training bins kept per cell")
     g.add_argument("-s", "--seed", type=int, default=0, help="random seed (negative sampling, boosting)")
     p.add_argument("-o", "--out", required=True, help="predictions TSV to write (.gz compresses)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _names(text: str | None) -> list[str]:
@@ -103,6 +104,7 @@ def run(args) -> int:
         bins_bed=args.bins,
         blacklist=args.blacklist,
         dream=args.dream,
+        progress=common.CountBar(args.quiet, f"baseline {args.method}", "bin"),
     )
     line = f"baseline {result.method}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted, score 0)"
     if source is not None:

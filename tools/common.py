@@ -82,6 +82,13 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         parsed, extra = super().parse_known_args(args, namespace)
         parsed.__dict__.pop(_GIVEN, None)
+        # how the user wrote each argument (the innermost subcommand's parser runs first and wins), so
+        # that the guards below name a positional input as its usage line does (PRED), not --predictions
+        names = {
+            a.dest: a.option_strings[-1] if a.option_strings else a.metavar or a.dest.upper()
+            for a in self._actions
+        }
+        parsed.__dict__.setdefault("arg_names", names)
         return parsed, extra
 
 
@@ -292,6 +299,11 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def _named(args: argparse.Namespace, dest: str) -> str:
+    """``dest`` as the command line spells it: ``--models``, or a positional's metavar (``PRED``)."""
+    return getattr(args, "arg_names", {}).get(dest) or _flag(dest)
+
+
 def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
     """Refuse, before any work, an output that would destroy an input or another output.
 
@@ -334,7 +346,7 @@ def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
                     what = "is inside" if inside else "is the same file as"
                 if hit:
                     raise FactorNetError(
-                        f"output {_flag(dest)} {str(out)!r} {what} input {_flag(in_dest)} "
+                        f"output {_flag(dest)} {str(out)!r} {what} input {_named(args, in_dest)} "
                         f"({os.path.basename(in_real)}): writing it would destroy the input; choose another path"
                     )
 
@@ -366,8 +378,10 @@ def check_inputs_not_repeated(args: argparse.Namespace) -> None:
         for i, a in enumerate(files):
             for b in files[:i]:
                 if os.path.realpath(a) == os.path.realpath(b) or _same_file(a, b) or _same_bytes(a, b):
+                    name = _named(args, dest)
+                    what = f"{name} is" if name.startswith("-") else f"the {name} inputs are"
                     raise FactorNetError(
-                        f"{_flag(dest)} is given the same file twice ({b!r} and {a!r}): it would count twice; "
+                        f"{what} given the same file twice ({b!r} and {a!r}): it would count twice; "
                         "give each file once"
                     )
 
