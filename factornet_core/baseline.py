@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from factornet_core import intervals
+from factornet_core.chromsplit import split_chromosomes
 from factornet_core.errors import FactorNetError
+from factornet_core.predict import Progress
 
 METHODS = ("pwm", "accessibility", "pwm_x_accessibility", "gbm")
 NEEDS_MOTIF = ("pwm", "pwm_x_accessibility", "gbm")
@@ -40,8 +42,9 @@ GBM_PARAMS = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31, "earl
 
 @dataclass
 class BaselineSettings:
-    """What ``factornet baseline`` can be told. Chromosome choice for ``gbm`` follows ``train``:
-    ``train_chroms`` (default: every genome chromosome not in ``valid_chroms`` or ``exclude_chroms``)."""
+    """What ``factornet baseline`` can be told. Chromosome choice for ``gbm`` follows ``train``
+    (:func:`factornet_core.chromsplit.split_chromosomes`): ``train_chroms`` (default: every genome
+    chromosome not in ``valid_chroms`` or ``exclude_chroms``); a chromosome in two roles is refused."""
 
     method: str
     tf: str
@@ -93,6 +96,7 @@ def run_baseline(
     blacklist: str | os.PathLike | None = None,
     dream: bool = False,
     also: Mapping[str, str | os.PathLike] | None = None,
+    progress: Progress | None = None,
 ) -> BaselineResult:
     """Score the bins of one cell type (``tracks``: name → bigWig) and write ``out_path`` atomically.
 
@@ -105,6 +109,7 @@ def run_baseline(
         ``pwm_x_accessibility`` and ``gbm``.
     samplesheet : needed by ``gbm`` (the training cell types' tracks and peaks).
     chroms, bins_bed, blacklist, dream : as in ``factornet predict``.
+    progress : hooks told the number of target bins to score (not blacklisted), then each chunk scored.
 
     Raises
     ------
@@ -145,10 +150,13 @@ def run_baseline(
     model = None
     if "gbm" in outputs:
         model = _fit_gbm(s, genome, track_names, track, lo, samplesheet, black, result)
+    progress = progress or Progress()
     with TrackSet(tracks) as target:
         target.check_chroms({c: sizes[c] for c in bins["chrom"].unique()})
         keep = ~blacklisted
-        x = features_for_bins(genome, target, track_names.index(track), bins.loc[keep], lo)
+        progress.start(int(keep.sum()))
+        x = features_for_bins(genome, target, track_names.index(track), bins.loc[keep], lo, progress)
+        progress.finish()
     genome.close()
     for method, path in outputs.items():
         raw = np.zeros(len(bins), dtype=np.float64)
@@ -192,19 +200,6 @@ def _read_blacklist(blacklist, sizes) -> pd.DataFrame | None:
     return intervals.check_in_genome(black, sizes, blacklist, what="blacklist")
 
 
-def _gbm_chroms(sizes: Mapping[str, int], s: BaselineSettings) -> list[str]:
-    for c in [*(s.train_chroms or []), *s.valid_chroms, *s.exclude_chroms]:
-        if c not in sizes:
-            raise intervals.unknown_chromosome(c, sizes)
-    if s.train_chroms:
-        chosen = [c for c in s.train_chroms if c not in s.valid_chroms]
-    else:
-        chosen = [c for c in sizes if c not in s.valid_chroms and c not in s.exclude_chroms]
-    if not chosen:
-        raise FactorNetError("no training chromosomes left after removing validation/excluded ones")
-    return chosen
-
-
 def _fit_gbm(s: BaselineSettings, genome, track_names, track, lo, samplesheet, black, result):
     """Fit the classifier on the training cells' B/U bins (labelling of :mod:`factornet_core.binning`)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -215,7 +210,7 @@ def _fit_gbm(s: BaselineSettings, genome, track_names, track, lo, samplesheet, b
 
     sheet = read_samplesheet(samplesheet)
     sizes = genome.chrom_sizes
-    chroms = _gbm_chroms(sizes, s)
+    chroms, _ = split_chromosomes(sizes, s.valid_chroms, s.exclude_chroms, s.train_chroms)
     for cell in s.train_cells:
         entry = sheet.cell(cell)
         if s.tf not in entry.conservative:
@@ -269,11 +264,17 @@ def _one_thread():
 
 # --------------------------------------------------------------------------------------------- features
 def features_for_bins(
-    genome, trackset, track_index: int, bins: pd.DataFrame, lo: np.ndarray | None
+    genome,
+    trackset,
+    track_index: int,
+    bins: pd.DataFrame,
+    lo: np.ndarray | None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Features ``(n_bins, n_features) float64`` (columns as :func:`feature_names`) for ``bins``
     (``chrom, start, end``, 200 bp), in the given row order. Without a motif (``lo`` None) the motif
-    columns are 0 and the footprint is taken at the bin centre."""
+    columns are 0 and the footprint is taken at the bin centre. ``progress.advance(n)`` after each chunk
+    of ``n`` bins."""
     n_tracks = len(trackset)
     n_feat = 6 + n_tracks - 1
     out = np.zeros((len(bins), n_feat), dtype=np.float64)
@@ -306,6 +307,8 @@ def features_for_bins(
             out[rows, 5] = footprint_depth(acc, hit, width, FOOTPRINT_FLANK)
             for j, k in enumerate(others):
                 out[rows, 6 + j] = window_mean(cums[k], rel, rel + intervals.BIN_SIZE)
+            if progress is not None:
+                progress.advance(len(rows))
     return out
 
 

@@ -384,14 +384,21 @@ def cell_inputs(
 ) -> tuple[dict[str, str], str | None]:
     """Tracks (name → bigWig) and expression table of one cell type to predict on.
 
-    From ``samplesheet`` + ``cell`` and/or explicit ``tracks`` (which override the samplesheet's track of
-    the same name); an explicit ``expression`` wins over the samplesheet's. Raises
-    :class:`FactorNetError` when a cell is given without a samplesheet (or the reverse) or no track results.
+    From ``samplesheet`` + ``cell`` or from explicit ``tracks``, never both: a ``--track`` next to a
+    samplesheet cell would silently replace (or add to) that cell's tracks. An explicit ``expression``
+    wins over the samplesheet's. Raises :class:`FactorNetError` when a cell is given without a samplesheet
+    (or the reverse), when both a samplesheet and tracks are given, or when no track results.
     """
     out: dict[str, str] = {}
     if samplesheet:
         if not cell:
             raise FactorNetError("--samplesheet needs --cell (the cell type whose tracks to use)")
+        if tracks:
+            raise FactorNetError(
+                f"--track {', '.join(tracks)} and --samplesheet/--cell {cell} both give the cell type's tracks: "
+                "give them all by --samplesheet and --cell (add the track as a row of the samplesheet) or "
+                "all by --track NAME=BIGWIG, not both"
+            )
         entry = read_samplesheet(samplesheet).cell(cell)
         out.update({k: str(v) for k, v in entry.tracks.items()})
         expression = expression or (str(entry.expression) if entry.expression else None)

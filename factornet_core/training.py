@@ -34,6 +34,7 @@ import numpy as np
 
 from factornet_core import __version__, intervals, resume, tracknorm
 from factornet_core.card import Features, ModelCard, make_card
+from factornet_core.chromsplit import split_chromosomes
 from factornet_core.errors import FactorNetError
 from factornet_core.genome import Genome
 from factornet_core.motifinit import choose_motif
@@ -256,7 +257,9 @@ def _fill_run(run: _Run, sheet: Samplesheet, genome: Genome, s: TrainSettings, b
     """Select the cell types, open and check their tracks, read the blacklist, draw the samples."""
     sizes = genome.chrom_sizes
     run.selection = _select(sheet, s)
-    run.valid_chroms, run.train_chroms = _choose_chroms(sizes, s)
+    run.train_chroms, run.valid_chroms = split_chromosomes(
+        sizes, s.valid_chroms, s.exclude_chroms, s.train_chroms
+    )
     used = {c: sizes[c] for c in [*run.train_chroms, *run.valid_chroms]}
     rules = tracknorm.resolve(s.track_norms, run.selection.sheet.track_names)
     for name in run.selection.all_cells:
@@ -478,23 +481,6 @@ def _feature_names() -> tuple[str, ...]:
     from factornet_core.annotations import FEATURES
 
     return FEATURES
-
-
-def _choose_chroms(sizes: dict[str, int], s: TrainSettings) -> tuple[list[str], list[str]]:
-    for c in s.valid_chroms:
-        if c not in sizes:
-            err = intervals.unknown_chromosome(c, sizes, "validation chromosome")
-            raise FactorNetError(f"{err}: set -v")
-    if s.train_chroms:
-        for c in s.train_chroms:
-            if c not in sizes:
-                raise intervals.unknown_chromosome(c, sizes, "training chromosome")
-        train = [c for c in s.train_chroms if c not in s.valid_chroms]
-    else:
-        train = [c for c in sizes if c not in s.valid_chroms and c not in s.exclude_chroms]
-    if not train:
-        raise FactorNetError("no training chromosomes left after removing validation/excluded ones")
-    return list(s.valid_chroms), train
 
 
 def _balanced_loss(net, ds, y: np.ndarray) -> float:

@@ -165,6 +165,20 @@ def test_gbm_trains_on_train_labels_and_is_deterministic(sim, tmp_path):
             ["--motif-file", "MOTIFS"],
             "baseline gbm is trained: name the training cell types with --train-cells",
         ),
+        (  # trained on the held-out chromosome with exit 0
+            "gbm",
+            [
+                "--motif-file",
+                "MOTIFS",
+                "--train-cells",
+                "CellA,CellB",
+                "--exclude-chroms",
+                "chr1",
+                "--train-chroms",
+                "chr1",
+            ],
+            "chr1 is both held out (--exclude-chroms) and a training chromosome (--train-chroms)",
+        ),
         ("pwm", ["--motif", "NOTATF1"], "no JASPAR2026 CORE vertebrates motif for 'NOTATF1'"),
         ("accessibility", ["--accessibility-track", "ATAC"], "track 'ATAC' is not among the tracks given"),
     ],
@@ -212,3 +226,43 @@ def test_several_methods_from_one_feature_pass_equal_separate_runs(sim, tmp_path
         bl.run_baseline(bl.BaselineSettings("pwm", "CTCF"), sim.genome, tracks, tmp_path / "x.tsv.gz",
                         motif.pwm, also={"gbm": tmp_path / "g.tsv.gz"}, **kw)  # fmt: skip
     assert not (tmp_path / "x.tsv.gz").exists()
+
+
+def test_progress_counts_every_scored_bin_and_quiet_hides_it(sim, tmp_path, capsys):
+    """The bar's total is the target's bins less the blacklisted ones, advanced to exactly that total;
+    ``--quiet`` (accepted like every long-running command's) leaves only the closing line on stderr."""
+    from factornet_core.baseline import BaselineSettings, run_baseline
+
+    class Record:
+        def __init__(self):
+            self.calls = []
+
+        def start(self, total):
+            self.calls.append(("start", total))
+
+        def advance(self, n):
+            self.calls.append(("advance", n))
+
+        def finish(self):
+            self.calls.append(("finish",))
+
+    record = Record()
+    result = run_baseline(
+        BaselineSettings(method="accessibility", tf="CTCF"),
+        sim.genome,
+        {"DNASE": sim.dnase["CellC"], "MAPABILITY": sim.mapability},
+        tmp_path / "acc.tsv.gz",
+        chroms=["chr3"],
+        blacklist=sim.blacklist,
+        progress=record,
+    )
+    scored = result.n_bins - result.n_blacklisted
+    assert (
+        result.n_blacklisted > 0 and record.calls[0] == ("start", scored) and record.calls[-1] == ("finish",)
+    )
+    assert sum(c[1] for c in record.calls if c[0] == "advance") == scored
+    assert main(_argv(sim, "accessibility", tmp_path / "q.tsv.gz", "--quiet")) == 0
+    err = capsys.readouterr().err
+    assert (
+        err == f"baseline accessibility: {result.n_bins} bins ({result.n_blacklisted} blacklisted, score 0)\n"
+    )

@@ -4,8 +4,10 @@ SIGTERM leaves no partial output."""
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,7 +43,7 @@ def test_output_that_is_an_input_is_refused_and_input_kept(tmp_path, capsys, lin
     rc, err = _run(capsys, "bag", a, b, "--out", out)
     assert rc == 2
     assert err.count("\n") == 1 and err.startswith("factornet bag: error: output --out")
-    assert "is the same file as input --predictions" in err
+    assert "is the same file as input PRED (a.tsv.gz)" in err  # positional: named as in the usage line
     assert a.read_bytes() == before
 
 
@@ -162,10 +164,213 @@ def test_one_file_given_twice_to_a_pooling_option_is_refused(tmp_path, capsys):
         assert cli.main(["bag", str(a), str(other), "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert (
-            err.startswith("factornet bag: error: --predictions is given the same file twice")
+            err.startswith("factornet bag: error: the PRED inputs are given the same file twice")
             and "\n" not in err
         )
         assert not out.exists()
+    assert cli.main(["merge", str(a), str(copy), "--out", str(tmp_path / "m.tsv")]) == 2
+    assert "factornet merge: error: the SHARD inputs are given the same file twice" in capsys.readouterr().err
     b = tmp_path / "b.tsv"
     b.write_text("chr\tstart\tstop\tCTCF\nchr1\t0\t200\t0.7\n")  # same size as a, other bytes: not a copy
     assert cli.main(["bag", str(a), str(b), "--out", str(tmp_path / "ok.tsv")]) == 0
+
+
+# ----------------------------------------------------------- a single-value option given twice
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["train", "--exclude-chroms", "chr3", "--exclude-chroms", "chr1"],
+            "argument --exclude-chroms: given twice (chr3, then chr1): give it once; lists are comma-separated",
+        ),
+        (
+            ["train", "-v", "chr2", "--valid-chroms", "chr3"],
+            "argument -v/--valid-chroms: given twice (chr2, then chr3): give it once; lists are comma-separated",
+        ),
+        (["predict", "--model", "a.keras", "--model", "b.keras"], "argument --model: given twice (a.keras, then b.keras): give it once"),
+        (
+            ["evaluate", "--predictions", "a", "b", "--predictions", "c"],
+            "argument --predictions: given twice (a b, then c): give all its values after one --predictions",
+        ),
+        (
+            ["interpret", "motifs", "--threshold", "0.5", "--threshold", "0.7"],
+            "argument --threshold: given twice (0.5, then 0.7): give it once",
+        ),
+        (["models", "list", "--model-cache", "a", "--dest", "b"], "argument --dest: given twice (a, then b): give it once"),
+    ],
+)  # fmt: skip
+def test_single_value_option_given_twice_is_refused(capsys, argv, line):
+    """argparse's ``store`` keeps the last value silently (``--exclude-chroms chr3 --exclude-chroms chr1``
+    held out chr1 only, with exit 0): every subcommand's parser refuses the second one instead."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert (
+        err.strip().splitlines()[-1]
+        == f"factornet {' '.join(argv[:2] if argv[0] in ('interpret', 'models') else argv[:1])}: error: {line}"
+    )
+
+
+def test_repeatable_options_still_repeat():
+    """``action="append"`` options (--track, --cell, --bam, ...) collect every value; the record of given
+    options does not leak into the parsed arguments."""
+    args = cli.build_parser().parse_args(
+        ["predict", "--model", "m.keras", "--genome", "g.fa", "--out", "o.tsv", "--track", "A=a.bw", "--track", "B=b.bw"]
+    )  # fmt: skip
+    assert args.track == ["A=a.bw", "B=b.bw"]
+    assert not any(name.startswith("_factornet") for name in vars(args))
+
+
+# ------------------------------------------ Galaxy and Nextflow never give a single-value option twice
+REPO = Path(__file__).resolve().parents[1]
+_FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+
+
+def _subparser(words: list[str]):
+    """The parser of ``factornet <words...>`` (``["interpret", "motifs"]``)."""
+    parser = cli.build_parser()
+    for word in words:
+        choices = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        parser = choices[word]
+    return parser
+
+
+def _cheetah_flags(command: str) -> list[tuple[str, tuple, bool]]:
+    """Each ``--flag`` of a Cheetah command template with its branch path (``(if-block, branch)`` pairs)
+    and whether it sits inside a ``#for`` loop."""
+    stack: list[list] = []
+    found, blocks = [], 0
+    for line in command.splitlines():
+        word = line.strip()
+        if word.startswith("#if"):
+            blocks += 1
+            stack.append(["if", blocks, 0])
+        elif word.startswith(("#elif", "#else")):
+            stack[-1][2] += 1
+        elif word.startswith("#for"):
+            stack.append(["for"])
+        elif word.startswith("#end"):
+            stack.pop()
+        elif not word.startswith("#"):
+            path = tuple((f[1], f[2]) for f in stack if f[0] == "if")
+            looped = any(f[0] == "for" for f in stack)
+            found += [(flag, path, looped) for flag in _FLAG.findall(re.sub(r"'[^']*'", "", word))]
+    return found
+
+
+def _exclusive(a: tuple, b: tuple) -> bool:
+    """Whether two branch paths lie in different branches of one ``#if`` block."""
+    branch_a = dict(a)
+    return any(block in branch_a and branch_a[block] != branch for block, branch in b)
+
+
+def _galaxy_commands() -> list[tuple[str, str]]:
+    macros = (REPO / "galaxy_wrappers" / "macros.xml").read_text()
+    tokens = dict(re.findall(r'<token name="(@\w+@)"><!\[CDATA\[(.*?)\]\]></token>', macros, re.S))
+    out = []
+    for path in sorted((REPO / "galaxy_wrappers").glob("factornet_*.xml")):
+        command = re.search(r"<command[^>]*>\s*<!\[CDATA\[(.*?)\]\]>", path.read_text(), re.S).group(1)
+        for name, text in tokens.items():
+            command = command.replace(name, text)
+        out.append((path.name, command))
+    return out
+
+
+@pytest.mark.parametrize("name, command", _galaxy_commands(), ids=lambda x: x if x.endswith(".xml") else "")
+def test_galaxy_commands_give_each_single_value_option_once(name, command):
+    """A Galaxy command template passes a non-repeatable option at most once on any path through its
+    ``#if`` branches, and never inside a ``#for`` loop (the CLI now refuses it; before, the last one won)."""
+    words = re.search(r"^factornet ([a-z-]+(?: (?:motifs|saliency|list|fetch))?)(?=\s)", command, re.M)
+    parser = _subparser(words.group(1).split())
+    actions = parser._option_string_actions
+    seen: dict[str, list[tuple]] = {}
+    for flag, path, looped in _cheetah_flags(command[words.end() :]):
+        assert flag in actions, f"{name}: {flag} is not an option of factornet {words.group(1)}"
+        action = actions[flag]
+        if isinstance(action, (argparse._AppendAction, argparse._StoreTrueAction)):
+            continue
+        assert not looped, f"{name}: single-value {flag} inside a #for loop"
+        for other in seen.get(action.dest, []):
+            assert _exclusive(path, other), f"{name}: {flag} can be given twice"
+        seen.setdefault(action.dest, []).append(path)
+    assert seen, f"{name}: no option found (parser of the template broken?)"
+
+
+def test_cheetah_branch_paths_tell_exclusive_from_repeated():
+    """The template reader of the test above, on a hand-made template."""
+    flags = _cheetah_flags(
+        "#if $a:\n  --x '1'\n#else:\n  --x '2'\n#end if\n--x 3\n#for $t in $ts:\n  --y '$t'\n#end for"
+    )
+    assert flags == [
+        ("--x", ((1, 0),), False),
+        ("--x", ((1, 1),), False),
+        ("--x", (), False),
+        ("--y", (), True),
+    ]
+    assert _exclusive(flags[0][1], flags[1][1]) and not _exclusive(flags[0][1], flags[2][1])
+
+
+def test_nextflow_train_and_baseline_args_do_not_repeat_the_script_options():
+    """ext.args (conf/modules.config) are appended to a module's own options: none may give an option the
+    module's script already gives (the CLI would refuse the run)."""
+    config = (REPO / "nextflow" / "conf" / "modules.config").read_text()
+    for block in re.finditer(r"withName: 'FACTORNET_(\w+)' \{(.*?)\n    \}", config, re.S):
+        module = REPO / "nextflow" / "modules" / "local" / "factornet" / block.group(1).lower() / "main.nf"
+        script = module.read_text().split("script:", 1)[1].split("stub:", 1)[0]
+        ext = set(_FLAG.findall(block.group(2))) - {"-g"}
+        own = set(_FLAG.findall(script))
+        assert not ext & own, f"{block.group(1)}: ext.args repeat {sorted(ext & own)}"
+        assert all(len(re.findall(rf"\"{f} ", block.group(2))) <= 1 for f in ext), block.group(1)
+
+
+# ------------------------------------------------------------------ one cell type's tracks, given once
+def _cell_argv(sub: str, tmp_path: Path) -> list[str]:
+    """Arguments every command taking a cell type's tracks needs, with files that exist (content unread:
+    the track options are refused first)."""
+    files = {n: tmp_path / n for n in ("m.keras", "g.fa", "r.bed")}
+    for path in files.values():
+        path.write_text("x\n")
+    common = ["--genome", files["g.fa"]]
+    return [str(a) for a in {
+        "predict": ["predict", "--model", files["m.keras"], *common, "--out", tmp_path / "o.tsv"],
+        "impute": ["impute", "--models", files["m.keras"], *common, "--out", tmp_path / "o.tsv"],
+        "motifs": ["interpret", "motifs", "--model", files["m.keras"], *common, "--regions", files["r.bed"], "--out-dir", tmp_path / "o"],
+        "saliency": ["interpret", "saliency", "--model", files["m.keras"], *common, "--regions", files["r.bed"], "--out-dir", tmp_path / "o"],
+        "baseline": ["baseline", "--method", "accessibility", "--tf", "CTCF", *common, "--out", tmp_path / "o.tsv"],
+    }[sub]]  # fmt: skip
+
+
+@pytest.mark.parametrize("sub", ["predict", "impute", "motifs", "saliency", "baseline"])
+def test_a_track_name_given_twice_is_refused(tmp_path, capsys, sub):
+    """``--track DNASE=a --track MAPABILITY=m --track DNASE=b`` ran on b with exit 0; now refused, naming it."""
+    a, m, b = (tmp_path / n for n in ("a.bw", "m.bw", "b.bw"))
+    for path in (a, m, b):
+        path.write_bytes(b"bw")
+    argv = _cell_argv(sub, tmp_path) + [
+        "--track",
+        f"DNASE={a}",
+        "--track",
+        f"MAPABILITY={m}",
+        "--track",
+        f"DNASE={b}",
+    ]
+    rc, err = _run(capsys, *argv)
+    assert rc == 2 and err.count("\n") == 1
+    assert f"error: --track DNASE is given twice ({str(a)!r}, then {str(b)!r}): " in err
+    assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("sub", ["predict", "impute", "motifs", "saliency", "baseline"])
+def test_tracks_from_a_samplesheet_and_from_track_are_refused_together(tmp_path, capsys, sub):
+    """``--samplesheet S --cell CellC --track DNASE=CellB.bw`` silently replaced CellC's DNASE by CellB's."""
+    c, b = tmp_path / "CellC.bw", tmp_path / "CellB.bw"
+    c.write_bytes(b"bw")
+    b.write_bytes(b"bw")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(f"cell_type\tkind\tname\tpath\nCellC\ttrack\tDNASE\t{c}\n")
+    argv = _cell_argv(sub, tmp_path) + ["--samplesheet", sheet, "--cell", "CellC", "--track", f"DNASE={b}"]
+    rc, err = _run(capsys, *argv)
+    assert rc == 2 and err.count("\n") == 1
+    assert "error: --track DNASE and --samplesheet/--cell CellC both give the cell type's tracks: " in err
+    assert "or all by --track NAME=BIGWIG, not both" in err

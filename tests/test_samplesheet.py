@@ -273,8 +273,11 @@ def test_cell_inputs_overrides_and_errors(tmp_path):
     from factornet_core.samplesheet import cell_inputs
 
     path = _selection_sheet(tmp_path)
-    tracks, expression = cell_inputs(path, "A", {"EXTRA": "x.bw"})
-    assert tracks == {"DNASE": str(tmp_path / "a.bw"), "EXTRA": "x.bw"} and expression is None
+    tracks, expression = cell_inputs(path, "A")
+    assert tracks == {"DNASE": str(tmp_path / "a.bw")} and expression is None
+    # a --track next to a samplesheet cell replaced (or added to) that cell's tracks silently
+    with pytest.raises(FactorNetError, match=r"--track DNASE, EXTRA and --samplesheet/--cell A both give"):
+        cell_inputs(path, "A", {"DNASE": "b.bw", "EXTRA": "x.bw"})
     assert cell_inputs(None, None, {"DNASE": "y.bw"}, "e.tsv") == ({"DNASE": "y.bw"}, "e.tsv")
     with pytest.raises(FactorNetError, match="--samplesheet needs --cell"):
         cell_inputs(path, None)

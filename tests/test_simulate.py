@@ -291,6 +291,10 @@ def test_cli_writes_dataset_and_refuses_existing(tmp_path, capsys):
         (["--cell-depth", "CellZ=0.4"], "--cell-depth: no cell type 'CellZ'"),
         (["--cell-background", "CellC=-1"], "must be > 0"),
         (["--cell-depth", "CellC"], "expects CELL=FACTOR"),
+        (  # the last one won silently
+            ["--cell-background", "CellC=2", "--cell-background", "CellC=3"],
+            "--cell-background gives cell type 'CellC' twice: give each cell type once",
+        ),
     ],
 )
 def test_cli_bad_input(tmp_path, capsys, extra, message):

@@ -315,7 +315,11 @@ def test_a_motif_file_without_the_motif_stops_before_any_work(sim, tmp_path, cap
         (["-f", "CTCF", "-v", "chr9"], "validation chromosome 'chr9' is not in the genome"),
         (["-f", "CTCF", "-L", "20"], "too short"),
         (["-f", "CTCF", "--cell", "CellZ"], "cell type 'CellZ' is not in samplesheet"),
-        (["-f", "CTCF", "--train-chroms", "chr2", "-v", "chr2"], "no training chromosomes"),
+        (["-f", "CTCF", "--train-chroms", "chr2", "-v", "chr2"], "chr2 is both a validation chromosome (-v"),
+        (  # trained on the held-out chromosome with exit 0
+            ["-f", "CTCF", "-v", "chr2", "--exclude-chroms", "chr1", "--train-chroms", "chr1"],
+            "chr1 is both held out (--exclude-chroms) and a training chromosome (--train-chroms)",
+        ),
         (
             ["-f", "CTCF", "-mo", "NOT_A_MOTIF"],
             "motif for 'NOT_A_MOTIF': check the TF name, or give the motif yourself with --motif-file",
@@ -337,8 +341,7 @@ def test_bad_input_one_line_exit_2_no_model(sim, tmp_path, capsys, extra, messag
             "4",
             "-d",
             "8",
-            "-v",
-            "chr2",
+            *(["-v", "chr2"] if "-v" not in extra else []),
             *extra,
         ]
     )

@@ -30,7 +30,11 @@ def register(sub) -> None:
     p.add_argument("--samplesheet", help="samplesheet TSV (target cell's tracks; gbm: training cells)")
     p.add_argument("--cell", help="cell type in the samplesheet to predict")
     p.add_argument(
-        "--track", action="append", default=[], metavar="NAME=BIGWIG", help="a track given directly"
+        "--track",
+        action="append",
+        default=[],
+        metavar="NAME=BIGWIG",
+        help="a track given directly, instead of --samplesheet/--cell (repeatable, one per name)",
     )
     p.add_argument("--accessibility-track", help="track used as accessibility (default: the first track)")
     p.add_argument(
@@ -47,12 +51,20 @@ def register(sub) -> None:
     p.add_argument("--dream", action="store_true", help="headerless single-TF ENCODE-DREAM layout")
     g = p.add_argument_group("gbm training (as 'factornet train')")
     g.add_argument("--train-cells", help="training cell types, comma-separated (required by gbm)")
-    g.add_argument("--train-chroms", help="training chromosomes (default: all but -v and --exclude-chroms)")
-    g.add_argument("-v", "--valid-chroms", default="", help="chromosomes kept out of training")
-    g.add_argument("--exclude-chroms", default="", help="chromosomes never used (e.g. test chromosomes)")
+    g.add_argument(
+        "--train-chroms",
+        help="training chromosomes, comma-separated (default: all but -v and --exclude-chroms)",
+    )
+    g.add_argument(
+        "-v", "--valid-chroms", default="", help="chromosomes kept out of training, comma-separated"
+    )
+    g.add_argument(
+        "--exclude-chroms", default="", help="chromosomes never used, comma-separated (e.g. test chromosomes)"
+    )
     g.add_argument("--max-negatives", type=int, default=500_000, help="unbound training bins kept per cell")
     g.add_argument("-s", "--seed", type=int, default=0, help="random seed (negative sampling, boosting)")
     p.add_argument("-o", "--out", required=True, help="predictions TSV to write (.gz compresses)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _names(text: str | None) -> list[str]:
@@ -92,6 +104,7 @@ def run(args) -> int:
         bins_bed=args.bins,
         blacklist=args.blacklist,
         dream=args.dream,
+        progress=common.CountBar(args.quiet, f"baseline {args.method}", "bin"),
     )
     line = f"baseline {result.method}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted, score 0)"
     if source is not None:

@@ -56,7 +56,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "and chromatin signal (Quang & Xie, Methods 2019).",
     )
     parser.add_argument("--version", action="version", version=f"factornet {__version__}")
-    sub = parser.add_subparsers(dest="subcommand", metavar="<subcommand>")
+    sub = parser.add_subparsers(dest="subcommand", metavar="<subcommand>", parser_class=common.Parser)
     chosen = _chosen_subcommand(argv) if argv is not None else None
     for name, summary in SUBCOMMANDS.items():
         if argv is not None and name != chosen:

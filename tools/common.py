@@ -39,6 +39,59 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return text + " (default: %(default)s)"
 
 
+#: Namespace attribute (removed after parsing) holding what each single-value option was given, by dest.
+_GIVEN = "_factornet_given"
+
+
+def _refuse_repeat(action: argparse.Action, namespace: argparse.Namespace, values) -> None:
+    """Record that ``action`` was given ``values``; raise ``argparse.ArgumentError`` if it already was.
+
+    argparse's ``store`` keeps the last of two values silently (``--exclude-chroms chr3 --exclude-chroms
+    chr1`` holds out chr1 only): a silent wrong result, refused here for every single-value option."""
+    given = namespace.__dict__.setdefault(_GIVEN, {})
+    if action.dest in given:
+        shown = lambda v: " ".join(map(str, v)) if isinstance(v, list) else str(v)  # noqa: E731
+        if action.nargs in ("+", "*") or isinstance(action.nargs, int):
+            fix = f"give all its values after one {action.option_strings[-1]}"
+        else:
+            fix = "give it once" + ("; lists are comma-separated" if "comma" in (action.help or "") else "")
+        raise argparse.ArgumentError(
+            action, f"given twice ({shown(given[action.dest])}, then {shown(values)}): {fix}"
+        )
+    given[action.dest] = values
+
+
+class _StoreOnce(argparse._StoreAction):
+    """``store`` for an option that takes one value (or one list): given twice is an error, not
+    last-one-wins. Options meant to repeat say so with ``action="append"``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.option_strings:
+            _refuse_repeat(self, namespace, values)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of every subcommand: a single-value option given twice is a usage error (exit 2)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extra = super().parse_known_args(args, namespace)
+        parsed.__dict__.pop(_GIVEN, None)
+        # how the user wrote each argument (the innermost subcommand's parser runs first and wins), so
+        # that the guards below name a positional input as its usage line does (PRED), not --predictions
+        names = {
+            a.dest: a.option_strings[-1] if a.option_strings else a.metavar or a.dest.upper()
+            for a in self._actions
+        }
+        parsed.__dict__.setdefault("arg_names", names)
+        return parsed, extra
+
+
 def add_subparser(
     sub: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], **kwargs
 ) -> argparse.ArgumentParser:
@@ -59,6 +112,7 @@ class _DeprecatedAlias(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         print(f"{parser.prog}: warning: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        _refuse_repeat(self, namespace, values)
         setattr(namespace, self.dest, values)
 
 
@@ -102,7 +156,8 @@ def parse_chroms(text: str | None) -> list[str] | None:
 
 def cell_inputs(args) -> tuple[dict[str, str], str | None]:
     """Tracks (name → bigWig) and the expression table of one cell type, from ``--samplesheet``/``--cell``
-    and/or repeated ``--track NAME=BIGWIG`` (rules: :func:`factornet_core.samplesheet.cell_inputs`)."""
+    or repeated ``--track NAME=BIGWIG`` (rules: :func:`factornet_core.samplesheet.cell_inputs`).
+    Raises FactorNetError on a malformed ``--track`` or a track name given twice."""
     from factornet_core.samplesheet import cell_inputs as resolve
 
     tracks: dict[str, str] = {}
@@ -110,6 +165,11 @@ def cell_inputs(args) -> tuple[dict[str, str], str | None]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise FactorNetError(f"--track expects NAME=BIGWIG, got {item!r}")
+        if name in tracks:
+            raise FactorNetError(
+                f"--track {name} is given twice ({tracks[name]!r}, then {path!r}): a track name is one signal; "
+                "give each name once"
+            )
         require_files(path, what=f"track {name}")
         tracks[name] = path
     return resolve(args.samplesheet, args.cell, tracks, getattr(args, "expression", None))
@@ -143,7 +203,7 @@ def add_cell_type_args(parser: argparse.ArgumentParser, models: str = "a model")
         action="append",
         default=[],
         metavar="NAME=BIGWIG",
-        help="a track given directly (repeatable)",
+        help="a track given directly, instead of --samplesheet/--cell (repeatable, one per name)",
     )
     parser.add_argument(
         "--expression", help=f"expression table for {models} trained with -m (default: from the samplesheet)"
@@ -239,6 +299,11 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def _named(args: argparse.Namespace, dest: str) -> str:
+    """``dest`` as the command line spells it: ``--models``, or a positional's metavar (``PRED``)."""
+    return getattr(args, "arg_names", {}).get(dest) or _flag(dest)
+
+
 def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
     """Refuse, before any work, an output that would destroy an input or another output.
 
@@ -283,7 +348,7 @@ def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
                 what = "is inside" if inside else "is the same file as"
                 if hit:
                     raise FactorNetError(
-                        f"output {_flag(dest)} {str(out)!r} {what} input {_flag(in_dest)} "
+                        f"output {_flag(dest)} {str(out)!r} {what} input {_named(args, in_dest)} "
                         f"({os.path.basename(in_real)}): writing it would destroy the input; choose another path"
                     )
 
@@ -315,8 +380,10 @@ def check_inputs_not_repeated(args: argparse.Namespace) -> None:
         for i, a in enumerate(files):
             for b in files[:i]:
                 if os.path.realpath(a) == os.path.realpath(b) or _same_file(a, b) or _same_bytes(a, b):
+                    name = _named(args, dest)
+                    what = f"{name} is" if name.startswith("-") else f"the {name} inputs are"
                     raise FactorNetError(
-                        f"{_flag(dest)} is given the same file twice ({b!r} and {a!r}): it would count twice; "
+                        f"{what} given the same file twice ({b!r} and {a!r}): it would count twice; "
                         "give each file once"
                     )
 

@@ -64,6 +64,8 @@ def _cell_factors(items: list[str], option: str) -> dict[str, float]:
     out = {}
     for item in items:
         cell, sep, value = item.partition("=")
+        if cell.strip() in out:
+            raise FactorNetError(f"{option} gives cell type {cell.strip()!r} twice: give each cell type once")
         try:
             out[cell.strip()] = float(value)
         except ValueError:

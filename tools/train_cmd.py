@@ -69,9 +69,13 @@ def _sampling_args(g) -> None:
     """Which chromosomes train and validate, how bins are drawn, how long training runs."""
     g.add_argument("-v", "--valid-chroms", default="chr11", help="validation chromosomes, comma-separated")
     g.add_argument(
-        "--exclude-chroms", default="", help="chromosomes never used, e.g. test chromosomes chr1,chr8,chr21"
+        "--exclude-chroms",
+        default="",
+        help="chromosomes never used, comma-separated, e.g. test chromosomes chr1,chr8,chr21",
     )
-    g.add_argument("--train-chroms", help="training chromosomes (default: all but validation/excluded)")
+    g.add_argument(
+        "--train-chroms", help="training chromosomes, comma-separated (default: all but validation/excluded)"
+    )
     g.add_argument("-vi", "--valid-cell", help="cell type for a cross-cell validation curve")
     g.add_argument("-e", "--epochs", type=int, default=100, help="maximum epochs")
     g.add_argument(

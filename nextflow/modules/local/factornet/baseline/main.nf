@@ -39,6 +39,7 @@ process FACTORNET_BASELINE {
         ${optionalFile('--blacklist', blacklist)} \\
         ${optionalFile('--motif-file', motif_file)} \\
         --out ${prefix}.tsv.gz \\
+        --quiet \\
         ${args}
     """
 
