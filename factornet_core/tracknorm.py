@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pyBigWig
 
 from factornet_core import normalize
 from factornet_core.errors import FactorNetError
@@ -101,8 +100,9 @@ def bigwig_distribution(path: str | os.PathLike, chroms: Mapping[str, int]) -> t
     """A bigWig's per-base value distribution over ``chroms``: distinct non-zero values and the number
     of bases holding each (``float64``; NaN counts as 0; bases with no data are 0 and left out)."""
     from factornet_core.prepare import merge_counts, value_distribution
+    from factornet_core.tracks import open_bigwig
 
-    handle = pyBigWig.open(str(path))
+    handle = open_bigwig(path)
     try:
         values, weights = np.zeros(0), np.zeros(0)
         have = handle.chroms()
