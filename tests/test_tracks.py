@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import struct
 import subprocess
 import sys
 
@@ -268,3 +269,21 @@ def test_folder_and_bigwig_without_data(tmp_path):
     bw.close()
     with TrackSet({"T": path}) as ts:
         assert not ts.read("chr1", 0, 100).any()
+
+
+@pytest.mark.parametrize("field", [3, 5])  # chromosomeTreeOffset, fullIndexOffset
+def test_damaged_index_is_named_without_libbigwig_text(tmp_path, capfd, field):
+    """A complete file whose chromosome tree or index has a wrong magic number: libBigWig's
+    '[bwOpen] bwg->idx is NULL ...' stays out; the message says the file is damaged."""
+    data = bytearray(_bigwig_bytes(tmp_path))
+    offset = struct.unpack("<IHHQQQHHQQIQ", data[:64])[field]
+    data[offset : offset + 4] = b"\0\0\0\0"
+    path = tmp_path / "damaged.bw"
+    path.write_bytes(bytes(data))
+    with pytest.raises(FactorNetError) as info:
+        TrackSet({"T": path})
+    assert str(info.value) == (
+        f"track 'T': {str(path)!r} is a damaged bigWig: its header is complete but its chromosome list or "
+        "index cannot be read; write the file again"
+    )
+    assert capfd.readouterr() == ("", "")
