@@ -7,7 +7,9 @@ temporary name and renamed at the end").
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,14 +43,16 @@ class OutputSet:
         self._pending: list[tuple[Path, Path]] = []
 
     def path(self, final: str | os.PathLike) -> Path:
+        """A temporary path for ``final``; FactorNetError (naming ``final``) when it cannot be written."""
         final = Path(final)
-        parent = final.parent if str(final.parent) else Path(".")
-        if not parent.is_dir():
-            raise FactorNetError(f"output directory {str(parent)!r} does not exist (for {str(final)!r})")
-        if not os.access(parent, os.W_OK):
-            raise FactorNetError(f"output directory {str(parent)!r} is not writable (for {str(final)!r})")
+        problem = output_problem(final)
+        if problem:
+            raise FactorNetError(f"output {str(final)!r} {problem}")
         suffix = "".join(final.suffixes[-2:]) if final.suffixes else ""
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{suffix}", dir=parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{suffix}", dir=_parent(final))
+        except OSError as exc:
+            raise FactorNetError(f"output {str(final)!r} {_cannot_write(_parent(final), exc)}") from None
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
         self._pending.append((Path(tmp), final))
@@ -56,7 +60,11 @@ class OutputSet:
 
     def commit(self) -> None:
         for tmp, final in self._pending:
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:  # e.g. a folder of that name made while the run went on
+                problem = output_problem(final) or f"cannot be written ({exc.strerror or exc})"
+                raise FactorNetError(f"output {str(final)!r} {problem}") from None
         self._pending.clear()
 
     def discard(self) -> None:
@@ -73,6 +81,65 @@ class OutputSet:
             self.commit()
         else:
             self.discard()
+
+
+def _parent(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def _cannot_write(folder: Path, exc: OSError) -> str:
+    """Why no file can be made in an existing ``folder``, in the user's words (ENOENT from creating a
+    file in ``/proc`` would read "No such file or directory", which is not the problem)."""
+    why = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "read-only file system",
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+    }.get(exc.errno, "it does not accept new files")
+    return f"cannot be written in folder {str(folder)!r} ({why}): choose another output folder"
+
+
+def output_problem(path: str | os.PathLike, kind: str = "file") -> str | None:
+    """Why the output ``path`` cannot be written, or None when it can (checked before any work).
+
+    The reason is a clause to follow the path, ``f"output --out {path!r} {reason}"``.
+
+    ``kind`` is ``file`` (the path must not be a folder), ``folder`` (a whole output folder) or
+    ``prefix`` (files ``PATH.*`` are written). The parent folder must exist, be a folder (not a file
+    in the way, as in ``sheet.tsv/out.tsv``) and accept a new file: a probe file is made and removed,
+    since ``os.access`` says yes for root and for ``/proc``.
+    """
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        return "is a folder, expected a file: give the path of the file to write"
+    parent = _parent(path)
+    if not parent.is_dir():
+        missing = parent
+        while not missing.parent.is_dir() and missing.parent != missing:
+            missing = missing.parent
+        if missing.exists():
+            return f"cannot be written: {str(missing)!r} is a file, not a folder; give a path in a folder"
+        return f"cannot be written: folder {str(parent)!r} does not exist; create it first"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".factornet-probe.", dir=parent)
+    except OSError as exc:
+        return _cannot_write(parent, exc)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+#: The temporary names made here: ``.NAME.<8 random>.part[.suffixes]`` (and ``.old`` folders).
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.(?:part|old)(?:\.[^/]*)?$")
+
+
+def user_path(path: str | os.PathLike) -> str:
+    """The output path the user gave, for one of this module's temporary paths (else ``path`` as is):
+    messages about a failed write must not show the internal name."""
+    path = Path(path)
+    match = _TEMP_NAME.match(path.name)
+    return str(path.with_name(match["name"])) if match else str(path)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
-from factornet_core import intervals, sidecars
+from factornet_core import intervals, sidecars, textio
 from factornet_core.errors import FactorNetError
 from factornet_core.intervals import naming_hint
 from factornet_core.wording import plural
@@ -328,7 +328,7 @@ def _fragment_chunks(path) -> Iterator[pd.DataFrame]:
     try:
         reader = pd.read_csv(
             path, sep="\t", header=None, comment="#", dtype={0: str, 3: str}, chunksize=FRAGMENT_CHUNK,
-            compression="infer", low_memory=False,
+            compression="gzip" if textio.is_gzip(path) else None, low_memory=False,
         )  # fmt: skip
         for chunk in reader:
             if chunk.shape[1] < 4:
@@ -349,7 +349,7 @@ def _fragment_chunks(path) -> Iterator[pd.DataFrame]:
         raise FactorNetError(f"fragment file {path} is empty") from None
     except pd.errors.ParserError as exc:
         raise FactorNetError(f"fragment file {path}: cannot parse ({str(exc).strip()[:120]})") from None
-    except (EOFError, OSError) as exc:
+    except (*textio.GZIP_ERRORS, OSError) as exc:
         raise FactorNetError(f"fragment file {path}: damaged or truncated ({exc})") from None
 
 

@@ -7,6 +7,7 @@ padded as N, so windows at chromosome ends need no special casing upstream.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +58,11 @@ class Genome:
             raise FactorNetError(f"genome FASTA {str(path)!r} does not exist")
         bgzf = _refuse_plain_gzip(self.path)
         index = sidecars.fasta_index(self.path, bgzf)
+        self._link_dir, name = _name_for_pyfaidx(self.path, bgzf)
         opened = False
         try:
             self._fasta = pyfaidx.Fasta(
-                str(self.path),
+                name,
                 as_raw=True,
                 sequence_always_upper=True,
                 rebuild=False,
@@ -81,6 +83,8 @@ class Genome:
             ) from None
         finally:
             index.finish(opened)
+            if not opened and self._link_dir is not None:
+                self._link_dir.cleanup()
         self.chrom_sizes: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
 
     def codes(self, chrom: str, start: int, end: int) -> np.ndarray:
@@ -103,6 +107,9 @@ class Genome:
 
     def close(self) -> None:
         self._fasta.close()
+        if self._link_dir is not None:
+            self._link_dir.cleanup()
+            self._link_dir = None
 
     def __enter__(self) -> Genome:
         return self
@@ -116,6 +123,19 @@ def _plain_name(path: Path) -> str:
     not truncate the file it reads)."""
     name = path.name[: -len(".gz")] if path.name.endswith(".gz") else f"{path.name}.fa"
     return name if name != path.name else f"{name}.plain"
+
+
+def _name_for_pyfaidx(path: Path, bgzf: bool) -> tuple[tempfile.TemporaryDirectory | None, str]:
+    """The name to give pyfaidx for ``path``: pyfaidx decides bgzip by the name (``.gz``/``.bgz``), not
+    the content, so a bgzip FASTA named ``.fa`` or a plain one named ``.fa.gz`` is opened through a
+    symbolic link whose name tells the truth, in a temporary folder (returned, for removal on close)."""
+    named_gz = path.name.lower().endswith((".gz", ".bgz"))
+    if named_gz == bgzf:
+        return None, str(path)
+    folder = tempfile.TemporaryDirectory(prefix="factornet-fasta.")
+    link = Path(folder.name) / (f"{path.name}.gz" if bgzf else _plain_name(path))
+    link.symlink_to(path.resolve())
+    return folder, str(link)
 
 
 def _refuse_plain_gzip(path: Path) -> bool:

@@ -302,7 +302,7 @@ def _nothing_left(report: PrepareReport) -> str:
 def _read_bigwig(path, sizes, selected, spill, report, progress) -> None:
     from factornet_core.tracks import open_bigwig
 
-    bw = open_bigwig(path)
+    bw = open_bigwig(path, "--bigwig")
     try:
         refs = bw.chroms()
         check_header(str(path), refs, sizes, what="bigWig")

@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pyBigWig
 
 from factornet_core import normalize
 from factornet_core.errors import FactorNetError
@@ -161,8 +160,9 @@ def bigwig_distribution(path: str | os.PathLike, chroms: Mapping[str, int]) -> t
     distinct non-zero values and the number of bases holding each (``float64``; NaN counts as 0;
     bases with no data are 0 and left out). Chromosomes the bigWig lacks contribute nothing."""
     from factornet_core.cutcounts import merge_counts, value_distribution
+    from factornet_core.tracks import open_bigwig
 
-    handle = pyBigWig.open(str(path))
+    handle = open_bigwig(path)
     try:
         values, weights = np.zeros(0), np.zeros(0)
         have = handle.chroms()
@@ -184,7 +184,9 @@ def bigwig_total(path: str | os.PathLike, chroms: Mapping[str, int]) -> float:
     Each chromosome's sum comes from libBigWig's exact summary (C, no Python objects per run); a
     chromosome holding NaN (which poisons that sum) or no data is summed from its runs instead.
     """
-    handle = pyBigWig.open(str(path))
+    from factornet_core.tracks import open_bigwig
+
+    handle = open_bigwig(path)
     try:
         total, have = 0.0, handle.chroms()
         for chrom in chroms:

@@ -11,6 +11,7 @@ stores names in input order, and every cell type must provide the same names.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -129,10 +130,10 @@ class TrackSet:
                     f"bigWig {self.paths[j].name} lacks chromosome {chrom!r}{'; ' + hint if hint else ''}"
                 )
             lo, hi = max(start, 0), min(end, size)
-            if hi > lo:
-                values = np.nan_to_num(
-                    handle.values(chrom, lo, hi, numpy=True), nan=0.0, posinf=0.0, neginf=0.0
-                )
+            raw = handle.values(chrom, lo, hi, numpy=True) if hi > lo else None
+            # a bigWig without any data has no index, and pyBigWig gives no values at all: zeros
+            if raw is not None and raw.size:
+                values = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
                 norm = self.norms[j]
                 out[lo - start : hi - start, j] = values if norm is None else normalize.apply(values, norm)
         return out
@@ -150,15 +151,22 @@ class TrackSet:
 
 
 def open_bigwig(path: str | os.PathLike, what: str = "signal"):
-    """Open a bigWig for reading; a missing, empty, truncated or non-bigWig file → one FactorNetError.
+    """Open a bigWig for reading; a missing, empty, truncated, damaged or non-bigWig file → one
+    FactorNetError in the user's terms.
 
-    libBigWig prints its own lines (``[bwHdrRead] ...``) to file descriptor 2 before pyBigWig gives up;
-    they are captured (:mod:`factornet_core.capture`) and the first is folded into the message.
+    The header is checked against the file size first (:func:`check_bigwig_header`): libBigWig
+    follows the header's offsets without bounds checks, and a file cut inside its first structures
+    crashes the process (segmentation fault) instead of failing. libBigWig's own lines
+    (``[bwOpen] ...``) are captured (:mod:`factornet_core.capture`) and dropped: they name its
+    internals, not the problem.
     """
     path = Path(path)
+    if path.is_dir():
+        raise FactorNetError(f"bigWig for {what}: {str(path)!r} is a folder, not a bigWig file")
     if not path.is_file():
         raise FactorNetError(f"bigWig for {what}: {str(path)!r} does not exist")
-    with captured_stderr() as chatter:
+    check_bigwig_header(path, what)
+    with captured_stderr():
         try:
             handle = pyBigWig.open(str(path))
         except RuntimeError:  # pyBigWig raises on a file that is not bigWig/bigBed at all
@@ -167,12 +175,120 @@ def open_bigwig(path: str | os.PathLike, what: str = "signal"):
         return handle
     if handle is not None:
         handle.close()
-    size = path.stat().st_size
-    why = "empty file" if size == 0 else (chatter[0] if chatter else "not bigWig")
     raise FactorNetError(
-        f"{what}: {str(path)!r} is not a readable bigWig file ({why}; {size} bytes): "
-        "is it truncated, or another format (bedGraph, bigBed)?"
+        f"{what}: {str(path)!r} is a damaged bigWig: its header is complete but its chromosome list or "
+        "index cannot be read; write the file again"
     )
+
+
+# bigWig layout (UCSC "bigWig and bigBed file formats", little-endian as libBigWig reads it)
+BIGWIG_MAGIC = 0x888FFC26
+BIGBED_MAGIC = 0x8789F2EB
+_HEADER = struct.Struct("<IHHQQQHHQQIQ")  # 64 bytes: magic ... extensionOffset
+_ZOOM = struct.Struct("<IIQQ")  # 24 bytes: reductionLevel, reserved, dataOffset, indexOffset
+_CHROM_TREE = struct.Struct("<IIIIQQ")  # 32 bytes: magic, blockSize, keySize, valSize, itemCount, reserved
+_RTREE = 48  # R-tree index header bytes
+_NODE = struct.Struct("<BBH")  # node header: isLeaf, reserved, count
+_SUMMARY = 40  # total summary: basesCovered, min, max, sum, sum of squares
+_EXTENSION = 64  # extension header
+
+
+def check_bigwig_header(path: str | os.PathLike, what: str = "signal") -> None:
+    """Refuse a file whose bigWig header does not fit the file, before libBigWig reads it.
+
+    Checked: the 64-byte header and its magic number, the ``zoomLevels`` × 24-byte zoom headers,
+    and that every structure the header points to (chromosome B+ tree with its root node, data,
+    full and zoom R-tree indexes with their root nodes, total summary, autoSql, extension) lies
+    inside the file (these are what libBigWig reads on opening and for zoom-level statistics), and
+    that the file ends with the magic number, as the format requires (UCSC's ``bigWigFileCheckSigs``):
+    a file cut anywhere lacks it.
+
+    Raises
+    ------
+    FactorNetError
+        empty file; not a bigWig (bigBed, big-endian bigWig, anything else); truncated (an offset
+        or structure past the end of the file).
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    name = f"{what}: {str(path)!r}"
+    if size == 0:
+        raise FactorNetError(f"{name} is an empty file, not a bigWig: write or copy it again")
+    with open(path, "rb") as fh:
+        head = fh.read(_HEADER.size)
+        magic = int.from_bytes(head[:4].ljust(4, b"\0"), "little")
+        if len(head) >= 4 and magic != BIGWIG_MAGIC:
+            raise FactorNetError(f"{name} is {_not_bigwig(head, magic)}")
+        if len(head) < _HEADER.size:
+            _truncated(name, "64-byte header", _HEADER.size, size)
+        fields = _HEADER.unpack(head)
+        zooms, chrom_tree, data, index = fields[2:6]
+        if chrom_tree == 0 or data == 0:  # a writer stopped before filling in its header
+            _truncated(name, "chromosome list" if chrom_tree == 0 else "data", 0, size)
+        _within(name, f"{zooms} zoom headers", _HEADER.size + zooms * _ZOOM.size, size)
+        parts = {"chromosome list": (chrom_tree, _CHROM_TREE.size), "data": (data, 4)}
+        # optional parts: offset 0 means absent (an index too, in a bigWig without data)
+        optional = {"index": (index, _RTREE), "autoSql": (fields[8], 1), "summary": (fields[9], _SUMMARY)}
+        optional["extension"] = (fields[11], _EXTENSION)
+        for level in range(1, zooms + 1):
+            _, _, zdata, zindex = _ZOOM.unpack(fh.read(_ZOOM.size))
+            optional[f"zoom level {level} data"] = (zdata, 4)
+            optional[f"zoom level {level} index"] = (zindex, _RTREE)
+        parts.update({part: where for part, where in optional.items() if where[0]})
+        for part, (offset, length) in parts.items():
+            _within(name, part, offset + length, size)
+        fh.seek(chrom_tree)
+        key_size = _CHROM_TREE.unpack(fh.read(_CHROM_TREE.size))[2]
+        _check_node(fh, name, "chromosome list", chrom_tree + _CHROM_TREE.size, key_size + 8, size)
+        for part, (offset, _) in parts.items():
+            if part.endswith("index"):  # R-tree items: 32 bytes in a leaf, 24 in an inner node
+                _check_node(fh, name, part, offset + _RTREE, None, size)
+        fh.seek(size - 4)
+        if int.from_bytes(fh.read(4), "little") != BIGWIG_MAGIC:
+            raise FactorNetError(
+                f"{name} is not a complete bigWig (truncated?): it lacks the end marker every bigWig "
+                f"ends with ({size:,} bytes); copy or write it again"
+            )
+
+
+def _check_node(fh, name: str, part: str, offset: int, item: int | None, size: int) -> None:
+    """The tree node at ``offset`` (4-byte header + count items of ``item`` bytes, or R-tree items
+    when ``item`` is None) must end inside the file."""
+    _within(name, part, offset + _NODE.size, size)
+    fh.seek(offset)
+    leaf, _, count = _NODE.unpack(fh.read(_NODE.size))
+    width = item if item is not None else (32 if leaf else 24)
+    _within(name, part, offset + _NODE.size + count * width, size)
+
+
+def _within(name: str, part: str, end: int, size: int) -> None:
+    """``part`` of the file, ending at byte ``end``, must fit in ``size`` bytes."""
+    if end > size:
+        _truncated(name, part, end, size)
+
+
+def _truncated(name: str, part: str, end: int, size: int):
+    where = "is missing from its header" if end == 0 else f"would end at byte {end:,}"
+    raise FactorNetError(
+        f"{name} is not a complete bigWig (truncated?): its {part} {where}, but the file has "
+        f"{size:,} bytes; copy or write it again"
+    )
+
+
+def _not_bigwig(head: bytes, magic: int) -> str:
+    """What a file that does not start with the bigWig magic number is, in a user's words."""
+    if magic == BIGBED_MAGIC or int.from_bytes(head[:4], "big") == BIGBED_MAGIC:
+        return "a bigBed (intervals), not a bigWig (signal): give the signal track as bigWig"
+    if int.from_bytes(head[:4], "big") == BIGWIG_MAGIC:
+        return (
+            "a big-endian bigWig, which pyBigWig cannot read: convert it to bedGraph and back "
+            "(bigWigToBedGraph, bedGraphToBigWig) on this machine"
+        )
+    if head[:2] == b"\x1f\x8b":
+        return "gzip-compressed, not a bigWig: give the bigWig itself"
+    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "text, not a bigWig (a bedGraph or wig?): convert it with bedGraphToBigWig or wigToBigWig"
+    return "not a bigWig file (it does not start with the bigWig signature): is it another format?"
 
 
 def value_range(handle) -> tuple[float, float] | None:

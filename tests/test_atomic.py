@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from factornet_core.atomic import OutputSet, atomic_folder, atomic_output
+from factornet_core.atomic import OutputSet, atomic_folder, atomic_output, output_problem, user_path
 from factornet_core.errors import FactorNetError
 
 
@@ -29,11 +29,52 @@ def test_output_set_commits_all_or_nothing(tmp_path):
 
 
 def test_atomic_output_missing_folder_is_a_clear_error(tmp_path):
-    with (
-        pytest.raises(FactorNetError, match="output directory .* does not exist"),
-        atomic_output(tmp_path / "nope" / "x.txt"),
-    ):
+    with pytest.raises(FactorNetError) as info, atomic_output(tmp_path / "nope" / "x.txt"):
         pass
+    assert str(info.value) == (
+        f"output '{tmp_path}/nope/x.txt' cannot be written: folder '{tmp_path}/nope' does not exist; create it first"
+    )
+
+
+def test_output_problems_name_the_users_path_never_the_temporary_one(tmp_path):
+    sheet = tmp_path / "samplesheet.tsv"
+    sheet.write_text("x\n")
+    folder = tmp_path / "outdir.bw"
+    folder.mkdir()
+    expected = {
+        folder: "is a folder, expected a file: give the path of the file to write",
+        sheet / "p.tsv.gz": f"cannot be written: '{sheet}' is a file, not a folder; give a path in a folder",
+        sheet
+        / "a"
+        / "p.tsv.gz": f"cannot be written: '{sheet}' is a file, not a folder; give a path in a folder",
+    }
+    for final, problem in expected.items():
+        assert output_problem(final) == problem
+        with pytest.raises(FactorNetError) as info, atomic_output(final):
+            pass
+        assert str(info.value) == f"output '{final}' {problem}"
+    assert output_problem(folder, "folder") is None and output_problem(folder, "prefix") is None
+    assert output_problem(tmp_path / "fine.tsv") is None
+    assert output_problem("/proc/p.tsv.gz").startswith("cannot be written in folder '/proc' (")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outdir.bw", "samplesheet.tsv"]  # no probe left
+
+
+def test_commit_onto_a_folder_made_meanwhile_names_the_output(tmp_path):
+    final = tmp_path / "p.tsv"
+    with pytest.raises(FactorNetError) as info, OutputSet() as outs:
+        outs.path(final).write_text("x")
+        final.mkdir()  # appears while the run goes on
+    assert (
+        str(info.value)
+        == f"output '{final}' is a folder, expected a file: give the path of the file to write"
+    )
+
+
+def test_user_path_reverses_the_temporary_names():
+    assert user_path("/proc/.p.tsv.gz.x1q_lit7.part.tsv.gz") == "/proc/p.tsv.gz"
+    assert user_path("/t/.outdir.bw.nmobobqj.part.bw") == "/t/outdir.bw"
+    assert user_path("/t/.sim.ab_cd123.part") == "/t/sim"  # atomic_folder's folder
+    assert user_path("/t/.hidden.tsv") == "/t/.hidden.tsv" and user_path("p.part.tsv") == "p.part.tsv"
 
 
 def test_atomic_folder_replaces_only_with_force(tmp_path):

@@ -374,3 +374,55 @@ def test_tracks_from_a_samplesheet_and_from_track_are_refused_together(tmp_path,
     assert rc == 2 and err.count("\n") == 1
     assert "error: --track DNASE and --samplesheet/--cell CellC both give the cell type's tracks: " in err
     assert "or all by --track NAME=BIGWIG, not both" in err
+
+
+def _unwritable_output_argv(sub: str, tmp: Path, out: Path) -> list:
+    """``sub``'s command line with real-looking inputs (the output check comes before they are read)."""
+    pred = _pred(tmp / "pred.tsv.gz")
+    labels = tmp / "labels.tsv"
+    labels.write_text("chr\tstart\tstop\tK562\nchr1\t0\t200\tB\n")
+    return {
+        "predict": ["predict", "--model", tmp / "m.keras", "--genome", tmp / "g.fa", "-o", out],
+        "prepare": ["prepare", "--bigwig", tmp / "in.bw", "--chrom-sizes", tmp / "g.sizes", "-o", out],
+        "call": ["call", pred, "--top", "5", "-o", out],
+        "evaluate": ["evaluate", "--predictions", pred, "--labels", labels, "--out-prefix", out],
+    }[sub]
+
+
+@pytest.mark.parametrize("sub", ["predict", "prepare", "call", "evaluate"])
+def test_unwritable_output_names_the_option_and_the_user_path(tmp_path, capsys, sub):
+    """No internal temporary name ('.p.tsv.gz.x1q_lit7.part.tsv.gz') and no 'folder does not exist' for
+    a file in the way: the option, the path as given, and the real cause, before any work."""
+    flag = "--out-prefix" if sub == "evaluate" else "--out"
+    sheet = tmp_path / "samplesheet.tsv"
+    sheet.write_text("cell_type\tkind\tname\tpath\n")
+    rc, err = _run(capsys, *_unwritable_output_argv(sub, tmp_path, sheet / "p.tsv.gz"))
+    assert rc == 2 and err == (
+        f"factornet {sub}: error: output {flag} '{sheet}/p.tsv.gz' cannot be written: '{sheet}' is a file, "
+        "not a folder; give a path in a folder\n"
+    )
+    rc, err = _run(capsys, *_unwritable_output_argv(sub, tmp_path, Path("/proc/p.tsv.gz")))
+    assert rc == 2 and err.startswith(
+        f"factornet {sub}: error: output {flag} '/proc/p.tsv.gz' cannot be written in folder '/proc' ("
+    )
+    assert err.endswith("): choose another output folder\n") and ".part" not in err
+    if sub != "evaluate":  # a prefix may name a folder: its files are written beside it
+        folder = tmp_path / "outdir.bw"
+        folder.mkdir()
+        rc, err = _run(capsys, *_unwritable_output_argv(sub, tmp_path, folder))
+        assert rc == 2 and err == (
+            f"factornet {sub}: error: output --out '{folder}' is a folder, expected a file: "
+            "give the path of the file to write\n"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no probe left
+
+
+def test_os_error_under_a_temporary_name_names_the_users_path(tmp_path):
+    """A write that fails under the atomic temporary name (disk full, ...) names the output as given."""
+    temp = tmp_path / ".p.tsv.gz.x1q_lit7.part.tsv.gz"
+    exc = OSError(28, "No space left on device", str(temp))
+    assert cli._describe_os_error(exc) == (
+        f"no space left on the device while writing '{tmp_path}/p.tsv.gz': free space or choose another output folder"
+    )
+    exc = IsADirectoryError(21, "Is a directory", str(tmp_path / ".outdir.bw.nmobobqj.part.bw"))
+    assert cli._describe_os_error(exc) == f"'{tmp_path}/outdir.bw' is a folder, expected a file"

@@ -191,3 +191,25 @@ def test_bgzip_fasta_rewritten_under_old_fai_and_gzi(tmp_path, random_dna):
     with Genome(gz) as g:
         assert g.chrom_sizes == {"chr1": 2500, "chr9": 400}
         assert decode(g.codes("chr1", 2000, 2500)) == second["chr1"][2000:]
+
+
+@pytest.mark.parametrize("name, packed", [("g.fa", True), ("g.fa.gz", False), ("g.fa.bgz", False)])
+def test_fasta_gzip_is_detected_by_content_not_name(tmp_path, random_dna, name, packed):
+    """pyfaidx goes by the name: a bgzip FASTA named .fa failed to decode, a plain one named .fa.gz was
+    refused as 'Compressed FASTA is only supported in BGZF format'. Both read as the correct file."""
+    import pysam
+
+    records = {"chr1": random_dna(5000), "chr2": random_dna(1234)}
+    plain = write_fasta(tmp_path / "right.fa", records)
+    wrong = tmp_path / name
+    if packed:
+        pysam.tabix_compress(str(plain), str(wrong), force=True)
+    else:
+        wrong.write_bytes(plain.read_bytes())
+    with Genome(wrong) as genome:
+        assert genome.chrom_sizes == {"chr1": 5000, "chr2": 1234}
+        for chrom, seq in records.items():
+            np.testing.assert_array_equal(genome.codes(chrom, 0, len(seq)), dna.encode(seq))
+        link_dir = genome._link_dir.name
+    assert not os.path.exists(link_dir)  # the temporary link goes with close
+    assert (tmp_path / f"{name}.fai").is_file()  # the index lies beside the user's file, as usual

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import struct
+import subprocess
+import sys
+
 import numpy as np
 import pyBigWig
 import pytest
+from testdata import write_bigwig
 
 from factornet_core import tracks
 from factornet_core.errors import FactorNetError
@@ -71,7 +78,7 @@ def test_missing_and_unreadable_files(tmp_path):
         TrackSet({"T": tmp_path / "nope.bw"})
     junk = tmp_path / "junk.bw"
     junk.write_text("not a bigwig\n")
-    with pytest.raises(FactorNetError, match="is not a readable bigWig file"):
+    with pytest.raises(FactorNetError, match=r"junk.bw' is text, not a bigWig \(a bedGraph or wig\?\)"):
         TrackSet({"T": junk})
 
 
@@ -146,10 +153,143 @@ def test_check_range_refuses_before_reading(make_bigwig, value, words):
 
 def test_damaged_bigwig_is_one_error_and_no_library_chatter(tmp_path, capfd, make_bigwig):
     good = make_bigwig({"chr1": np.arange(5000.0)})
-    cases = {"empty.bw": b"", "garbage.bw": bytes(range(256)) * 8, "cut.bw": good.read_bytes()[:1500]}
-    for name, data in cases.items():
-        (tmp_path / name).write_bytes(data)
-        with pytest.raises(FactorNetError, match="not a readable bigWig"):
+    cases = {
+        "empty.bw": "is an empty file, not a bigWig",
+        "garbage.bw": "is not a bigWig file (it does not start with the bigWig signature)",
+        "cut.bw": "is not a complete bigWig (truncated?): its index would end at byte",
+    }
+    data = {"empty.bw": b"", "garbage.bw": bytes(range(256)) * 8, "cut.bw": good.read_bytes()[:1500]}
+    for name, words in cases.items():
+        (tmp_path / name).write_bytes(data[name])
+        with pytest.raises(FactorNetError) as info:
             TrackSet({"T": tmp_path / name})
+        assert str(info.value).startswith(f"track 'T': {str(tmp_path / name)!r} {words}")
+        assert "bw" not in str(info.value).replace(".bw", "")  # no libBigWig '[bwOpen] bwg->...'
     out, err = capfd.readouterr()
     assert err == "" and out == ""
+
+
+def _bigwig_bytes(tmp_path) -> bytes:
+    """A pyBigWig-written file with data, several zoom levels and two chromosomes."""
+    signal = np.repeat(np.arange(400.0), 50)  # 20 000 bases, 400 runs
+    return write_bigwig(tmp_path / "full.bw", {"chr1": signal, "chr2": signal[:7000]}).read_bytes()
+
+
+# Run in a fresh interpreter: per length, a forked child opens the cut file and reads it, exiting 2
+# with the error on fd 2 on a FactorNetError; the parent reports the child's fate as JSON lines.
+_CUT_SWEEP = """
+import json, os, sys
+from factornet_core.errors import FactorNetError
+from factornet_core.tracks import TrackSet
+data = open(sys.argv[1], "rb").read()
+for n in map(int, sys.argv[3:]):
+    open(sys.argv[2], "wb").write(data[:n])
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(w, 2)
+        try:
+            with TrackSet({"DNASE": sys.argv[2]}) as ts:
+                ts.read("chr1", 0, 10)
+            os._exit(0)
+        except FactorNetError as e:
+            os.write(2, (str(e) + "\\n").encode())
+            os._exit(2)
+    os.close(w)
+    text = os.read(r, 100000).decode()
+    _, status = os.waitpid(pid, 0)
+    fate = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    print(json.dumps([n, fate, text]))
+"""
+
+
+def test_every_truncation_is_one_line_exit_2_never_a_crash(tmp_path):
+    """libBigWig follows header offsets without bounds checks: a file cut at 100 bytes crashed the
+    process (SIGSEGV, exit 139). Each cut is opened in its own process so a crash shows as a signal."""
+    full = tmp_path / "full.bw"
+    full.write_bytes(data := _bigwig_bytes(tmp_path))
+    lengths = sorted({*np.linspace(0, len(data) - 1, 28).astype(int).tolist(), 100, 160, len(data) - 1})
+    assert len(lengths) >= 30
+    cut = tmp_path / "cut.bw"
+    argv = [sys.executable, "-c", _CUT_SWEEP, str(full), str(cut), *map(str, [*lengths, len(data)])]
+    run = subprocess.run(argv, capture_output=True, text=True, check=True)
+    fates = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [n for n, _, _ in fates] == [*lengths, len(data)]
+    assert fates[-1] == [len(data), 0, ""]  # the whole file reads
+    for n, fate, text in fates[:-1]:
+        assert fate == 2, (n, fate, text)  # never a signal (-11), never a traceback (1)
+        expected = "is an empty file, not a bigWig" if n == 0 else "is not a complete bigWig (truncated?): "
+        assert text.count("\n") == 1 and text.startswith(f"track 'DNASE': {str(cut)!r} {expected}"), (n, text)
+
+
+def test_truncation_messages_name_the_missing_part(tmp_path):
+    data = _bigwig_bytes(tmp_path)
+    cut = tmp_path / "cut.bw"
+    base = f"signal: {str(cut)!r} is not a complete bigWig (truncated?): "
+    expected = {
+        50: "its 64-byte header would end at byte 64, but the file has 50 bytes; copy or write it again",
+        100: "its 2 zoom headers would end at byte 112, but the file has 100 bytes; copy or write it again",
+        len(data) - 1: f"it lacks the end marker every bigWig ends with ({len(data) - 1:,} bytes); "
+        "copy or write it again",
+    }
+    for n, words in expected.items():
+        cut.write_bytes(data[:n])
+        with pytest.raises(FactorNetError) as info:
+            tracks.open_bigwig(cut)
+        assert str(info.value) == base + words
+
+
+@pytest.mark.parametrize(
+    "head, words",
+    [
+        (
+            bytes.fromhex("ebf28987"),
+            "is a bigBed (intervals), not a bigWig (signal): give the signal track as bigWig",
+        ),
+        (
+            bytes.fromhex("888ffc26"),
+            "is a big-endian bigWig, which pyBigWig cannot read: convert it to bedGraph",
+        ),
+        (gzip.compress(b"chr1\t0\t10\t1\n"), "is gzip-compressed, not a bigWig: give the bigWig itself"),
+        (
+            b"chr1\t0\t10\t1.5\n" * 8,
+            "is text, not a bigWig (a bedGraph or wig?): convert it with bedGraphToBigWig",
+        ),
+    ],
+)
+def test_other_formats_are_named(tmp_path, head, words):
+    path = tmp_path / "x.bw"
+    path.write_bytes(head + b"\0" * 100 if len(head) == 4 else head)
+    with pytest.raises(FactorNetError) as info:
+        tracks.open_bigwig(path, "track 'T'")
+    assert str(info.value).startswith(f"track 'T': {str(path)!r} {words}")
+
+
+def test_folder_and_bigwig_without_data(tmp_path):
+    with pytest.raises(FactorNetError) as info:
+        tracks.open_bigwig(tmp_path)
+    assert str(info.value) == f"bigWig for signal: {str(tmp_path)!r} is a folder, not a bigWig file"
+    path = tmp_path / "nodata.bw"  # a valid bigWig with no intervals: index offset 0, reads as zeros
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader([("chr1", 100)])
+    bw.close()
+    with TrackSet({"T": path}) as ts:
+        assert not ts.read("chr1", 0, 100).any()
+
+
+@pytest.mark.parametrize("field", [3, 5])  # chromosomeTreeOffset, fullIndexOffset
+def test_damaged_index_is_named_without_libbigwig_text(tmp_path, capfd, field):
+    """A complete file whose chromosome tree or index has a wrong magic number: libBigWig's
+    '[bwOpen] bwg->idx is NULL ...' stays out; the message says the file is damaged."""
+    data = bytearray(_bigwig_bytes(tmp_path))
+    offset = struct.unpack("<IHHQQQHHQQIQ", data[:64])[field]
+    data[offset : offset + 4] = b"\0\0\0\0"
+    path = tmp_path / "damaged.bw"
+    path.write_bytes(bytes(data))
+    with pytest.raises(FactorNetError) as info:
+        TrackSet({"T": path})
+    assert str(info.value) == (
+        f"track 'T': {str(path)!r} is a damaged bigWig: its header is complete but its chromosome list or "
+        "index cannot be read; write the file again"
+    )
+    assert capfd.readouterr() == ("", "")

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from factornet_core import FactorNetError, __version__
+from factornet_core import FactorNetError, __version__, atomic
 from factornet_tools import common
 
 # Order here is the order in `factornet --help`; the one-line summaries live here so that
@@ -154,7 +154,8 @@ def _describe_os_error(exc: BaseException) -> str:
             f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}): is it binary or another encoding?"
         )
     name = getattr(exc, "filename", None)
-    where = f" {str(name)!r}" if name else ""
+    # a write that failed under an atomic temporary name is reported under the name the user gave
+    where = f" {atomic.user_path(name)!r}" if name else ""
     if isinstance(exc, IsADirectoryError):
         return f"{where.strip()} is a folder, expected a file"
     if getattr(exc, "errno", None) == errno.ENOSPC:

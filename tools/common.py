@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
-from factornet_core import FactorNetError
+from factornet_core import FactorNetError, atomic
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -354,17 +354,25 @@ def check_outputs_are_not_inputs(args: argparse.Namespace) -> None:
 
 
 def check_output_folders(args: argparse.Namespace) -> None:
-    """Refuse, before any work (a model load, a training run), an output whose folder does not exist."""
+    """Refuse, before any work (a model load, a training run), an output that cannot be written: a file
+    output that is a folder, a folder that does not exist or is a file, a folder that takes no new
+    file (:func:`factornet_core.atomic.output_problem`)."""
     for dest, value in vars(args).items():
         if not _is_output_dest(dest):
             continue
+        kind = "prefix" if _is_prefix_dest(dest) else "folder" if _is_folder_dest(args, dest) else "file"
         for out in _paths(value):
-            parent = os.path.dirname(os.path.abspath(out))
-            if not os.path.isdir(parent):
-                raise FactorNetError(
-                    f"output {_flag(dest)} {str(out)!r}: folder {os.path.dirname(str(out)) or '.'!r} does not "
-                    "exist; create it first"
-                )
+            problem = atomic.output_problem(out, kind)
+            if problem:
+                raise FactorNetError(f"output {_flag(dest)} {str(out)!r} {problem}")
+
+
+#: Output options that name a folder rather than a file (besides every ``--*-dir``).
+FOLDER_OUTPUTS = {("demo", "out"), ("simulate", "out")}
+
+
+def _is_folder_dest(args: argparse.Namespace, dest: str) -> bool:
+    return dest.endswith("_dir") or (getattr(args, "subcommand", None), dest) in FOLDER_OUTPUTS
 
 
 def check_inputs_not_repeated(args: argparse.Namespace) -> None:
