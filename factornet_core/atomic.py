@@ -106,13 +106,18 @@ def output_problem(path: str | os.PathLike, kind: str = "file") -> str | None:
     The reason is a clause to follow the path, ``f"output --out {path!r} {reason}"``.
 
     ``kind`` is ``file`` (the path must not be a folder), ``folder`` (a whole output folder) or
-    ``prefix`` (files ``PATH.*`` are written). The parent folder must exist, be a folder (not a file
+    ``prefix`` (files ``PATH.*`` are written). An existing device, pipe or socket is refused: the
+    finished output is renamed onto its path (as root, ``-o /dev/null`` would replace the device with a
+    file). The parent folder must exist, be a folder (not a file
     in the way, as in ``sheet.tsv/out.tsv``) and accept a new file: a probe file is made and removed,
     since ``os.access`` says yes for root and for ``/proc``.
     """
     path = Path(path)
     if kind == "file" and path.is_dir():
         return "is a folder, expected a file: give the path of the file to write"
+    if kind != "prefix" and path.exists() and not (path.is_file() or path.is_dir()):
+        # a device (/dev/null), pipe or socket: the finished output would be renamed over it
+        return "is not a regular file (a device, pipe or socket): outputs replace their path when done; give a file path"
     parent = _parent(path)
     if not parent.is_dir():
         missing = parent

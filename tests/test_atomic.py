@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,19 @@ def test_atomic_folder_replaces_only_with_force(tmp_path):
         (tmp / "g").write_text("2")
     assert sorted(p.name for p in out.iterdir()) == ["g"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folders left
+
+
+def test_a_device_or_pipe_is_refused_as_an_output_and_left_alone(tmp_path):
+    """Outputs are renamed onto their path when done: as root, ``-o /dev/null`` would replace the device."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in (Path(os.devnull), fifo):
+        reason = output_problem(target)
+        assert reason == (
+            "is not a regular file (a device, pipe or socket): outputs replace their path when done; give a file path"
+        )
+        with pytest.raises(FactorNetError, match="is not a regular file"), OutputSet() as outs:
+            outs.path(target)
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert output_problem(tmp_path / "new.tsv") is None
