@@ -227,6 +227,7 @@ def _check_consistent(sheet: Samplesheet, need_tracks: bool = True) -> None:
                     f"samplesheet {sheet.path}: cell type {cell.name!r} has relaxed peaks for {tf} "
                     "but no conservative peaks"
                 )
+    _check_no_copied_tracks(sheet)
     with_expr = [c.name for c in sheet.cells.values() if c.expression is not None]
     if with_expr and len(with_expr) != len(sheet.cells):
         lacking = [c for c in sheet.cells if c not in with_expr]
@@ -234,6 +235,29 @@ def _check_consistent(sheet: Samplesheet, need_tracks: bool = True) -> None:
             f"samplesheet {sheet.path}: {noun(lacking, 'cell type')} {', '.join(lacking)} {noun(lacking, 'lacks', 'lack')} an expression table "
             "while others have one: give all or none"
         )
+
+
+def _check_no_copied_tracks(sheet: Samplesheet) -> None:
+    """Refuse a cell-specific track one cell type shares with another (a copy-paste slip in the sheet).
+
+    A track every cell type shares (mapability) is genome-wide and fine; a track that differs between
+    cell types (DNase-seq) but is the same file for two of them would train or predict one cell type on
+    another's signal without a word.
+    """
+    names = next(iter(sheet.cells.values())).tracks if sheet.cells else {}
+    for name in names:
+        owners: dict[str, list[str]] = {}
+        for cell in sheet.cells.values():
+            if name in cell.tracks:
+                owners.setdefault(os.path.realpath(cell.tracks[name]), []).append(cell.name)
+        shared = [cells for cells in owners.values() if len(cells) > 1]
+        if len(owners) > 1 and shared:
+            cells = shared[0]
+            raise FactorNetError(
+                f"samplesheet {sheet.path}: cell types {', '.join(cells)} give the same {name} file "
+                f"{str(sheet.cells[cells[0]].tracks[name])!r} while other cell types have their own: give each "
+                f"cell type its own {name} bigWig (only a track every cell type shares, like mapability, may be one file)"
+            )
 
 
 def read_legacy_folder(folder: Path, check_files: bool = True) -> Samplesheet:

@@ -314,3 +314,28 @@ def test_a_listed_files_fault_names_its_samplesheet_row(tmp_path, capsys):
         assert rc == 2 and err.count("\n") == 1 and not (tmp_path / "l.tsv").exists()
         assert err.startswith(f"factornet bin: error: samplesheet {sheet}:3 (cell CellB, conservative CTCF, ")
         assert err.rstrip().endswith(message)
+
+
+def test_a_cell_specific_track_copied_to_another_cell_type_is_refused(data):
+    """Two of three cell types with one DNASE file is a copy-paste slip; one mapability file for all is not."""
+    _touch(data, "GM12878.dnase.bw")
+    body = (
+        "HepG2\ttrack\tDNASE\tHepG2.dnase.bw\nHepG2\ttrack\tMAPABILITY\tshared/map.bw\n"
+        "K562\ttrack\tDNASE\tK562.dnase.bw\nK562\ttrack\tMAPABILITY\tshared/map.bw\n"
+        "GM12878\ttrack\tDNASE\t{}\nGM12878\ttrack\tMAPABILITY\tshared/map.bw\n"
+    )
+    assert list(read_samplesheet(_sheet(data, body.format("GM12878.dnase.bw"))).cells) == [
+        "HepG2",
+        "K562",
+        "GM12878",
+    ]
+    with pytest.raises(FactorNetError) as err:
+        read_samplesheet(_sheet(data, body.format("K562.dnase.bw")))
+    assert str(err.value).endswith(
+        "samples.tsv: cell types K562, GM12878 give the same DNASE file "
+        f"'{data / 'K562.dnase.bw'}' while other cell types have their own: give each cell type its own DNASE "
+        "bigWig (only a track every cell type shares, like mapability, may be one file)"
+    )
+    (data / "link.bw").symlink_to(data / "K562.dnase.bw")  # a link to it is the same file
+    with pytest.raises(FactorNetError, match="cell types K562, GM12878 give the same DNASE file"):
+        read_samplesheet(_sheet(data, body.format("link.bw")))
