@@ -108,6 +108,29 @@ def test_each_column_equals_that_models_own_predict(cell, tmp_path, naive):
     assert (scores[~blacklisted.to_numpy()] > 0).all().all()
 
 
+@pytest.mark.parametrize("naive", [False, True], ids=["shared-conv", "naive"])
+def test_many_models_and_a_short_last_batch_never_retrace(cell, tmp_path, naive):
+    """Six models, batches of 7 windows over 77 bins (a short last batch per chunk): each model's
+    graph is traced once, so TensorFlow logs no "triggered tf.function retracing" warning."""
+    import logging
+
+    root, cell_type, _, _ = cell
+    models = [_model(tmp_path / f"CTCF__v{i}.keras", 10 + i, "CTCF", ("DGF",)) for i in range(6)]
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.addHandler(handler)
+    try:
+        options = PredictOptions(chroms=["chr2"], batch_size=7, chunk_bins=40, naive=naive)
+        result = impute(models, CellType(cell_type.genome, {"DGF": cell_type.tracks["DGF"]}),
+                        tmp_path / "o.tsv.gz", options)  # fmt: skip
+    finally:
+        tf_logger.removeHandler(handler)
+    assert result.n_bins == 77 and len(result.columns) == 6
+    assert [r.getMessage() for r in records if "retracing" in r.getMessage()] == []
+
+
 def test_shards_merge_to_the_whole_file_and_bigwigs(cell, tmp_path):
     root, cell_type, paths, _ = cell
     models = [str(root / "models")]  # a folder of models
