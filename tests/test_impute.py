@@ -185,12 +185,28 @@ def test_incompatible_models_refused_before_work_or_skipped(cell, tmp_path, caps
     assert main(argv) == 2
     err = _err(capsys)
     assert len(err) == 1 and "2 of 3 models need inputs that were not given" in err[0]
+    assert err[0].endswith("(give them, or --skip-incompatible to run the other model)")
     assert "CTCF__onePeak_Unique35_DGF.keras needs track Unique35 (--track Unique35=BIGWIG)" in err[0]
     assert (
         "GABPA__meta_Unique35_DGF.keras needs track Unique35 (--track Unique35=BIGWIG), the cell type's"
         in err[0]
     )
     assert "(--meta-values)" in err[0] and not out.exists()
+    # one model short of inputs: the verb agrees; every model short: no "others" to run
+    assert main([*argv[:2], str(paths["c"]), str(paths["a"]), *argv[3:], "--track", f"Unique35={cell_type.tracks['Unique35']}"]) == 2  # fmt: skip
+    err = _err(capsys)
+    assert err[0].startswith("factornet impute: error: 1 of 2 models needs inputs that were not given — ")
+    assert err[0].endswith("(give them, or --skip-incompatible to run the other model)")
+    assert main([*argv[:2], str(paths["b"]), *argv[3:]]) == 2
+    assert _err(capsys) == [
+        "factornet impute: error: the model needs inputs that were not given — CTCF__onePeak_Unique35_DGF.keras "
+        "needs track Unique35 (--track Unique35=BIGWIG) (give them)"
+    ]
+    assert main([*argv[:2], str(paths["b"]), str(paths["c"]), *argv[3:]]) == 2
+    err = _err(capsys)
+    assert err[0].startswith("factornet impute: error: all 2 models need inputs") and err[0].endswith(
+        "(give them)"
+    )
     assert main([*argv, "--skip-incompatible"]) == 0
     assert "skipped" in capsys.readouterr().err
     bins, scores = read_predictions(out)
