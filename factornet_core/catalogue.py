@@ -21,6 +21,7 @@ import contextlib
 import difflib
 import hashlib
 import os
+import shlex
 import shutil
 import tempfile
 import urllib.error
@@ -174,6 +175,41 @@ def resolve(
         hint = f"; did you mean {', '.join(close)}?" if close else "; see 'factornet models list'"
         raise FactorNetError(f"unknown catalogue model {name!r}{hint}")
     return out
+
+
+def resolve_cached(
+    name: str,
+    cache: str | os.PathLike | None = None,
+    catalogue: Mapping[str, CatalogueEntry] | None = None,
+) -> CatalogueEntry:
+    """The catalogue entry that ``name`` (a full name ``TF__variant``, or a TF) names among the models
+    already fetched into ``cache`` (default :func:`default_cache_dir`).
+
+    A TF is ambiguous only when the cache holds more than one of its models; with none cached, a TF
+    with one catalogue model resolves to it (so the caller can say how to fetch it).
+
+    Raises :class:`FactorNetError` for an unknown name (as :func:`resolve`), a TF with several cached
+    models (lists them), or a TF with several catalogue models and none cached (the fetch command).
+    """
+    catalogue = load_catalogue() if catalogue is None else catalogue
+    by_tf = [e for e in catalogue.values() if e.tf == name] if name not in catalogue else []
+    if len(by_tf) < 2:
+        (entry,) = resolve([name], catalogue)
+        return entry
+    cached = [e for e in by_tf if is_cached(e, cache)]
+    if len(cached) == 1:
+        return cached[0]
+    where = cached_path(by_tf[0], cache).parent
+    if cached:
+        raise FactorNetError(
+            f"{name} has {plural(cached, 'model')} in the cache {str(where)!r}: choose one of "
+            f"{', '.join(e.name for e in cached)}"
+        )
+    option = "" if cache is None else f" --model-cache {shlex.quote(str(cache))}"
+    raise FactorNetError(
+        f"no {name} model is in the cache {str(where)!r}: fetch one of {', '.join(e.name for e in by_tf)}, "
+        f"e.g. 'factornet models fetch {by_tf[0].name}{option}'"
+    )
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:

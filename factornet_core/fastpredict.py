@@ -144,7 +144,11 @@ class SharedConvPredictor:
             n = tf.shape(offsets)[0]
             return (y[:n] + y[n:]) / 2.0
 
-        self._both_strands, self._scores = both_strands, scores
+        # traced here, once per model, with open batch and span sizes: a fresh tf.function per model
+        # called in a loop would count as retracing one function (TensorFlow keys its retracing
+        # warning on the shared code) and log warnings after a few models
+        self._both_strands = both_strands.get_concrete_function()
+        self._scores = scores.get_concrete_function()
 
     def predict_span(
         self, span: np.ndarray, offsets: np.ndarray, meta: np.ndarray | None = None

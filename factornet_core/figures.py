@@ -8,6 +8,7 @@ backend (no ``matplotlib.use``) and works without a display.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,14 +26,34 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
+#: Between the lines of a title in the one-line form (PNG ``Title`` chunk): a reader of the metadata
+#: still sees where the subject ends and what the figure shows begins.
+TITLE_JOIN = "; "
+
+
 def figure_title(fig: Figure) -> str:
     """What ``fig`` says it shows, on one line: its suptitle, else the title of its only panel; ``""`` when
-    it has neither. Line breaks (the wrapping of long titles) become single spaces."""
-    sup = getattr(fig, "_suptitle", None)  # Figure.get_suptitle() needs matplotlib >= 3.8
-    text = sup.get_text() if sup is not None else ""
-    if not text and len(fig.axes) == 1:
-        text = fig.axes[0].get_title()
-    return " ".join(text.split())
+    it has neither. A title set by :func:`suptitle` keeps its parts; otherwise each line of the title is
+    one part. Parts are joined with :data:`TITLE_JOIN`, runs of white space inside a part become one
+    space."""
+    parts = getattr(fig, "_factornet_title_parts", None)
+    if parts is None:
+        sup = getattr(fig, "_suptitle", None)  # Figure.get_suptitle() needs matplotlib >= 3.8
+        text = sup.get_text() if sup is not None else ""
+        if not text and len(fig.axes) == 1:
+            text = fig.axes[0].get_title()
+        parts = text.splitlines()
+    return TITLE_JOIN.join(p for p in (" ".join(p.split()) for p in parts) if p)
+
+
+def suptitle(fig: Figure, parts: Sequence[str], wrap_chars: int | None = None, **kwargs) -> None:
+    """Set ``fig``'s title: one line per part (e.g. the model and data, then what is shown), each
+    wrapped to ``wrap_chars`` characters when given; :func:`figure_title` gives the parts joined with
+    :data:`TITLE_JOIN`, not the wrapping's line breaks. ``kwargs`` go to ``Figure.suptitle``."""
+    parts = [p for p in parts if p]
+    lines = [textwrap.fill(p, wrap_chars) if wrap_chars else p for p in parts]
+    fig.suptitle("\n".join(lines), **kwargs)
+    fig._factornet_title_parts = parts
 
 
 def save_png(fig: Figure, path: str | os.PathLike) -> None:

@@ -46,16 +46,17 @@ from factornet_core.predict import (
     grid_count,
     write_chrom,
 )
-from factornet_core.wording import plural
+from factornet_core.wording import noun, plural
 
 
 # ------------------------------------------------------------------------------ which models
 def resolve_models(specs: Sequence[str | os.PathLike], cache: PathLike | None = None) -> list[Path]:
     """Model files from ``specs``: ``.keras`` files, folders (their ``*.keras``, sorted) or catalogue
-    names (``TF__variant``, or a TF with one model) already fetched into ``cache``.
+    names (``TF__variant``, or a TF with one model in ``cache``) already fetched into ``cache``.
 
     Raises :class:`FactorNetError` for a folder without models, an unknown catalogue name (with close
-    matches) and a catalogue model not fetched yet (with the command that fetches it).
+    matches), a TF with several cached models (lists them) and a catalogue model not fetched yet (with
+    the command that fetches it).
     """
     from factornet_core import catalogue
 
@@ -72,7 +73,7 @@ def resolve_models(specs: Sequence[str | os.PathLike], cache: PathLike | None = 
         elif path.suffix == ".keras" or os.sep in str(spec):
             raise FactorNetError(f"model file {str(spec)!r} does not exist")
         else:
-            (entry,) = catalogue.resolve([str(spec)])
+            entry = catalogue.resolve_cached(str(spec), cache)
             cached = catalogue.cached_path(entry, cache)
             if not catalogue.is_cached(entry, cache):
                 # the cache this run looked in, named in the advice unless it is the default one
@@ -175,10 +176,17 @@ def plan_models(
             usable.append((path, card))
     if skipped and not skip_incompatible:
         detail = "; ".join(f"{Path(p).name} needs {', '.join(m)}" for p, m in skipped.items())
-        raise FactorNetError(
-            f"{len(skipped)} of {plural(len(cards), 'model')} need inputs that were not given — {detail} "
-            "(give them, or --skip-incompatible to run the others)"
-        )
+        others = len(cards) - len(skipped)
+        if len(cards) == 1:
+            who = "the model needs"
+        elif not others:
+            who = f"all {len(cards)} models need"
+        else:
+            who = f"{len(skipped)} of {plural(len(cards), 'model')} {noun(skipped, 'needs', 'need')}"
+        rest = "the other model" if others == 1 else f"the other {others} models"
+        # with every model incompatible there is nothing else to run: only the inputs to give
+        advice = f"give them, or --skip-incompatible to run {rest}" if others else "give them"
+        raise FactorNetError(f"{who} inputs that were not given — {detail} ({advice})")
     if not usable:
         raise FactorNetError("no model can run on the inputs given (all skipped as incompatible)")
     grids = {(c.bin_size, c.bin_stride) for _, c in usable}

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from factornet_core.figures import save_png
+from factornet_core.figures import save_png, suptitle
 from factornet_core.wording import plural
 
 COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
@@ -123,13 +123,11 @@ def _ranked(ic: np.ndarray, n_sites: np.ndarray) -> np.ndarray:
     return np.lexsort((-ic, group))
 
 
-def _titled(subject: str, what: str, width_in: float, fontsize: float) -> str:
-    """``subject`` over ``what``, the subject wrapped to the figure's width (it names files, so it can be
-    longer than the figure)."""
-    if not subject:
-        return what
-    chars = max(40, int(width_in * 72 / (0.55 * fontsize)))
-    return textwrap.fill(subject, chars) + "\n" + what
+def _titled(fig, subject: str, what: str, fontsize: float) -> None:
+    """``fig``'s title: ``subject`` over ``what``, the subject wrapped to the figure's width (it names
+    files, so it can be longer than the figure); the PNG title joins them with "; "."""
+    chars = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
+    suptitle(fig, [subject, what], wrap_chars=chars, fontsize=fontsize)
 
 
 def track_unit(track: str, short: bool = False) -> str:
@@ -233,7 +231,7 @@ def kernel_heatmap_figure(
         f"first-layer kernel (≥ {MIN_SITES} sites first, highest information content on top)", fontsize=8
     )
     what = "First-layer kernels: information content and signal at their activating sites"
-    fig.suptitle(_titled(subject, what, fig.get_figwidth(), 9), fontsize=9)
+    _titled(fig, subject, what, 9)
     fig.text(0.01, 0.005, text, fontsize=7, va="bottom", ha="left")
     fig.tight_layout(rect=(0, (text.count("\n") + 1.5) * 9.5 / 72 / fig.get_figheight(), 1, 1))
     return fig
@@ -329,7 +327,7 @@ def footprints_figure(found, ic: np.ndarray, top: int = 8, subject: str = "") ->
         f"Kernel footprints: mean signal ±{flank} bp around activating sites "
         f"(top {plural(len(order), 'kernel')} by information content)"
     )
-    fig.suptitle(_titled(subject, what, fig.get_figwidth(), 10), fontsize=10)
+    _titled(fig, subject, what, 10)
     fig.tight_layout(rect=(0, (note.count("\n") + 1.5) * 9.5 / 72 / fig.get_figheight(), 1, 1))
     return fig
 

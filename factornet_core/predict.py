@@ -18,6 +18,7 @@ merging them (``factornet merge``) gives exactly the unsharded file.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,14 +252,47 @@ def grid_count(length: int, card: ModelCard) -> int:
 
 
 def apply_model(net, inputs, batch_size: int) -> np.ndarray:
-    """Model outputs ``(n, n_tasks) float32`` in batches (no tf.data pipeline per call)."""
+    """Model outputs ``(n, n_tasks) float32`` in batches of ``batch_size`` windows.
+
+    ``inputs`` : ``(n, seq_len, channels) float32`` windows, or a tuple of those and
+    ``(n, n_meta) float32`` metadata rows. Every batch, the short last one included, goes through one
+    graph per model traced once for any batch size (:func:`compiled_call`), so the last batch of a
+    chunk or a new model never retraces.
+    """
+    call = compiled_call(net)
     x = inputs[0] if isinstance(inputs, tuple) else inputs
     out = []
     for lo in range(0, x.shape[0], batch_size):
         hi = min(lo + batch_size, x.shape[0])
-        batch = (inputs[0][lo:hi], inputs[1][lo:hi]) if isinstance(inputs, tuple) else x[lo:hi]
-        out.append(np.asarray(net.predict_on_batch(batch), dtype=np.float32))
+        parts = inputs if isinstance(inputs, tuple) else (x,)
+        batch = [np.ascontiguousarray(a[lo:hi], dtype=np.float32) for a in parts]
+        out.append(np.asarray(call(*batch), dtype=np.float32))
     return np.concatenate(out, axis=0)
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_call(net):
+    """``net(inputs, training=False)`` as one TensorFlow graph per model, for any batch size.
+
+    The graph is traced here, once, with the batch dimension left open, through
+    ``get_concrete_function``: calling a fresh ``tf.function`` per model would be counted by
+    TensorFlow as retracing of one function (they share their code) and log "triggered tf.function
+    retracing" warnings after a few models. Cached per model object (weakly).
+    """
+    if net in _COMPILED:
+        return _COMPILED[net]
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec([None, *t.shape[1:]], tf.float32) for t in net.inputs]
+
+    def forward(*xs):
+        return net(list(xs) if len(xs) > 1 else xs[0], training=False)
+
+    call = tf.function(forward, input_signature=specs).get_concrete_function()
+    _COMPILED[net] = call
+    return call
 
 
 def bigwig_names(prefix: str, columns: Sequence[str]) -> list[Path]:

@@ -126,12 +126,21 @@ def _region_names(table: pd.DataFrame) -> list[str]:
 
 
 def saliency_title(
-    subject: str, tf: str, positive_only: bool, name: str, chrom: str, start: int, end: int, score: float
+    subject: str,
+    tf: str | None,
+    positive_only: bool,
+    name: str,
+    chrom: str,
+    start: int,
+    end: int,
+    score: float,
 ) -> str:
-    """The title of a region's saliency figure, each thing said once: ``"<subject>: CTCF saliency,
-    gradient × input (negatives drawn as 0): peak1 chr1:100-300, model score 0.912"``.
+    """The title of a region's saliency figure, each thing said once: ``"<subject>: saliency, gradient ×
+    input (negatives drawn as 0): peak1 chr1:100-300, model score 0.912"``.
 
-    ``subject`` is :func:`~factornet_core.inputs.model_on_cell`; ``name`` the BED name of the region
+    ``subject`` is :func:`~factornet_core.inputs.model_on_cell`, which names the model's TFs; ``tf`` the
+    TF explained when the model predicts several (``"... in HepG2: CTCF saliency, ..."``), None for a
+    one-TF model, whose TF the subject already says; ``name`` the BED name of the region
     (``""`` for none: an unnamed region is named by its coordinates alone, not by its file name, which
     repeats them; so is a region whose name is its coordinates, ``chr1:100-300`` or ``chr1_100_300``);
     ``start``/``end`` the region's 0-based half-open coordinates (bp); ``score`` the model's score of
@@ -142,7 +151,7 @@ def saliency_title(
     if name in (region, f"{chrom}_{start}_{end}"):
         name = ""
     return (
-        f"{subject}: {tf} saliency, gradient × input ({clipped}): "
+        f"{subject}: {f'{tf} ' if tf else ''}saliency, gradient × input ({clipped}): "
         f"{f'{name} {region}' if name else region}, model score {score:.3f}"
     )
 
@@ -307,7 +316,13 @@ def _write_region(
         track_names,
         start,
         saliency_title(
-            subject, tf, positive_only, _given_name(w.table["name"].iloc[i]), chrom, *region, w.scores[i]
+            subject,
+            tf if len(card.tfs) > 1 else None,
+            positive_only,
+            _given_name(w.table["name"].iloc[i]),
+            chrom,
+            *region,
+            w.scores[i],
         ),
         region,
         hit,

@@ -79,6 +79,46 @@ def test_resolve_full_names_unique_tfs_and_close_matches():
         cat.resolve(["GABPA"], entries)
 
 
+def _cache_with(folder: Path, names: list[str]) -> Path:
+    """A model cache holding tiny stand-ins for the catalogue models ``names`` (their weights' sha256
+    in the card, which is what makes a cached file count as that model)."""
+    from factornet_core.card import Features, make_card
+    from factornet_core.model import ModelConfig, build_model
+    from factornet_core.modelfile import save_model
+
+    entries = cat.load_catalogue()
+    folder.mkdir()
+    cfg = ModelConfig(seq_len=100, track_names=("DGF",), kernel_width=5, kernels=2, pool=3, lstm_units=2,
+                      dense_units=2)  # fmt: skip
+    for name in names:
+        card = make_card(cfg.to_dict(), [entries[name].tf], mode="single-task", features=Features(),
+                         metadata_names=(), chrom_naming="ucsc",
+                         provenance={"weights_sha256": entries[name].weights.sha256})  # fmt: skip
+        save_model(build_model(cfg), card, folder / f"{name}.keras")
+    return folder
+
+
+def test_a_tf_is_ambiguous_only_among_cached_models(tmp_path):
+    entries = cat.load_catalogue()
+    one = _cache_with(tmp_path / "one", ["NANOG__onePeak_Unique35_DGF"])
+    assert cat.resolve_cached("NANOG", one, entries).name == "NANOG__onePeak_Unique35_DGF"
+    assert cat.resolve_cached("FOXA1", one, entries).name == "FOXA1__onePeak_DGF"  # one in the catalogue
+    both = _cache_with(tmp_path / "both", ["NANOG__onePeak_Unique35_DGF", "NANOG__GENCODE_Unique35_DGF"])
+    with pytest.raises(FactorNetError) as err:
+        cat.resolve_cached("NANOG", both, entries)
+    assert str(err.value) == (
+        f"NANOG has 2 models in the cache {str(both)!r}: choose one of "
+        "NANOG__GENCODE_Unique35_DGF, NANOG__onePeak_Unique35_DGF"
+    )
+    with pytest.raises(FactorNetError) as err:
+        cat.resolve_cached("NANOG", tmp_path / "none", entries)
+    assert str(err.value) == (
+        f"no NANOG model is in the cache {str(tmp_path / 'none')!r}: fetch one of "
+        "NANOG__GENCODE_Unique35_DGF, NANOG__onePeak_Unique35_DGF, e.g. "
+        f"'factornet models fetch NANOG__GENCODE_Unique35_DGF --model-cache {tmp_path / 'none'}'"
+    )
+
+
 def test_default_cache_dir_precedence(tmp_path):
     assert cat.default_cache_dir({"FACTORNET_MODELS": "/m", "XDG_CACHE_HOME": "/x"}) == Path("/m")
     assert cat.default_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/factornet/models")

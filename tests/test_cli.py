@@ -155,9 +155,9 @@ def test_interpret_motifs_titles_name_the_cell_type(interpret_files, tmp_path, c
     argv += [a.format(bw=f["bw"], sheet=f["sheet"]) for a in cell_args]
     assert main(argv) == 0
     subject = f"CTCF model m.keras in {where}: 3 regions of {f['bed'].name}"
-    assert _png_title(out / "kernels_heatmap.png").startswith(f"{subject} ")
-    assert _png_title(out / "kernel_track_profiles.png").startswith(f"{subject} ")
-    assert _png_title(out / "logos" / "kernel_00.png").startswith(f"{subject} kernel_00: IC ")
+    assert _png_title(out / "kernels_heatmap.png").startswith(f"{subject}; ")
+    assert _png_title(out / "kernel_track_profiles.png").startswith(f"{subject}; ")
+    assert _png_title(out / "logos" / "kernel_00.png").startswith(f"{subject}; kernel_00: IC ")
 
 
 def test_interpret_saliency_cell_name_titles_every_region(interpret_files, tmp_path):
@@ -178,7 +178,7 @@ def test_interpret_saliency_cell_name_titles_every_region(interpret_files, tmp_p
     ]
     assert main(argv) == 0
     assert _png_title(out / "saliency.peak1.png").startswith(
-        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0): peak1 chr1:1000-1100, "
+        "CTCF model m.keras in HepG2: saliency, gradient × input (negatives drawn as 0): peak1 chr1:1000-1100, "
         "model score "
     )
 

@@ -70,19 +70,29 @@ def _png_text(path) -> dict:
 
 
 def test_png_title_chunk_is_the_figure_title_on_one_line(tmp_path):
-    from factornet_core.figures import _figure, save_png, write_learning_curves
+    from factornet_core.figures import _figure, save_png, suptitle, write_learning_curves
     from factornet_core.logos import save_pwm_logo
 
     # a wrapped suptitle (non-Latin-1 × included) is one line; the PNG opens as an image
     fig = _figure(4, 3)
     fig.add_subplot(1, 2, 1).set_title("left")
     fig.add_subplot(1, 2, 2).set_title("right")
-    fig.suptitle("CTCF model m.keras in\nHepG2: gradient × input")
+    fig.suptitle("CTCF model m.keras in HepG2\ngradient × input")
     save_png(fig, tmp_path / "sup.png")
-    assert _png_text(tmp_path / "sup.png")["Title"] == "CTCF model m.keras in HepG2: gradient × input"
+    # the lines of a title stay apart: "HepG2; gradient", not "HepG2 gradient"
+    assert _png_text(tmp_path / "sup.png")["Title"] == "CTCF model m.keras in HepG2; gradient × input"
+    # a title set in parts: the wrapping of a long part is a space, the parts are joined by "; "
+    suptitle(
+        fig, ["CTCF model m.keras (trained on CellA, CellB) in HepG2", "Kernel footprints"], wrap_chars=20
+    )
+    assert fig._suptitle.get_text().count("\n") > 2
+    save_png(fig, tmp_path / "parts.png")
+    assert _png_text(tmp_path / "parts.png")["Title"] == (
+        "CTCF model m.keras (trained on CellA, CellB) in HepG2; Kernel footprints"
+    )
     # no suptitle: the only panel's title (the kernel logos)
     save_pwm_logo(tmp_path / "logo.png", np.full((3, 4), 0.25), "subject\nkernel_00: IC 0.0 bits, 0 sites")
-    assert _png_text(tmp_path / "logo.png")["Title"] == "subject kernel_00: IC 0.0 bits, 0 sites"
+    assert _png_text(tmp_path / "logo.png")["Title"] == "subject; kernel_00: IC 0.0 bits, 0 sites"
     # several untitled panels: no Title chunk rather than one panel's title
     bare = _figure(4, 3)
     bare.add_subplot(1, 2, 1).set_title("left")

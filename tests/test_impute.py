@@ -108,6 +108,29 @@ def test_each_column_equals_that_models_own_predict(cell, tmp_path, naive):
     assert (scores[~blacklisted.to_numpy()] > 0).all().all()
 
 
+@pytest.mark.parametrize("naive", [False, True], ids=["shared-conv", "naive"])
+def test_many_models_and_a_short_last_batch_never_retrace(cell, tmp_path, naive):
+    """Six models, batches of 7 windows over 77 bins (a short last batch per chunk): each model's
+    graph is traced once, so TensorFlow logs no "triggered tf.function retracing" warning."""
+    import logging
+
+    root, cell_type, _, _ = cell
+    models = [_model(tmp_path / f"CTCF__v{i}.keras", 10 + i, "CTCF", ("DGF",)) for i in range(6)]
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.addHandler(handler)
+    try:
+        options = PredictOptions(chroms=["chr2"], batch_size=7, chunk_bins=40, naive=naive)
+        result = impute(models, CellType(cell_type.genome, {"DGF": cell_type.tracks["DGF"]}),
+                        tmp_path / "o.tsv.gz", options)  # fmt: skip
+    finally:
+        tf_logger.removeHandler(handler)
+    assert result.n_bins == 77 and len(result.columns) == 6
+    assert [r.getMessage() for r in records if "retracing" in r.getMessage()] == []
+
+
 def test_shards_merge_to_the_whole_file_and_bigwigs(cell, tmp_path):
     root, cell_type, paths, _ = cell
     models = [str(root / "models")]  # a folder of models
@@ -162,12 +185,28 @@ def test_incompatible_models_refused_before_work_or_skipped(cell, tmp_path, caps
     assert main(argv) == 2
     err = _err(capsys)
     assert len(err) == 1 and "2 of 3 models need inputs that were not given" in err[0]
+    assert err[0].endswith("(give them, or --skip-incompatible to run the other model)")
     assert "CTCF__onePeak_Unique35_DGF.keras needs track Unique35 (--track Unique35=BIGWIG)" in err[0]
     assert (
         "GABPA__meta_Unique35_DGF.keras needs track Unique35 (--track Unique35=BIGWIG), the cell type's"
         in err[0]
     )
     assert "(--meta-values)" in err[0] and not out.exists()
+    # one model short of inputs: the verb agrees; every model short: no "others" to run
+    assert main([*argv[:2], str(paths["c"]), str(paths["a"]), *argv[3:], "--track", f"Unique35={cell_type.tracks['Unique35']}"]) == 2  # fmt: skip
+    err = _err(capsys)
+    assert err[0].startswith("factornet impute: error: 1 of 2 models needs inputs that were not given — ")
+    assert err[0].endswith("(give them, or --skip-incompatible to run the other model)")
+    assert main([*argv[:2], str(paths["b"]), *argv[3:]]) == 2
+    assert _err(capsys) == [
+        "factornet impute: error: the model needs inputs that were not given — CTCF__onePeak_Unique35_DGF.keras "
+        "needs track Unique35 (--track Unique35=BIGWIG) (give them)"
+    ]
+    assert main([*argv[:2], str(paths["b"]), str(paths["c"]), *argv[3:]]) == 2
+    err = _err(capsys)
+    assert err[0].startswith("factornet impute: error: all 2 models need inputs") and err[0].endswith(
+        "(give them)"
+    )
     assert main([*argv, "--skip-incompatible"]) == 0
     assert "skipped" in capsys.readouterr().err
     bins, scores = read_predictions(out)

@@ -130,7 +130,7 @@ def test_interpret_saliency_files(tmp_path, monkeypatch):
     assert res.regions["name"].tolist() == ["site_0", "site_1", "site_2", "site_3"]
     # the BED name as given, the region's coordinates once, the window's score
     expected = [
-        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0, as computed): "
+        "CTCF model m.keras in HepG2: saliency, gradient × input (negatives drawn as 0, as computed): "
         f"site {i} chr1:{s - 5}-{s + 15}, model score {row.score:.3f}"
         for i, (s, row) in enumerate(zip(starts, res.regions.itertuples()))
     ]
@@ -158,22 +158,27 @@ def test_interpret_saliency_files(tmp_path, monkeypatch):
         assert (out / f"saliency.{row.name}.png").stat().st_size > 1000
 
 
-def test_saliency_title_names_the_region_once():
+def test_saliency_title_names_the_region_and_the_tf_once():
     subject = "CTCF model m.keras in HepG2"
-    named = saliency_title(subject, "CTCF", False, "peak1", "chr1", 19120, 19320, 0.91234)
+    named = saliency_title(subject, None, False, "peak1", "chr1", 19120, 19320, 0.91234)
     assert named == (
-        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0): "
+        "CTCF model m.keras in HepG2: saliency, gradient × input (negatives drawn as 0): "
         "peak1 chr1:19120-19320, model score 0.912"
     )
     # unnamed: its file name chr1_19120_19320 is not repeated before the coordinates
-    unnamed = saliency_title(subject, "CTCF", True, "", "chr1", 19120, 19320, 0.5)
+    unnamed = saliency_title(subject, None, True, "", "chr1", 19120, 19320, 0.5)
     assert unnamed == (
-        "CTCF model m.keras in HepG2: CTCF saliency, gradient × input (negatives drawn as 0, as computed): "
+        "CTCF model m.keras in HepG2: saliency, gradient × input (negatives drawn as 0, as computed): "
         "chr1:19120-19320, model score 0.500"
     )
     # a BED whose names are the coordinates: said once too
     for name in ("chr1:19120-19320", "chr1_19120_19320"):
-        assert saliency_title(subject, "CTCF", True, name, "chr1", 19120, 19320, 0.5) == unnamed
+        assert saliency_title(subject, None, True, name, "chr1", 19120, 19320, 0.5) == unnamed
+    # a multi-TF model: the title says which of its TFs is explained
+    assert saliency_title("CTCF, MAX model m.keras in HepG2", "MAX", False, "", "chr1", 0, 200, 0.5) == (
+        "CTCF, MAX model m.keras in HepG2: MAX saliency, gradient × input (negatives drawn as 0): "
+        "chr1:0-200, model score 0.500"
+    )
 
 
 def test_unnamed_regions_are_titled_by_their_coordinates_alone(tmp_path, monkeypatch):
