@@ -57,6 +57,9 @@ from factornet_core.cutcounts import (  # noqa: F401  (re-exported: the counting
 from factornet_core.errors import FactorNetError
 from factornet_core.wording import some
 
+#: Why a fragment file's cuts get no shift, whatever --assay says (10x/ArchR fragments are Tn5-corrected).
+FRAGMENT_SHIFT_NOTE = "fragment ends are taken as Tn5-corrected already: no shift applied"
+
 
 @dataclass
 class PrepareReport:
@@ -72,6 +75,7 @@ class PrepareReport:
     assay: str | None
     shift: tuple[int, int] | None
     filters: dict | None
+    shift_note: str | None
     chromosomes: list[str]
     reads_seen: int = 0
     reads_kept: int = 0
@@ -139,7 +143,8 @@ def prepare_track(
     source, shift = _source_and_shift(bams, fragments, assay, shift)
     report = PrepareReport(
         output=str(out), source=source, inputs=[str(p) for p in (bams or [fragments or bigwig])],
-        assay=assay if source == "bam" else None, shift=shift,
+        assay=assay if source != "bigwig" else None, shift=shift,
+        shift_note=FRAGMENT_SHIFT_NOTE if source == "fragments" else None,
         filters=asdict(filters) if source == "bam" else None, chromosomes=list(selected),
     )  # fmt: skip
     black = intervals.coverages(_read_regions(blacklist, sizes, "blacklist")) if blacklist else {}
@@ -196,7 +201,7 @@ def _check_options(bams, fragments, bigwig, assay, shift, filters, barcodes, bla
 
 def _source_and_shift(bams, fragments, assay: str, shift) -> tuple[str, tuple[int, int] | None]:
     """``("bam" | "fragments" | "bigwig", the cut shift)``: the assay's shift unless one is given for BAMs;
-    fragments are shifted already; a bigWig has no cuts."""
+    fragments are shifted already (:data:`FRAGMENT_SHIFT_NOTE`); a bigWig has no cuts."""
     if bams:
         return "bam", shift if shift is not None else ASSAY_SHIFTS[assay]
     if fragments is not None:

@@ -270,7 +270,7 @@ def test_normalize_weighted_form_equals_per_base_form():
         normalize.scale_factor("1x", np.zeros(4), effective_genome_size=4)
 
 
-def test_renormalise_existing_bigwig(tmp_path):
+def test_renormalise_existing_bigwig(tmp_path, capsys):
     values = np.zeros(100)
     values[[5, 6, 40]] = [2.0, 2.0, 4.0]
     bw = write_bigwig(tmp_path / "in.bw", {"chr1": values})
@@ -280,6 +280,16 @@ def test_renormalise_existing_bigwig(tmp_path):
                      "--normalize", "1x", "--effective-genome-size", "80", "-o", str(tmp_path / "o.bw")]) == 0  # fmt: skip
     got = dense(tmp_path / "o.bw")["chr1"]
     np.testing.assert_allclose(got, values * 80 / 8, rtol=1e-6)
+    assert capsys.readouterr().err == (  # a bigWig has no cuts: its signal total, and where G came from
+        f"wrote {tmp_path / 'o.bw'}: signal total 8 re-normalised, 1x scale factor 10 "
+        "(effective genome size 80: --effective-genome-size)\n"
+    )
+    assert cli.main(["prepare", "--quiet", "--bigwig", str(bw), "--chrom-sizes", str(sizes),
+                     "--normalize", "1x", "-o", str(tmp_path / "d.bw")]) == 0  # fmt: skip
+    assert (
+        "1x scale factor 12.5 (effective genome size 100: length of the chromosomes written (no FASTA given))"
+        in (capsys.readouterr().err)
+    )
     prepare_track(tmp_path / "n.bw", bigwig=bw, chrom_sizes={"chr1": 100}, rule="none")
     np.testing.assert_array_equal(dense(tmp_path / "n.bw")["chr1"], values)
 
@@ -309,6 +319,33 @@ def test_fragments_cut_at_both_ends_with_barcodes(tmp_path):
     rep = prepare_track(tmp_path / "b.bw", fragments=frag, barcodes=codes, chrom_sizes=SIZES, rule="none")
     assert np.flatnonzero(dense(tmp_path / "b.bw")["chr1"]).tolist() == [10, 29]
     assert rep.cuts_written == 2 and rep.dropped["barcode"] == 6
+
+
+def test_fragments_record_the_assay_and_why_no_shift_applies(tmp_path, capsys):
+    frag = tmp_path / "frag.tsv"
+    frag.write_text("chr1\t10\t50\tAAA\t1\n")
+    sizes = _sizes_file(tmp_path)
+    argv = [
+        "prepare",
+        "--quiet",
+        "--fragments",
+        str(frag),
+        "--chrom-sizes",
+        str(sizes),
+        "--normalize",
+        "none",
+    ]
+    assert cli.main([*argv, "--assay", "atac", "-o", str(tmp_path / "f.bw")]) == 0
+    qc = json.loads((tmp_path / "f.bw.qc.json").read_text())
+    assert (qc["assay"], qc["shift"]) == ("atac", [0, 0])
+    assert qc["shift_note"] == "fragment ends are taken as Tn5-corrected already: no shift applied"
+    assert capsys.readouterr().err.splitlines() == [
+        "factornet prepare: note: fragment ends are taken as Tn5-corrected already: no shift applied",
+        f"wrote {tmp_path / 'f.bw'}: 2 cuts, none scale factor 1",
+    ]
+    assert np.flatnonzero(dense(tmp_path / "f.bw")["chr1"]).tolist() == [10, 49]  # unshifted ends
+    assert cli.main([*argv, "--shift", "4,-5", "-o", str(tmp_path / "g.bw")]) == 2
+    assert "--shift does not apply to --fragments" in capsys.readouterr().err
 
 
 def test_cram_with_reference_reads_like_bam(tmp_path):

@@ -40,7 +40,9 @@ def register(sub) -> None:
     p.add_argument("--peaks", help="BED/narrowPeak: report the fraction of cuts in peaks (FRiP)")
     p.add_argument("--normalize", choices=normalize.RULES, default="1x", help="normalisation rule")
     p.add_argument(
-        "--effective-genome-size", type=int, help="for 1x (default: non-N bases of the chromosomes written)"
+        "--effective-genome-size",
+        type=int,
+        help="for 1x (default: the non-N bases of the chromosomes written with --genome, their whole length with --chrom-sizes)",
     )
     p.add_argument("--percentile", type=float, default=normalize.DEFAULT_PERCENTILE, help="for minmax")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,8 +105,19 @@ def run(args) -> int:
         percentile=args.percentile,
         progress=_Bar(args.quiet),
     )
+    if report.shift_note:
+        print(f"factornet prepare: note: {report.shift_note}", file=sys.stderr)
     norm = report.normalization
-    line = f"wrote {args.out}: {report.cuts_written} cuts, {norm['rule']} scale factor {norm['scale']:.6g}"
+    what = (
+        f"signal total {norm['total_signal']:.6g} re-normalised"
+        if report.source == "bigwig"
+        else f"{report.cuts_written} cuts"
+    )
+    line = f"wrote {args.out}: {what}, {norm['rule']} scale factor {norm['scale']:.6g}"
+    if report.effective_genome_size_source:
+        line += (
+            f" (effective genome size {norm['effective_genome_size']}: {report.effective_genome_size_source})"
+        )
     if report.frip is not None:
         line += f", FRiP {report.frip:.4f}"
     print(line, file=sys.stderr)
