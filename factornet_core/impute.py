@@ -180,10 +180,10 @@ def plan_models(
         if len(cards) == 1:
             who = "the model needs"
         elif not others:
-            who = f"all {len(cards)} models need"
+            who = f"all {plural(len(cards), 'model')} need"
         else:
             who = f"{len(skipped)} of {plural(len(cards), 'model')} {noun(skipped, 'needs', 'need')}"
-        rest = "the other model" if others == 1 else f"the other {others} models"
+        rest = "the other model" if others == 1 else f"the other {plural(others, 'model')}"
         # with every model incompatible there is nothing else to run: only the inputs to give
         advice = f"give them, or --skip-incompatible to run {rest}" if others else "give them"
         raise FactorNetError(f"{who} inputs that were not given — {detail} ({advice})")

@@ -418,7 +418,7 @@ def merge_shards(
         where = (
             "the shard (only its header)"
             if len(paths) == 1
-            else f"any of the {len(paths)} shards (only headers)"
+            else f"any of the {plural(len(paths), 'shard')} (only headers)"
         )
         raise FactorNetError(
             f"no bins in {where}: nothing to merge; give the shards of a 'factornet predict' or 'impute' run "
