@@ -29,13 +29,7 @@ def register(sub) -> None:
     p.add_argument("--genome", required=True, help="genome FASTA (plain or bgzip)")
     p.add_argument("--samplesheet", help="samplesheet TSV (target cell's tracks; gbm: training cells)")
     p.add_argument("--cell", help="cell type in the samplesheet to predict")
-    p.add_argument(
-        "--track",
-        action="append",
-        default=[],
-        metavar="NAME=BIGWIG",
-        help="a track given directly, instead of --samplesheet/--cell (repeatable, one per name)",
-    )
+    common.add_track_arg(p)
     p.add_argument("--accessibility-track", help="track used as accessibility (default: the first track)")
     p.add_argument(
         "--motif",

@@ -198,13 +198,7 @@ def add_cell_type_args(parser: argparse.ArgumentParser, models: str = "a model")
     ``--gtf/--cpg`` or ``--annotation-beds``. ``models`` names what needs them in the help texts."""
     parser.add_argument("--samplesheet", help="samplesheet TSV with the cell type's tracks/expression")
     parser.add_argument("--cell", help="cell type in the samplesheet")
-    parser.add_argument(
-        "--track",
-        action="append",
-        default=[],
-        metavar="NAME=BIGWIG",
-        help="a track given directly, instead of --samplesheet/--cell (repeatable, one per name)",
-    )
+    add_track_arg(parser)
     parser.add_argument(
         "--expression", help=f"expression table for {models} trained with -m (default: from the samplesheet)"
     )
@@ -483,4 +477,15 @@ def report_bins_written(args: argparse.Namespace, result, what: str) -> None:
         f"wrote {shown(args, 'out')}: {plural(result.n_bins, 'bin')} ({result.n_blacklisted} blacklisted → 0), "
         f"{what}; {rate:.0f} bins/s",
         file=sys.stderr,
+    )
+
+
+def add_track_arg(parser: argparse.ArgumentParser) -> None:
+    """``--track NAME=BIGWIG`` (repeatable): a cell type's tracks given directly, not by a samplesheet."""
+    parser.add_argument(
+        "--track",
+        action="append",
+        default=[],
+        metavar="NAME=BIGWIG",
+        help="a track given directly, instead of --samplesheet/--cell (repeatable, one per name)",
     )

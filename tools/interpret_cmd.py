@@ -71,13 +71,7 @@ def _shared(p) -> None:
     p.add_argument("--genome", required=True, help="genome FASTA (plain or bgzip)")
     p.add_argument("--samplesheet", help="samplesheet TSV with the cell type's tracks")
     p.add_argument("--cell", help="cell type in the samplesheet whose tracks to use")
-    p.add_argument(
-        "--track",
-        action="append",
-        default=[],
-        metavar="NAME=BIGWIG",
-        help="a track given directly, instead of --samplesheet/--cell (repeatable, one per name)",
-    )
+    common.add_track_arg(p)
     p.add_argument(
         "--cell-name",
         metavar="NAME",
