@@ -106,12 +106,19 @@ def test_saliency_peaks_on_planted_site():
         assert np.abs(sal[i, inside]).sum() > 10 * np.abs(sal[i, ~inside]).sum()
 
 
-def test_interpret_saliency_files(tmp_path, monkeypatch):
+@pytest.fixture
+def drawn_titles(monkeypatch) -> list[str]:
+    """The title of every saliency figure drawn during the test, in order."""
     from factornet_core import logos
 
-    titles = []
+    titles: list[str] = []
     draw = logos.saliency_figure
     monkeypatch.setattr(logos, "saliency_figure", lambda *a, **k: titles.append(a[5]) or draw(*a, **k))
+    return titles
+
+
+def test_interpret_saliency_files(tmp_path, drawn_titles):
+    titles = drawn_titles
     net, cfg = motif_head_model()
     model = save_small_model(net, cfg, tmp_path / "m.keras")
     fasta, bw, _, starts, _ = planted_genome(tmp_path, n_sites=4, length=4000, exact=True)
@@ -181,12 +188,8 @@ def test_saliency_title_names_the_region_and_the_tf_once():
     )
 
 
-def test_unnamed_regions_are_titled_by_their_coordinates_alone(tmp_path, monkeypatch):
-    from factornet_core import logos
-
-    titles = []
-    draw = logos.saliency_figure
-    monkeypatch.setattr(logos, "saliency_figure", lambda *a, **k: titles.append(a[5]) or draw(*a, **k))
+def test_unnamed_regions_are_titled_by_their_coordinates_alone(tmp_path, drawn_titles):
+    titles = drawn_titles
     net, cfg = motif_head_model()
     model = save_small_model(net, cfg, tmp_path / "m.keras")
     fasta, bw, _, _, _ = planted_genome(tmp_path, n_sites=2, length=3000)
